@@ -1,0 +1,60 @@
+// Named capabilities: the behaviours that differ between CPython versions, chosen once at attach
+// from the version table. Decoders switch on these, never on version numbers.
+// Must not know: version numbers (registry.ts maps versions to capabilities).
+// Source of truth: ../shared/docs/cpython-layouts.md §4 (frame models, line tables, strings).
+
+export const CAP_FRAME_MODEL = 0;      // where a thread's innermost frame is and what frames are
+export const CAP_LINE_TABLE = 1;       // how an instruction offset maps to a line
+export const CAP_STRING_MODEL = 2;     // how names are stored
+export const CAP_RUNTIME_MODEL = 3;    // how the interpreter list is found
+export const CAP_GIL_MODEL = 4;        // how the GIL holder is found
+export const CAP_FRAME_SKIP = 5;       // which interpreter frames are not Python code
+export const CAP_POINTER_TAG_BITS = 6; // low bits masked off tagged pointers (a number)
+export const CAP_THREAD_NATIVE_ID = 7; // how a thread's OS id is found
+export const CAP_CHAIN_END = 8;        // what a complete frame chain ends at
+export const CAP_COUNT = 9;
+
+export const CAP_NAMES: StaticArray<string> = [
+  "frame_model", "line_table", "string_model", "runtime_model", "gil_model", "frame_skip",
+  "pointer_tag_bits", "thread_native_id", "chain_end",
+];
+
+// Whether a table may omit the capability (its value is then 0, the first named value).
+export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true];
+
+// Named values, "|"-separated, in value order; "" means the capability is a number.
+export const CAP_VALUES: StaticArray<string> = [
+  "frame_object|cframe|current_frame",
+  "lnotab_unsigned|lnotab|linetable_310|locations",
+  "pystring|unicode",
+  "interp_head|runtime",
+  "thread_state_current|runtime_tstate_current|interp_gil",
+  "none|owner",
+  "",
+  "pthread|field",
+  "none|base_frame",
+];
+export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0];
+
+export const FRAME_MODEL_FRAME_OBJECT = 0;  // ≤3.10: PyFrameObject chain via f_back
+export const FRAME_MODEL_CFRAME = 1;        // 3.11–3.12: tstate->cframe->current_frame
+export const FRAME_MODEL_CURRENT_FRAME = 2; // 3.13+: tstate->current_frame
+
+export const STRING_MODEL_PYSTRING = 0;     // 2.7 PyStringObject
+export const STRING_MODEL_UNICODE = 1;      // 3.3+ PEP 393
+
+export const RUNTIME_MODEL_INTERP_HEAD = 0; // ≤3.6: the interp_head static
+export const RUNTIME_MODEL_RUNTIME = 1;     // 3.7+: _PyRuntime.interpreters.head
+
+export const GIL_MODEL_THREAD_STATE_CURRENT = 0; // ≤3.6: _PyThreadState_Current
+export const GIL_MODEL_RUNTIME_TSTATE_CURRENT = 1; // 3.7–3.11: _PyRuntime.gilstate.tstate_current
+export const GIL_MODEL_INTERP_GIL = 2;           // 3.12+: interp->_gil.locked / last_holder
+
+export const FRAME_SKIP_NONE = 0;
+export const FRAME_SKIP_OWNER = 1;          // owner >= 3: entry / shim frames (3.12+)
+
+export const THREAD_NATIVE_ID_PTHREAD = 0;  // glibc struct pthread's tid at thread_id + 720
+export const THREAD_NATIVE_ID_FIELD = 1;    // tstate->native_thread_id (3.11+)
+
+export const CHAIN_END_NONE = 0;
+export const CHAIN_END_BASE_FRAME = 1;      // 3.15: the chain ends at tstate->base_frame

@@ -1,0 +1,139 @@
+// The offsets record: every field wspy reads from a CPython struct, named like CPython's
+// `_Py_DebugOffsets` (section.field), with the width of the value it locates.
+// Must not know: any version number. Which fields a version needs follows from its
+// capabilities (capabilities.ts); where the numbers come from is registry.ts's business.
+// Source of truth: CPython Include/internal/pycore_debug_offsets.h (3.14+) and
+// pycore_runtime.h (3.13); fields that predate the debug offsets keep CPython's struct
+// member names (Include/cpython/pystate.h, frameobject.h, code.h of each version).
+
+// A field: its name, the section whose `size` bounds it, and the width of what it locates.
+// Width 0 means "a size" (the section's sizeof) or an embedded struct (no read of its own).
+
+export const SECTION_COUNT = 13;
+export const SECTION_NAMES: StaticArray<string> = [
+  "runtime_state", "interpreter_state", "thread_state", "cframe", "interpreter_frame",
+  "frame_object", "code_object", "pyobject", "type_object", "unicode_object",
+  "bytes_object", "string_object", "stack_chunk",
+];
+
+// Field ids. The order is the record's layout; names below must follow it.
+export const F_RUNTIME_SIZE = 0;
+export const F_RUNTIME_INTERPRETERS_HEAD = 1;
+export const F_RUNTIME_TSTATE_CURRENT = 2;     // gilstate.tstate_current (3.7–3.11)
+export const F_INTERP_SIZE = 3;
+export const F_INTERP_ID = 4;
+export const F_INTERP_NEXT = 5;
+export const F_INTERP_THREADS_HEAD = 6;
+export const F_INTERP_THREADS_MAIN = 7;
+export const F_INTERP_GIL_LOCKED = 8;           // gil_runtime_state_locked (3.12+)
+export const F_INTERP_GIL_HOLDER = 9;           // gil_runtime_state_holder (3.12+)
+export const F_TSTATE_SIZE = 10;
+export const F_TSTATE_NEXT = 11;
+export const F_TSTATE_INTERP = 12;
+export const F_TSTATE_FRAME = 13;               // PyFrameObject *frame (≤3.10)
+export const F_TSTATE_CFRAME = 14;              // _PyCFrame *cframe (3.11–3.12)
+export const F_TSTATE_CURRENT_FRAME = 15;       // _PyInterpreterFrame *current_frame (3.13+)
+export const F_TSTATE_BASE_FRAME = 16;          // sentinel the chain ends at (3.15+)
+export const F_TSTATE_THREAD_ID = 17;
+export const F_TSTATE_NATIVE_THREAD_ID = 18;    // 3.11+
+export const F_TSTATE_DATASTACK_CHUNK = 19;     // 3.11+
+export const F_TSTATE_HOLDS_GIL = 20;           // 3.14+
+export const F_CFRAME_SIZE = 21;
+export const F_CFRAME_CURRENT_FRAME = 22;       // _PyCFrame.current_frame (3.11–3.12)
+export const F_IFRAME_SIZE = 23;
+export const F_IFRAME_PREVIOUS = 24;
+export const F_IFRAME_EXECUTABLE = 25;          // f_code (3.11–3.12) / f_executable (3.13+)
+export const F_IFRAME_INSTR_PTR = 26;           // prev_instr (3.11–3.12) / instr_ptr (3.13+)
+export const F_IFRAME_OWNER = 27;
+export const F_IFRAME_LOCALSPLUS = 28;
+export const F_FRAME_SIZE = 29;
+export const F_FRAME_F_BACK = 30;
+export const F_FRAME_F_CODE = 31;
+export const F_FRAME_F_LASTI = 32;
+export const F_FRAME_F_LOCALSPLUS = 33;
+export const F_CODE_SIZE = 34;
+export const F_CODE_FILENAME = 35;
+export const F_CODE_NAME = 36;
+export const F_CODE_QUALNAME = 37;              // 3.11+
+export const F_CODE_LINETABLE = 38;             // co_lnotab (≤3.9) / co_linetable (3.10+)
+export const F_CODE_FIRSTLINENO = 39;
+export const F_CODE_CO_CODE_ADAPTIVE = 40;      // 3.11+: inline code units
+export const F_CODE_ARGCOUNT = 41;
+export const F_CODE_VARNAMES = 42;              // co_varnames (≤3.10) / co_localsplusnames (3.11+)
+export const F_PYOBJECT_SIZE = 43;
+export const F_PYOBJECT_OB_TYPE = 44;
+export const F_TYPE_SIZE = 45;
+export const F_TYPE_TP_NAME = 46;
+export const F_TYPE_TP_FLAGS = 47;
+export const F_UNICODE_SIZE = 48;
+export const F_UNICODE_STATE = 49;
+export const F_UNICODE_LENGTH = 50;
+export const F_UNICODE_ASCIIOBJECT_SIZE = 51;
+export const F_UNICODE_COMPACTOBJECT_SIZE = 52;
+export const F_UNICODE_DATA = 53;               // PyUnicodeObject.data (legacy, non-compact)
+export const F_BYTES_SIZE = 54;
+export const F_BYTES_OB_SIZE = 55;
+export const F_BYTES_OB_SVAL = 56;
+export const F_STRING_SIZE = 57;                // 2.7 PyStringObject
+export const F_STRING_OB_SIZE = 58;
+export const F_STRING_OB_SVAL = 59;
+export const F_CHUNK_SIZE = 60;                 // _PyStackChunk
+export const F_CHUNK_PREVIOUS = 61;
+export const F_CHUNK_CHUNK_SIZE = 62;
+export const F_CHUNK_TOP = 63;
+export const F_CHUNK_DATA = 64;
+export const FIELD_COUNT = 65;
+
+// name, section index, width in bytes (0: a size or an embedded struct)
+export const FIELD_NAMES: StaticArray<string> = [
+  "size", "interpreters_head", "tstate_current",
+  "size", "id", "next", "threads_head", "threads_main", "gil_runtime_state_locked", "gil_runtime_state_holder",
+  "size", "next", "interp", "frame", "cframe", "current_frame", "base_frame", "thread_id",
+  "native_thread_id", "datastack_chunk", "holds_gil",
+  "size", "current_frame",
+  "size", "previous", "executable", "instr_ptr", "owner", "localsplus",
+  "size", "f_back", "f_code", "f_lasti", "f_localsplus",
+  "size", "filename", "name", "qualname", "linetable", "firstlineno", "co_code_adaptive", "argcount", "varnames",
+  "size", "ob_type",
+  "size", "tp_name", "tp_flags",
+  "size", "state", "length", "asciiobject_size", "compactunicodeobject_size", "data",
+  "size", "ob_size", "ob_sval",
+  "size", "ob_size", "ob_sval",
+  "size", "previous", "chunk_size", "top", "data",
+];
+
+export const FIELD_SECTIONS: StaticArray<u8> = [
+  0, 0, 0,
+  1, 1, 1, 1, 1, 1, 1,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  3, 3,
+  4, 4, 4, 4, 4, 4,
+  5, 5, 5, 5, 5,
+  6, 6, 6, 6, 6, 6, 6, 6, 6,
+  7, 7,
+  8, 8, 8,
+  9, 9, 9, 9, 9, 9,
+  10, 10, 10,
+  11, 11, 11,
+  12, 12, 12, 12, 12,
+];
+
+// Width of the value each field locates. 0: a size or an offset used as a base (no read).
+export const FIELD_WIDTHS: StaticArray<u8> = [
+  0, 8, 8,
+  0, 8, 8, 8, 8, 4, 8,
+  0, 8, 8, 8, 8, 8, 8, 8, 4, 8, 4,
+  0, 8,
+  0, 8, 8, 8, 1, 0,
+  0, 8, 8, 4, 0,
+  0, 8, 8, 8, 8, 4, 0, 4, 8,
+  0, 8,
+  0, 8, 8,
+  0, 4, 8, 0, 0, 8,
+  0, 8, 0,
+  0, 8, 0,
+  0, 8, 8, 8, 0,
+];
+
+// The value a missing field holds in the record.
+export const ABSENT: i32 = -1;

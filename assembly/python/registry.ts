@@ -1,0 +1,172 @@
+// The registry: the one module that compares CPython version numbers. It chooses the version
+// table for a target (a user's plugin first, then a built-in table), and for 3.13+ builds one
+// from the target's own `_Py_DebugOffsets`, whose layout it picks by minor version.
+// Must not know: how bytes were read, files, JSON.
+// Source of truth: ../shared/docs/cpython-layouts.md §2.5 (debug offsets positions per minor,
+// dumped from real 3.13.0, 3.14.10 and 3.15.2 binaries); CPython's validate_debug_offsets.
+
+import * as F from "./fields";
+import * as C from "./capabilities";
+import { tableCount, tableAt, tableNew, tableSetField, tableSetCap, tableValidate, VersionTable } from "./tables";
+import { OK, ERR_VERSION, ERR_FREE_THREADED, fail } from "../status";
+
+/** PY_VERSION_HEX parts. */
+@inline export function versionMajor(hex: u32): u32 { return hex >> 24; }
+@inline export function versionMinor(hex: u32): u32 { return (hex >> 16) & 0xff; }
+@inline function minorKey(hex: u32): u32 { return hex >> 16; }
+
+/** The first minor version whose runtime carries `_Py_DebugOffsets`. */
+const DEBUG_OFFSETS_FROM: u32 = 0x030d;
+const DEBUG_COOKIE: u64 = 0x7970677562656478; // "xdebugpy" little-endian
+
+/** Does this version carry `_Py_DebugOffsets` at the start of `_PyRuntime`? */
+export function versionHasDebugOffsets(hex: u32): bool { return minorKey(hex) >= DEBUG_OFFSETS_FROM; }
+
+/** Does this version find the interpreter list through `_PyRuntime` (3.7+)? */
+export function versionHasRuntime(hex: u32): bool { return minorKey(hex) >= 0x0307; }
+
+/**
+ * The table for versionHex: a plugin table covering it first (the newest loaded wins), then a
+ * built-in one. Returns the table id, or -1.
+ */
+export function registrySelect(versionHex: u32, wantPlugin: bool): i32 {
+  for (let i = tableCount() - 1; i >= 0; i--) {
+    const t = tableAt(i);
+    if (t.plugin == wantPlugin && t.minHex <= versionHex && versionHex <= t.maxHex) return i;
+  }
+  return -1;
+}
+
+// ---- _Py_DebugOffsets layouts: [field id, byte position of its u64] per known minor ----
+const POS_313: StaticArray<i32> = [
+  F.F_RUNTIME_SIZE, 24, F.F_RUNTIME_INTERPRETERS_HEAD, 40,
+  F.F_INTERP_SIZE, 48, F.F_INTERP_ID, 56, F.F_INTERP_NEXT, 64, F.F_INTERP_THREADS_HEAD, 72,
+  F.F_INTERP_GIL_LOCKED, 136, F.F_INTERP_GIL_HOLDER, 144,
+  F.F_TSTATE_SIZE, 152, F.F_TSTATE_NEXT, 168, F.F_TSTATE_INTERP, 176, F.F_TSTATE_CURRENT_FRAME, 184,
+  F.F_TSTATE_THREAD_ID, 192, F.F_TSTATE_NATIVE_THREAD_ID, 200, F.F_TSTATE_DATASTACK_CHUNK, 208,
+  F.F_IFRAME_SIZE, 224, F.F_IFRAME_PREVIOUS, 232, F.F_IFRAME_EXECUTABLE, 240, F.F_IFRAME_INSTR_PTR, 248,
+  F.F_IFRAME_LOCALSPLUS, 256, F.F_IFRAME_OWNER, 264,
+  F.F_CODE_SIZE, 272, F.F_CODE_FILENAME, 280, F.F_CODE_NAME, 288, F.F_CODE_QUALNAME, 296,
+  F.F_CODE_LINETABLE, 304, F.F_CODE_FIRSTLINENO, 312, F.F_CODE_ARGCOUNT, 320, F.F_CODE_VARNAMES, 328,
+  F.F_CODE_CO_CODE_ADAPTIVE, 344,
+  F.F_PYOBJECT_SIZE, 352, F.F_PYOBJECT_OB_TYPE, 360,
+  F.F_TYPE_SIZE, 368, F.F_TYPE_TP_NAME, 376, F.F_TYPE_TP_FLAGS, 392,
+  F.F_BYTES_SIZE, 512, F.F_BYTES_OB_SIZE, 520, F.F_BYTES_OB_SVAL, 528,
+  F.F_UNICODE_SIZE, 536, F.F_UNICODE_STATE, 544, F.F_UNICODE_LENGTH, 552, F.F_UNICODE_ASCIIOBJECT_SIZE, 560,
+];
+const POS_314: StaticArray<i32> = [
+  F.F_RUNTIME_SIZE, 24, F.F_RUNTIME_INTERPRETERS_HEAD, 40,
+  F.F_INTERP_SIZE, 48, F.F_INTERP_ID, 56, F.F_INTERP_NEXT, 64, F.F_INTERP_THREADS_HEAD, 72,
+  F.F_INTERP_THREADS_MAIN, 80, F.F_INTERP_GIL_LOCKED, 144, F.F_INTERP_GIL_HOLDER, 152,
+  F.F_TSTATE_SIZE, 176, F.F_TSTATE_NEXT, 192, F.F_TSTATE_INTERP, 200, F.F_TSTATE_CURRENT_FRAME, 208,
+  F.F_TSTATE_THREAD_ID, 216, F.F_TSTATE_NATIVE_THREAD_ID, 224, F.F_TSTATE_DATASTACK_CHUNK, 232,
+  F.F_IFRAME_SIZE, 248, F.F_IFRAME_PREVIOUS, 256, F.F_IFRAME_EXECUTABLE, 264, F.F_IFRAME_INSTR_PTR, 272,
+  F.F_IFRAME_LOCALSPLUS, 280, F.F_IFRAME_OWNER, 288,
+  F.F_CODE_SIZE, 312, F.F_CODE_FILENAME, 320, F.F_CODE_NAME, 328, F.F_CODE_QUALNAME, 336,
+  F.F_CODE_LINETABLE, 344, F.F_CODE_FIRSTLINENO, 352, F.F_CODE_ARGCOUNT, 360, F.F_CODE_VARNAMES, 368,
+  F.F_CODE_CO_CODE_ADAPTIVE, 384,
+  F.F_PYOBJECT_SIZE, 400, F.F_PYOBJECT_OB_TYPE, 408,
+  F.F_TYPE_SIZE, 416, F.F_TYPE_TP_NAME, 424, F.F_TYPE_TP_FLAGS, 440,
+  F.F_BYTES_SIZE, 592, F.F_BYTES_OB_SIZE, 600, F.F_BYTES_OB_SVAL, 608,
+  F.F_UNICODE_SIZE, 616, F.F_UNICODE_STATE, 624, F.F_UNICODE_LENGTH, 632, F.F_UNICODE_ASCIIOBJECT_SIZE, 640,
+];
+const POS_315: StaticArray<i32> = [
+  F.F_RUNTIME_SIZE, 24, F.F_RUNTIME_INTERPRETERS_HEAD, 40,
+  F.F_INTERP_SIZE, 48, F.F_INTERP_ID, 56, F.F_INTERP_NEXT, 64, F.F_INTERP_THREADS_HEAD, 72,
+  F.F_INTERP_THREADS_MAIN, 80, F.F_INTERP_GIL_LOCKED, 144, F.F_INTERP_GIL_HOLDER, 152,
+  F.F_TSTATE_SIZE, 176, F.F_TSTATE_NEXT, 192, F.F_TSTATE_INTERP, 200, F.F_TSTATE_CURRENT_FRAME, 208,
+  F.F_TSTATE_BASE_FRAME, 216,
+  F.F_TSTATE_THREAD_ID, 240, F.F_TSTATE_NATIVE_THREAD_ID, 248, F.F_TSTATE_DATASTACK_CHUNK, 256,
+  F.F_TSTATE_HOLDS_GIL, 272,
+  F.F_IFRAME_SIZE, 312, F.F_IFRAME_PREVIOUS, 320, F.F_IFRAME_EXECUTABLE, 328, F.F_IFRAME_INSTR_PTR, 336,
+  F.F_IFRAME_LOCALSPLUS, 344, F.F_IFRAME_OWNER, 352,
+  F.F_CODE_SIZE, 376, F.F_CODE_FILENAME, 384, F.F_CODE_NAME, 392, F.F_CODE_QUALNAME, 400,
+  F.F_CODE_LINETABLE, 408, F.F_CODE_FIRSTLINENO, 416, F.F_CODE_ARGCOUNT, 424, F.F_CODE_VARNAMES, 432,
+  F.F_CODE_CO_CODE_ADAPTIVE, 448,
+  F.F_PYOBJECT_SIZE, 464, F.F_PYOBJECT_OB_TYPE, 472,
+  F.F_TYPE_SIZE, 480, F.F_TYPE_TP_NAME, 488, F.F_TYPE_TP_FLAGS, 504,
+  F.F_BYTES_SIZE, 688, F.F_BYTES_OB_SIZE, 696, F.F_BYTES_OB_SVAL, 704,
+  F.F_UNICODE_SIZE, 712, F.F_UNICODE_STATE, 720, F.F_UNICODE_LENGTH, 728, F.F_UNICODE_ASCIIOBJECT_SIZE, 736,
+  F.F_UNICODE_COMPACTOBJECT_SIZE, 744,
+];
+// sizeof(_Py_DebugOffsets) per layout
+const SIZE_313: i32 = 584;
+const SIZE_314: i32 = 760;
+const SIZE_315: i32 = 888;
+/** Bytes to read at `_PyRuntime` before the version is known: cookie, version, free_threaded. */
+export const DEBUG_OFFSETS_HEADER: i32 = 24;
+/** The most bytes any known layout needs. */
+export const DEBUG_OFFSETS_MAX: i32 = SIZE_315;
+
+function layoutFor(hex: u32): StaticArray<i32> | null {
+  const k = minorKey(hex);
+  if (k == 0x030d) return POS_313;
+  if (k == 0x030e) return POS_314;
+  if (k == 0x030f) return POS_315;
+  return null;
+}
+
+/** sizeof(_Py_DebugOffsets) for this version, 0 when its layout is unknown. */
+export function debugOffsetsSize(hex: u32): i32 {
+  const k = minorKey(hex);
+  if (k == 0x030d) return SIZE_313;
+  if (k == 0x030e) return SIZE_314;
+  if (k == 0x030f) return SIZE_315;
+  return 0;
+}
+
+/** Checks a `_Py_DebugOffsets` header at ptr: cookie; returns the version (0 when no cookie). */
+export function debugOffsetsVersion(ptr: usize): u32 {
+  if (load<u64>(ptr) != DEBUG_COOKIE) return 0;
+  return <u32>load<u64>(ptr, 8);
+}
+
+/**
+ * Builds a table from a target's `_Py_DebugOffsets` copied to ptr (len bytes). Returns the
+ * table id, or a negative status (unknown layout, free-threaded, invalid values).
+ */
+export function registryFromDebugOffsets(ptr: usize, len: i32): i32 {
+  const hex = debugOffsetsVersion(ptr);
+  if (hex == 0) return -fail(ERR_VERSION, 1);
+  if (load<u64>(ptr, 16) != 0) return -fail(ERR_FREE_THREADED, 0);
+  const pos = layoutFor(hex);
+  const size = debugOffsetsSize(hex);
+  if (pos === null || len < size) return -fail(ERR_VERSION, 2);
+  const layout = pos!;
+  const id = tableNew(hex, hex, false);
+  for (let i = 0; i < layout.length; i += 2) {
+    const v = load<u64>(ptr + <usize>layout[i + 1]);
+    if (v > 0x7fffffff) return -fail(ERR_VERSION, 3);
+    tableSetField(id, layout[i], <i32>v);
+  }
+  const t = tableAt(id);
+  // fields the debug offsets do not carry, fixed for every version that has them
+  if (!t.has(F.F_UNICODE_COMPACTOBJECT_SIZE)) {
+    // PyCompactUnicodeObject = PyASCIIObject + utf8_length + utf8 (3.12+)
+    tableSetField(id, F.F_UNICODE_COMPACTOBJECT_SIZE, t.offsets[F.F_UNICODE_ASCIIOBJECT_SIZE] + 16);
+  }
+  tableSetField(id, F.F_UNICODE_DATA, t.offsets[F.F_UNICODE_COMPACTOBJECT_SIZE]);
+  tableSetField(id, F.F_CHUNK_SIZE, 24);
+  tableSetField(id, F.F_CHUNK_PREVIOUS, 0);
+  tableSetField(id, F.F_CHUNK_CHUNK_SIZE, 8);
+  tableSetField(id, F.F_CHUNK_TOP, 16);
+  tableSetField(id, F.F_CHUNK_DATA, 24);
+  setDebugOffsetsCaps(id, hex);
+  const st = tableValidate(id);
+  if (st != OK) return -st;
+  return id;
+}
+
+/** Capabilities of a version whose table came from `_Py_DebugOffsets` (3.13+). */
+function setDebugOffsetsCaps(id: i32, hex: u32): void {
+  const k = minorKey(hex);
+  tableSetCap(id, C.CAP_FRAME_MODEL, C.FRAME_MODEL_CURRENT_FRAME);
+  tableSetCap(id, C.CAP_LINE_TABLE, 3); // the location table, unchanged 3.11 → 3.15
+  tableSetCap(id, C.CAP_STRING_MODEL, C.STRING_MODEL_UNICODE);
+  tableSetCap(id, C.CAP_RUNTIME_MODEL, C.RUNTIME_MODEL_RUNTIME);
+  tableSetCap(id, C.CAP_GIL_MODEL, C.GIL_MODEL_INTERP_GIL);
+  tableSetCap(id, C.CAP_FRAME_SKIP, C.FRAME_SKIP_OWNER);
+  tableSetCap(id, C.CAP_POINTER_TAG_BITS, k >= 0x030e ? 3 : 0); // _PyStackRef tags from 3.14
+  tableSetCap(id, C.CAP_THREAD_NATIVE_ID, C.THREAD_NATIVE_ID_FIELD);
+  tableSetCap(id, C.CAP_CHAIN_END, k >= 0x030f ? C.CHAIN_END_BASE_FRAME : C.CHAIN_END_NONE);
+}

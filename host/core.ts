@@ -1,0 +1,244 @@
+// Loads the WASM core once, serves its imports (`read` through a Reader, `locateMemory`), and
+// lifts its profile tables into a Profile for the renderers.
+// Must not know: CPython layouts (the core decodes), output formats (renderers render).
+// Source of truth: assembly/index.ts (the exports), assembly/aggregate/intern.ts (table shapes).
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import * as loader from "@assemblyscript/loader";
+import type { Reader } from "./reader.js";
+import { addressOf } from "./reader.js";
+import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "./profile.js";
+
+/** The core's exports, typed where the host uses them. */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  __getString(ptr: number): string;
+  readCallCount(): number;
+  lastErrorCode(): number;
+  lastErrorDetail(): number;
+  lastErrorAddr(): bigint;
+  readLastErrno(): number;
+  allocBuffer(len: number): number;
+  freeBuffer(ptr: number): void;
+  scratchPtr(): number;
+  scratchSize(): number;
+  elfParse(ptr: number, len: number): number;
+  elfSymbol(i: number): bigint;
+  elfSymbolSize(i: number): bigint;
+  elfType(): number;
+  elfFirstLoadVaddr(): bigint;
+  elfFirstLoadOffset(): bigint;
+  elfPyRuntimeSection(): bigint;
+  elfPyRuntimeSectionSize(): bigint;
+  elfBss(): bigint;
+  elfBssSize(): bigint;
+  elfData(): bigint;
+  elfDataSize(): bigint;
+  fieldCount(): number;
+  fieldName(i: number): number;
+  fieldSection(i: number): number;
+  fieldWidth(i: number): number;
+  capCount(): number;
+  capName(i: number): number;
+  capValues(i: number): number;
+  capOptional(i: number): number;
+  tableNew(minHex: number, maxHex: number, plugin: number): number;
+  tableSetField(id: number, field: number, value: number): number;
+  tableSetCap(id: number, cap: number, value: number): number;
+  tableValidate(id: number): number;
+  tableField(id: number, field: number): number;
+  tableCap(id: number, cap: number): number;
+  tableCount(): number;
+  registrySelect(hex: number, plugin: number): number;
+  registryFromDebugOffsets(ptr: number, len: number): number;
+  debugOffsetsSize(hex: number): number;
+  debugOffsetsVersion(ptr: number): number;
+  versionHasDebugOffsets(hex: number): number;
+  versionHasRuntime(hex: number): number;
+  DEBUG_OFFSETS_HEADER: { value: number };
+  DEBUG_OFFSETS_MAX: { value: number };
+  walkAttach(tableId: number, runtime: bigint, interpHead: bigint, tstateCurrent: bigint, codeType: bigint): number;
+  walkSample(): number;
+  walkCommit(time: number, weight: number): number;
+  walkResultsPtr(): number;
+  walkResultCount(): number;
+  walkSetWantGil(on: number): void;
+  RESULT_SIZE: { value: number };
+  stringCount(): number;
+  stringPtr(id: number): number;
+  stringLen(id: number): number;
+  frameCount(): number;
+  framesPtr(): number;
+  nodeCount(): number;
+  nodesPtr(): number;
+  threadCount(): number;
+  threadsPtr(): number;
+  setThreadName(threadId: number, nameId: number): void;
+  internString(ptr: number, len: number): number;
+  sampleCount(): number;
+  sampleTimesPtr(): number;
+  sampleWeightsPtr(): number;
+  sampleThreadsPtr(): number;
+  sampleNodesPtr(): number;
+  decodeLineNumber(format: number, ptr: number, len: number, first: number, offset: number): number;
+}
+
+/** Status codes of assembly/status.ts, by value. */
+export const STATUS_NAMES = [
+  "ok", "read failed", "target gone", "permission denied", "torn stack", "limit hit", "no runtime",
+  "version", "bad table", "bad ELF", "not a code object", "free-threaded build", "out of memory",
+] as const;
+export const ST_OK = 0, ST_READ = 1, ST_GONE = 2, ST_PERM = 3, ST_CHAIN = 4, ST_LIMIT = 5, ST_NO_RUNTIME = 6,
+  ST_VERSION = 7, ST_TABLE = 8, ST_ELF = 9, ST_NOT_CODE = 10, ST_FREE_THREADED = 11, ST_NO_MEMORY = 12;
+
+/** Per-sample thread record fields (assembly/decode/walk.ts RESULT_SIZE record, in i32 units). */
+export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The package root (build/host/.. /..). */
+export const PACKAGE_ROOT = path.resolve(here, "..", "..");
+
+let compiled: WebAssembly.Module | null = null;
+
+export class Core {
+  readonly x: CoreExports;
+  private reader: Reader | null = null;
+  private base = 0;
+  private buffer: ArrayBuffer | null = null;
+  private i32view = new Int32Array(0);
+  private u8view = new Uint8Array(0);
+  private decoder = new TextDecoder("utf-8");
+
+  constructor() {
+    if (!compiled) {
+      const file = process.env.WSPY_CORE_WASM ?? path.join(PACKAGE_ROOT, "build", "core.wasm");
+      compiled = new WebAssembly.Module(readFileSync(file));
+    }
+    const imports = {
+      env: {
+        read: (localIov: number, remoteIov: number, count: number): number =>
+          this.reader ? this.reader.readv(this.base + localIov, this.base + remoteIov, count) : -3,
+        locateMemory: (dst: number): void => {
+          this.base = addressOf(this.x.memory.buffer);
+          new DataView(this.x.memory.buffer).setBigUint64(dst, BigInt(this.base), true);
+        },
+        abort: (msg: number, file: number, line: number, col: number): void => {
+          throw new Error(`wspy core aborted at ${line}:${col}`);
+        },
+      },
+    };
+    const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled, imports as loader.Imports);
+    this.x = inst.exports as unknown as CoreExports;
+  }
+
+  setReader(reader: Reader | null): void { this.reader = reader; }
+
+  /** The memory base the live reader uses; offline readers subtract it from local iovecs. */
+  memoryBase(): number { return this.base; }
+
+  /** Locates linear memory now (attach-time reads built outside the core). */
+  memoryBaseNow(): number {
+    this.base = addressOf(this.x.memory.buffer);
+    return this.base;
+  }
+
+  /** Int32 view of core memory (re-made when memory grew). */
+  i32(): Int32Array {
+    if (this.buffer !== this.x.memory.buffer) this.refreshViews();
+    return this.i32view;
+  }
+  u8(): Uint8Array {
+    if (this.buffer !== this.x.memory.buffer) this.refreshViews();
+    return this.u8view;
+  }
+  private refreshViews(): void {
+    this.buffer = this.x.memory.buffer;
+    this.i32view = new Int32Array(this.buffer);
+    this.u8view = new Uint8Array(this.buffer);
+  }
+
+  str(ptr: number): string { return this.x.__getString(ptr); }
+
+  /** Copies bytes into freshly allocated core memory; returns the pointer (free with freeBuffer). */
+  copyIn(bytes: Uint8Array): number {
+    const ptr = this.x.allocBuffer(bytes.length);
+    if (!ptr) throw new Error("the core could not allocate memory");
+    this.u8().set(bytes, ptr);
+    return ptr;
+  }
+
+  internString(s: string): number {
+    const bytes = Buffer.from(s, "utf8");
+    const ptr = this.x.scratchPtr();
+    const len = Math.min(bytes.length, this.x.scratchSize());
+    this.u8().set(bytes.subarray(0, len), ptr);
+    return this.x.internString(ptr, len);
+  }
+
+  stringAt(id: number): string {
+    if (id < 0) return "";
+    const ptr = this.x.stringPtr(id);
+    return this.decoder.decode(this.u8().subarray(ptr, ptr + this.x.stringLen(id)));
+  }
+
+  /** Frame record i: name id, file id, line, kind. */
+  frame(i: number): ProfileFrame {
+    const v = this.i32();
+    const p = (this.x.framesPtr() >> 2) + i * 4;
+    const kind = v[p + 3];
+    return {
+      name: this.stringAt(v[p]),
+      file: this.stringAt(v[p + 1]),
+      line: v[p + 2],
+      kind: kind === 1 ? "thread" : kind === 2 ? "process" : "python",
+    };
+  }
+
+  /** Frame ids of a stack-trie node, innermost first. */
+  stackOf(node: number): number[] {
+    const v = this.i32();
+    const base = this.x.nodesPtr() >> 2;
+    const out: number[] = [];
+    for (let n = node, guard = 0; n >= 0 && guard < 1 << 20; guard++) {
+      out.push(v[base + n * 2 + 1]);
+      n = v[base + n * 2];
+    }
+    return out;
+  }
+
+  /** Thread record i: Python ident, OS tid, name. */
+  thread(i: number): ProfileThread {
+    const v = this.i32();
+    const p = (this.x.threadsPtr() >> 2) + i * 4;
+    const ident = (v[p] >>> 0) + (v[p + 1] >>> 0) * 2 ** 32;
+    const tid = v[p + 2];
+    const nameId = v[p + 3];
+    return { ident, tid, name: nameId >= 0 ? this.stringAt(nameId) : "" };
+  }
+
+  /** Everything recorded so far, as a Profile. */
+  liftProfile(meta: ProfileMeta): Profile {
+    const frames: ProfileFrame[] = [];
+    for (let i = 0, n = this.x.frameCount(); i < n; i++) frames.push(this.frame(i));
+    const nNodes = this.x.nodeCount();
+    const nodeParent = new Int32Array(nNodes);
+    const nodeFrame = new Int32Array(nNodes);
+    const v = this.i32();
+    const nb = this.x.nodesPtr() >> 2;
+    for (let i = 0; i < nNodes; i++) {
+      nodeParent[i] = v[nb + i * 2];
+      nodeFrame[i] = v[nb + i * 2 + 1];
+    }
+    const n = this.x.sampleCount();
+    const buf = this.x.memory.buffer;
+    const sampleTime = n ? new Float64Array(buf, this.x.sampleTimesPtr(), n).slice() : new Float64Array(0);
+    const sampleWeight = n ? new Float64Array(buf, this.x.sampleWeightsPtr(), n).slice() : new Float64Array(0);
+    const sampleThread = n ? new Int32Array(buf, this.x.sampleThreadsPtr(), n).slice() : new Int32Array(0);
+    const sampleNode = n ? new Int32Array(buf, this.x.sampleNodesPtr(), n).slice() : new Int32Array(0);
+    const threads: ProfileThread[] = [];
+    for (let i = 0, t = this.x.threadCount(); i < t; i++) threads.push(this.thread(i));
+    return { frames, nodeParent, nodeFrame, sampleTime, sampleThread, sampleNode, sampleWeight, threads, meta };
+  }
+}

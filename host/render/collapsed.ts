@@ -1,0 +1,70 @@
+// Collapsed ("folded") stacks: one line per distinct stack, `root;...;leaf count`, the input
+// format of flamegraph.pl, inferno and speedscope's importer.
+// Must not know: the core, the reader, or any CPython layout; it reads only a Profile.
+// Source of truth: Brendan Gregg's stackcollapse format (flamegraph.pl README): frames joined
+// by `;`, then one space and the sample count; the count is everything after the last space.
+
+import type { Profile } from "../profile.js";
+import { frameLabel } from "../profile.js";
+import { threadLabel } from "./common.js";
+
+export interface CollapsedOptions {
+  /** start every stack with a `thread-name (tid)` frame */
+  threads?: boolean;
+}
+
+/**
+ * A frame label made safe for the format: `;` separates frames, so it becomes `:`; a newline
+ * would end the line, so CR/LF become spaces. (Spaces are fine: the count follows the LAST space.)
+ */
+function clean(label: string): string {
+  return label.replace(/;/g, ":").replace(/\r\n|[\r\n]/g, " ");
+}
+
+export function renderCollapsed(profile: Profile, opts: CollapsedOptions = {}): string {
+  const nNodes = profile.nodeParent.length;
+  const frameText = profile.frames.map((f) => clean(frameLabel(f)));
+  // memo: node -> "root;...;node" (undefined until computed)
+  const stackText: (string | undefined)[] = new Array(nNodes);
+
+  const textOf = (node: number): string => {
+    const cached = stackText[node];
+    if (cached !== undefined) return cached;
+    // walk up to the nearest memoised ancestor, then fill in downwards (no recursion: stacks can be deep)
+    const chain: number[] = [];
+    let n = node;
+    for (let guard = 0; n >= 0 && n < nNodes && stackText[n] === undefined && guard <= nNodes; guard++) {
+      chain.push(n);
+      n = profile.nodeParent[n];
+    }
+    let prefix = n >= 0 && n < nNodes ? (stackText[n] as string) : "";
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const c = chain[i];
+      const fid = profile.nodeFrame[c];
+      const label = frameText[fid] ?? `frame #${fid}`;
+      prefix = prefix === "" ? label : `${prefix};${label}`;
+      stackText[c] = prefix;
+    }
+    return prefix;
+  };
+
+  const counts = new Map<string, number>();
+  const threadText = new Map<number, string>();
+  for (let i = 0; i < profile.sampleNode.length; i++) {
+    const node = profile.sampleNode[i];
+    if (node < 0 || node >= nNodes) continue; // no Python stack in this sample
+    let key = textOf(node);
+    if (opts.threads) {
+      const t = profile.sampleThread[i];
+      let tl = threadText.get(t);
+      if (tl === undefined) threadText.set(t, (tl = clean(threadLabel(profile, t))));
+      key = `${tl};${key}`;
+    }
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+
+  const lines: string[] = [];
+  for (const [stack, count] of counts) lines.push(`${stack} ${count}`);
+  lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // code-unit order: deterministic, locale-free
+  return lines.length ? lines.join("\n") + "\n" : "";
+}

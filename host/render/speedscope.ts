@@ -1,0 +1,86 @@
+// speedscope JSON: shared frames plus one "sampled" profile per thread, for https://speedscope.app.
+// Must not know: the core, the reader, or any CPython layout; it reads only a Profile.
+// Source of truth: speedscope's file-format-schema.json (node_modules/speedscope/dist/release/),
+// i.e. FileFormat.File / FileFormat.SampledProfile in speedscope's src/lib/file-format-spec.ts.
+
+import type { Profile } from "../profile.js";
+import { threadLabel } from "./common.js";
+
+interface SpeedscopeFrame {
+  name: string;
+  file?: string;
+  line?: number;
+}
+
+interface SampledProfile {
+  type: "sampled";
+  name: string;
+  unit: "seconds";
+  startValue: number;
+  endValue: number;
+  samples: number[][];
+  weights: number[];
+}
+
+export function renderSpeedscope(profile: Profile): string {
+  const nNodes = profile.nodeParent.length;
+
+  const frames: SpeedscopeFrame[] = profile.frames.map((f) => {
+    const out: SpeedscopeFrame = { name: f.name };
+    if (f.kind !== "thread" && f.kind !== "process") {
+      if (f.file) out.file = f.file;
+      if (f.line > 0) out.line = f.line;
+    }
+    return out;
+  });
+
+  // stack (frame indices, root first) per trie node, memoised through the parent
+  const stacks: (number[] | undefined)[] = new Array(nNodes);
+  const stackFor = (node: number): number[] => {
+    const chain: number[] = [];
+    let n = node;
+    for (let guard = 0; n >= 0 && n < nNodes && stacks[n] === undefined && guard <= nNodes; guard++) {
+      chain.push(n);
+      n = profile.nodeParent[n];
+    }
+    let prefix = n >= 0 && n < nNodes ? (stacks[n] as number[]) : [];
+    for (let i = chain.length - 1; i >= 0; i--) {
+      prefix = [...prefix, profile.nodeFrame[chain[i]]];
+      stacks[chain[i]] = prefix;
+    }
+    return stacks[node] ?? prefix;
+  };
+
+  // one profile per thread, in thread order; threads only seen in samples get one too
+  const byThread = new Map<number, SampledProfile>();
+  const profileFor = (t: number): SampledProfile => {
+    let p = byThread.get(t);
+    if (!p) {
+      p = { type: "sampled", name: threadLabel(profile, t), unit: "seconds", startValue: 0, endValue: 0, samples: [], weights: [] };
+      byThread.set(t, p);
+    }
+    return p;
+  };
+  for (let t = 0; t < profile.threads.length; t++) profileFor(t);
+
+  for (let i = 0; i < profile.sampleNode.length; i++) {
+    const node = profile.sampleNode[i];
+    if (node < 0 || node >= nNodes) continue; // no Python stack in this sample
+    const p = profileFor(profile.sampleThread[i]);
+    const w = profile.sampleWeight[i];
+    p.samples.push(stackFor(node));
+    p.weights.push(w);
+    p.endValue += w; // startValue 0, endValue = sum of weights: the span the weights cover
+  }
+
+  const profiles = [...byThread.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  const file = {
+    $schema: "https://www.speedscope.app/file-format-schema.json",
+    shared: { frames },
+    profiles,
+    name: profile.meta.target,
+    activeProfileIndex: 0,
+    exporter: "wspy",
+  };
+  return JSON.stringify(file);
+}
