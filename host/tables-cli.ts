@@ -1,0 +1,57 @@
+// `wspy tables`: list, show and check version tables.
+// Must not know: CPython layouts (the core validates, tables.ts loads).
+// Source of truth: README "Version tables".
+
+import { Command } from "commander";
+import { Core } from "./core.js";
+import { loadAllTables, loadTableFile, versionBounds } from "./tables.js";
+import { WspyError } from "./errors.js";
+
+export function tablesCommand(): Command {
+  const tables = new Command("tables").description("list, show and check version tables").exitOverride();
+  tables
+    .command("list")
+    .description("every version table known: built-in and plugins")
+    .option("--version-table <file>", "also load this plugin file (repeatable)", (v: string, p: string[] = []) => [...p, v], [])
+    .action((o) => {
+      const core = new Core();
+      for (const t of loadAllTables(core, o.versionTable)) {
+        process.stdout.write(`${t.min === t.max ? t.min : `${t.min}–${t.max}`}\t${t.plugin ? "plugin" : "built-in"}\t${t.python ?? ""}\t${t.file}\n`);
+      }
+      process.stdout.write("3.13+\tbuilt-in\tfrom the target's own _Py_DebugOffsets (3.13, 3.14, 3.15 layouts)\n");
+    });
+  tables
+    .command("show")
+    .argument("<version>", "a version like 3.8 or 3.8.18")
+    .description("the table that would be used for a version")
+    .action((version: string) => {
+      const hex = versionBounds(version, false);
+      if (hex === null) throw new WspyError("BAD_INPUT", `not a version: ${JSON.stringify(version)}`, "e.g. wspy tables show 3.12");
+      const core = new Core();
+      const all = loadAllTables(core);
+      const id = core.x.registrySelect(hex, 1) >= 0 ? core.x.registrySelect(hex, 1) : core.x.registrySelect(hex, 0);
+      const t = all.find((x) => x.id === id);
+      if (!t) {
+        if (core.x.versionHasDebugOffsets(hex)) {
+          process.stdout.write(`Python ${version}: offsets come from the target's own _Py_DebugOffsets at attach time\n`);
+          return;
+        }
+        throw new WspyError("UNSUPPORTED", `no version table for Python ${version}`, "see README, \"Version tables\"");
+      }
+      process.stdout.write(`${t.file}\n`);
+      process.stdout.write(require_text(t.file));
+    });
+  tables
+    .command("check")
+    .argument("<file>", "a version-table file")
+    .description("validate a version-table file")
+    .action((file: string) => {
+      const core = new Core();
+      const t = loadTableFile(core, file, true);
+      process.stdout.write(`${file}: valid, Python ${t.min === t.max ? t.min : `${t.min} to ${t.max}`}\n`);
+    });
+  return tables;
+}
+
+import { readFileSync } from "node:fs";
+function require_text(file: string): string { return readFileSync(file, "utf8"); }
