@@ -140,6 +140,12 @@ export class Target {
     const st = core.x.elfParse(ptr, bytes.length);
     core.x.freeBuffer(ptr);
     if (st !== ST_OK) throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`, "pass the pid of a CPython interpreter");
+    const hasInterpreter = [SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT].some((i) => core.x.elfSymbol(i) !== 0n) ||
+      core.x.elfPyRuntimeSection() !== 0n;
+    if (!hasInterpreter) {
+      throw new WspyError("NOT_PYTHON", `process ${pid} (${command.join(" ") || mod.path}) is not a Python process: ${mod.path} holds no CPython interpreter`,
+        "pass the pid of a CPython interpreter; for a launcher script, the pid of the python process it started");
+    }
 
     // load bias: the mapping of file offset 0 against the first PT_LOAD
     const lowest = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));

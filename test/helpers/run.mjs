@@ -1,0 +1,75 @@
+// Test helpers: run the real wspy CLI, and start fixture programs under real interpreters,
+// waiting until they say they are ready (a line "ready" on stdout).
+// Must not know: the core; tests check what a user sees (CLI output, files).
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, "..", "..");
+export const CLI = path.join(ROOT, "build", "host", "cli.js");
+export const FIXTURES = path.join(ROOT, "test", "fixtures");
+
+/** Runs `wspy ...args` to completion. Returns {code, stdout, stderr}. */
+export function wspy(args, opts = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...(opts.env ?? {}) },
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(opts.spawn ?? {}),
+    });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    if (opts.onSpawn) opts.onSpawn(child);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid }));
+  });
+}
+
+/** Runs wspy synchronously (short commands only). */
+export function wspySync(args, opts = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...(opts.env ?? {}) }, timeout: opts.timeout ?? 60000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Starts `python fixture args...` and resolves once it printed "ready".
+ * Returns {child, pid, lines (stdout lines so far), kill()}.
+ */
+export function startFixture(python, fixture, args = [], opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [path.join(FIXTURES, fixture), ...args.map(String)], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PYTHONIOENCODING: "utf-8", PYTHONDONTWRITEBYTECODE: "1", ...(opts.env ?? {}) },
+    });
+    const lines = [];
+    let buf = "", err = "";
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${fixture} under ${python} never said ready: ${err}`)); }, opts.timeout ?? 20000);
+    child.stderr.on("data", (d) => (err += d));
+    child.stdout.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        if (line.trim() === "ready") {
+          clearTimeout(timer);
+          resolve({ child, pid: child.pid, lines, stderr: () => err, kill: () => { try { child.kill("SIGKILL"); } catch {} } });
+        }
+      }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`${fixture} under ${python} exited (${code}) before ready: ${err}`)); });
+  });
+}
+
+/** Line numbers of `# @mark NAME` comments in a fixture: {NAME: line}. */
+import { readFileSync } from "node:fs";
+export function marks(fixture) {
+  const out = {};
+  readFileSync(path.join(FIXTURES, fixture), "utf8").split("\n").forEach((l, i) => {
+    const m = /#\s*@mark\s+(\S+)/.exec(l);
+    if (m) out[m[1]] = i + 1;
+  });
+  return out;
+}
