@@ -11,7 +11,7 @@ export {
   elfPyRuntimeSection, elfPyRuntimeSectionSize, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
 } from "./locate/elf";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
-export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
+export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export { walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE, MAX_THREADS, MAX_FRAMES } from "./decode/walk";
 export {
   stringCount, stringPtr, stringLen, frameCount, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,

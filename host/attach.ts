@@ -7,7 +7,7 @@
 
 import { readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
-import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_FREE_THREADED, STATUS_NAMES } from "./core.js";
+import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, STATUS_NAMES, R_STATUS } from "./core.js";
 import { LiveReader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive } from "./proc.js";
@@ -26,6 +26,8 @@ export interface TargetInfo {
   versionHex: number;
   /** where the offsets came from */
   tableSource: string;
+  /** the core's id of the table in use */
+  tableId: number;
   command: string[];
 }
 
@@ -34,6 +36,10 @@ export interface AttachOptions {
   /** keep retrying while the interpreter is not initialised yet (launch mode), ms */
   waitMs?: number;
   wantGil?: boolean;
+  /** treat the target as this version ("3.12") when choosing its table: for the brave */
+  forceVersion?: string;
+  /** one-line notices (a newer Python read with a known layout, a forced version) */
+  notice?: (line: string) => void;
 }
 
 const LIBPYTHON = /\/libpython(\d)\.(\d+)([a-z]*)\.so/;
@@ -97,7 +103,7 @@ export class Target {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
       try {
-        const info = Target.locate(core, reader, pid, tables);
+        const info = Target.locate(core, reader, pid, tables, opts);
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
         return new Target(core, reader, info, tables);
       } catch (e) {
@@ -114,7 +120,7 @@ export class Target {
   }
 
   /** One attempt at finding the interpreter, its version and table. */
-  private static locate(core: Core, reader: LiveReader, pid: number, tables: TableInfo[]): TargetInfo {
+  private static locate(core: Core, reader: LiveReader, pid: number, tables: TableInfo[], opts: AttachOptions): TargetInfo {
     const maps = readMaps(pid);
     const command = readCmdline(pid);
     const mod = findPythonModule(pid, maps);
@@ -194,7 +200,15 @@ export class Target {
       e.retriable = true;
       throw e;
     }
-    const version = hexToVersion(hex);
+    let version = hexToVersion(hex);
+    if (opts.forceVersion) {
+      const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(opts.forceVersion);
+      if (!m) throw new WspyError("BAD_INPUT", `--force-version takes a version like 3.12, not ${JSON.stringify(opts.forceVersion)}`, "");
+      const forced = versionToHex(+m[1], +m[2], +(m[3] ?? 0));
+      opts.notice?.(`wspy: reading Python ${version} (process ${pid}) as ${opts.forceVersion}, as --force-version asks: stacks may be wrong`);
+      hex = forced;
+      version = hexToVersion(hex);
+    }
     if (freeThreaded) {
       throw new WspyError("UNSUPPORTED", `process ${pid} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
     }
@@ -208,10 +222,14 @@ export class Target {
         const ptr = core.x.scratchPtr();
         const n = Target.readRemote(core, reader, runtime, size);
         if (n === size) {
-          const id = core.x.registryFromDebugOffsets(ptr, size);
+          const id = core.x.registryFromDebugOffsets(ptr, size, 1);
           if (id >= 0) {
             tableId = id;
             tableSource = `_Py_DebugOffsets of process ${pid}`;
+            if (core.x.registryLastWasTrial()) {
+              tableSource += " (read with the newest layout wspy knows)";
+              opts.notice?.(`wspy: Python ${version} is newer than this wspy; its _Py_DebugOffsets validated with the newest layout wspy knows (3.15), so it is read with that`);
+            }
           } else if (-id === ST_FREE_THREADED) {
             throw new WspyError("UNSUPPORTED", `process ${pid} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
           } else {
@@ -244,12 +262,43 @@ export class Target {
       if (ast === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of process ${pid}`, permissionHint());
       const e = new WspyError(ast === ST_NO_RUNTIME ? "NOT_PYTHON" : "UNSUPPORTED",
         ast === ST_NO_RUNTIME ? `the Python ${version} interpreter in process ${pid} is not running Python code (not initialised, or finalised)`
-          : `cannot walk the threads of Python ${version} in process ${pid} (${STATUS_NAMES[ast]}): the version table ${tableSource} may not match this build`,
+          : `cannot walk the threads of Python ${version} in process ${pid}: ${ast === ST_CHAIN ? "the thread list does not point back to its interpreter" : `${STATUS_NAMES[ast]} at 0x${core.x.lastErrorAddr().toString(16)}`}, so the version table ${tableSource} does not match this build`,
         ast === ST_NO_RUNTIME ? "try again once the program has started" : "supply a matching table with --version-table FILE") as WspyError & { retriable?: boolean };
       e.retriable = true;
       throw e;
     }
-    return { pid, binary: mod.path, version, versionHex: hex, tableSource, command };
+    Target.verifyWalk(core, pid, version, tableSource);
+    return { pid, binary: mod.path, version, versionHex: hex, tableSource, tableId, command };
+  }
+
+  /**
+   * One trial walk of every thread: a table that does not match the build shows as stacks that
+   * never decode (chains that do not close, pointers that are not code objects). Refuse it then,
+   * rather than produce garbage. Threads without Python frames pass.
+   */
+  private static verifyWalk(core: Core, pid: number, version: string, tableSource: string): void {
+    let lastBad = 0;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const n = core.x.walkSample();
+      if (n < 0) {
+        if (-n === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited`, "");
+        if (-n === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of process ${pid}`, permissionHint());
+        lastBad = -n;
+        continue;
+      }
+      const v = core.i32();
+      const base = core.x.walkResultsPtr() >> 2;
+      let ok = 0;
+      for (let i = 0; i < n; i++) {
+        const st = v[base + i * 8 + R_STATUS];
+        if (st === ST_OK) ok++;
+        else lastBad = st;
+      }
+      if (ok > 0) return;
+    }
+    throw new WspyError("UNSUPPORTED",
+      `the stacks of Python ${version} in process ${pid} do not decode with the version table ${tableSource} (${STATUS_NAMES[lastBad] ?? lastBad}): it does not match this build`,
+      "check the table with `wspy tables check FILE`, or supply a matching one with --version-table FILE");
   }
 
   /** Reads n bytes at addr into the core's scratch region; returns bytes read or -errno. */

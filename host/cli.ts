@@ -58,6 +58,7 @@ export function buildProgram(): Command {
     .option("-d, --duration <seconds>", "stop after this many seconds (default: until Ctrl-C or the program exits)", parsePositive("duration"))
     .option("-i, --idle", "keep samples of idle threads (sleeping, waiting)", false)
     .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
+    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
     .option("--nonblocking", "accepted for py-spy compatibility: wspy never pauses the target")
     .argument("[command...]", "a command to start and profile, after --")
     .passThroughOptions()
@@ -69,7 +70,7 @@ export function buildProgram(): Command {
       const output = o.output ?? `wspy-${o.pid ?? new Date().toISOString().replace(/[:.]/g, "-")}.${DEFAULT_EXT[format]}`;
       const res = await record({
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
-        duration: o.duration, idle: !!o.idle, versionTables: o.versionTable,
+        duration: o.duration, idle: !!o.idle, versionTables: o.versionTable, forceVersion: o.forceVersion,
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
     });
@@ -80,10 +81,11 @@ export function buildProgram(): Command {
     .requiredOption("-p, --pid <pid>", "process id of a running Python program", parsePid)
     .option("-j, --json", "print JSON instead of text", false)
     .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
+    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
     .option("--nonblocking", "accepted for py-spy compatibility: wspy never pauses the target")
     .exitOverride()
     .action(async (o) => {
-      const d = await dump(o.pid, { versionTables: o.versionTable });
+      const d = await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion });
       process.stdout.write(o.json ? JSON.stringify(d, null, 2) + "\n" : renderDumpText(d));
     });
 

@@ -52,7 +52,8 @@ export interface CoreExports {
   tableCap(id: number, cap: number): number;
   tableCount(): number;
   registrySelect(hex: number, plugin: number): number;
-  registryFromDebugOffsets(ptr: number, len: number): number;
+  registryFromDebugOffsets(ptr: number, len: number, allowNewer: number): number;
+  registryLastWasTrial(): number;
   debugOffsetsSize(hex: number): number;
   debugOffsetsVersion(ptr: number): number;
   versionHasDebugOffsets(hex: number): number;

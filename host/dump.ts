@@ -28,8 +28,11 @@ export interface DumpResult {
 }
 
 /** Samples every thread of pid once (retrying torn stacks a few times). */
-export async function dump(pid: number, opts: { versionTables?: string[] } = {}): Promise<DumpResult> {
-  const target = await Target.attach(pid, { versionTables: opts.versionTables, wantGil: true });
+export async function dump(pid: number, opts: { versionTables?: string[]; forceVersion?: string } = {}): Promise<DumpResult> {
+  const target = await Target.attach(pid, {
+    versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true,
+    notice: (l) => process.stderr.write(l + "\n"),
+  });
   try {
     return dumpTarget(target);
   } finally {

@@ -22,6 +22,7 @@ export interface RecordOptions {
   duration?: number;
   idle: boolean;
   versionTables?: string[];
+  forceVersion?: string;
   /** stop when this resolves (library callers); the CLI uses signals */
   signal?: AbortSignal;
   /** where the summary goes (default: stderr) */
@@ -100,7 +101,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
 
   let target: Target;
   try {
-    target = await Target.attach(pid, { versionTables: opts.versionTables, waitMs: child ? 10_000 : 0 });
+    target = await Target.attach(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs: child ? 10_000 : 0, notice: log });
   } catch (e) {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

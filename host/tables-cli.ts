@@ -4,7 +4,9 @@
 
 import { Command } from "commander";
 import { Core } from "./core.js";
-import { loadAllTables, loadTableFile, versionBounds } from "./tables.js";
+import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tables.js";
+import { Target } from "./attach.js";
+import { checkWritable, writeAtomic } from "./output.js";
 import { WspyError } from "./errors.js";
 
 export function tablesCommand(): Command {
@@ -49,6 +51,28 @@ export function tablesCommand(): Command {
       const core = new Core();
       const t = loadTableFile(core, file, true);
       process.stdout.write(`${file}: valid, Python ${t.min === t.max ? t.min : `${t.min} to ${t.max}`}\n`);
+    });
+  tables
+    .command("export")
+    .description("write a version-table plugin from a live 3.13+ process's own _Py_DebugOffsets")
+    .requiredOption("-p, --pid <pid>", "process id of a running Python 3.13+ program", (v: string) => {
+      if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "");
+      return Number(v);
+    })
+    .requiredOption("-o, --output <file>", "the plugin file to write")
+    .action(async (o) => {
+      checkWritable(o.output);
+      const target = await Target.attach(o.pid, { notice: (l) => process.stderr.write(l + "\n") });
+      try {
+        const { tableId, versionHex, version, binary, tableSource } = target.info;
+        const source = tableSource.startsWith("_Py_DebugOffsets")
+          ? `_Py_DebugOffsets of Python ${version} (${binary}), exported by wspy tables export on ${new Date().toISOString().slice(0, 10)}`
+          : `copied from ${tableSource} by wspy tables export`;
+        writeAtomic(o.output, exportTable(target.core, tableId, versionHex, source, version));
+        process.stderr.write(`wspy: wrote the version table of Python ${version} to ${o.output}\n`);
+      } finally {
+        target.close();
+      }
     });
   return tables;
 }

@@ -179,3 +179,29 @@ export function loadAllTables(core: Core, extraFiles: string[] = []): TableInfo[
   for (const f of extraFiles) out.push(loadTableFile(core, f, true));
   return out;
 }
+
+/**
+ * A plugin file's content for table id: every field present and every capability, named as
+ * the format names them. For a final release the table covers the whole minor version
+ * (`_Py_DebugOffsets` is stable across its patch releases); for a pre-release, that one release.
+ */
+export function exportTable(core: Core, id: number, versionHex: number, source: string, python: string): string {
+  const major = versionHex >>> 24, minor = (versionHex >>> 16) & 0xff, micro = (versionHex >>> 8) & 0xff;
+  const final = (versionHex & 0xf0) === 0xf0;
+  const range = final ? `${major}.${minor}` : `${major}.${minor}.${micro}`;
+  const capabilities: Record<string, string | number> = {};
+  for (let c = 0, n = core.x.capCount(); c < n; c++) {
+    const values = core.str(core.x.capValues(c));
+    const v = core.x.tableCap(id, c);
+    capabilities[core.str(core.x.capName(c))] = values ? values.split("|")[v] : v;
+  }
+  const offsets: Record<string, Record<string, number>> = {};
+  for (let f = 0, n = core.x.fieldCount(); f < n; f++) {
+    const v = core.x.tableField(id, f);
+    if (v < 0) continue;
+    const section = core.str(core.x.fieldSection(f));
+    (offsets[section] ??= {})[core.str(core.x.fieldName(f))] = v;
+  }
+  const doc = { format: TABLE_FORMAT, versions: { min: range, max: range }, source, python, capabilities, offsets };
+  return JSON.stringify(doc, null, 2) + "\n";
+}

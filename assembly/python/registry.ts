@@ -98,6 +98,12 @@ export const DEBUG_OFFSETS_HEADER: i32 = 24;
 /** The most bytes any known layout needs. */
 export const DEBUG_OFFSETS_MAX: i32 = SIZE_315;
 
+/** The newest `_Py_DebugOffsets` layout known, tried (and validated) for newer versions. */
+const NEWEST_KNOWN: u32 = 0x030f;
+let lastTrial: bool = false;
+/** Did the last registryFromDebugOffsets read a newer version with the newest known layout? */
+export function registryLastWasTrial(): bool { return lastTrial; }
+
 function layoutFor(hex: u32): StaticArray<i32> | null {
   const k = minorKey(hex);
   if (k == 0x030d) return POS_313;
@@ -112,6 +118,7 @@ export function debugOffsetsSize(hex: u32): i32 {
   if (k == 0x030d) return SIZE_313;
   if (k == 0x030e) return SIZE_314;
   if (k == 0x030f) return SIZE_315;
+  if (k > NEWEST_KNOWN && versionMajor(hex) == 3) return SIZE_315; // tried as the newest layout
   return 0;
 }
 
@@ -125,12 +132,20 @@ export function debugOffsetsVersion(ptr: usize): u32 {
  * Builds a table from a target's `_Py_DebugOffsets` copied to ptr (len bytes). Returns the
  * table id, or a negative status (unknown layout, free-threaded, invalid values).
  */
-export function registryFromDebugOffsets(ptr: usize, len: i32): i32 {
+export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool): i32 {
   const hex = debugOffsetsVersion(ptr);
+  lastTrial = false;
   if (hex == 0) return -fail(ERR_VERSION, 1);
   if (load<u64>(ptr, 16) != 0) return -fail(ERR_FREE_THREADED, 0);
-  const pos = layoutFor(hex);
-  const size = debugOffsetsSize(hex);
+  let pos = layoutFor(hex);
+  let size = debugOffsetsSize(hex);
+  if (pos === null && allowNewer && minorKey(hex) > NEWEST_KNOWN) {
+    // a version newer than wspy: its layout may have kept the newest known one; validation and
+    // the attach-time walk decide, and the host says so in one line
+    pos = POS_315;
+    size = SIZE_315;
+    lastTrial = true;
+  }
   if (pos === null || len < size) return -fail(ERR_VERSION, 2);
   const layout = pos!;
   const id = tableNew(hex, hex, false);
@@ -151,7 +166,7 @@ export function registryFromDebugOffsets(ptr: usize, len: i32): i32 {
   tableSetField(id, F.F_CHUNK_CHUNK_SIZE, 8);
   tableSetField(id, F.F_CHUNK_TOP, 16);
   tableSetField(id, F.F_CHUNK_DATA, 24);
-  setDebugOffsetsCaps(id, hex);
+  setDebugOffsetsCaps(id, lastTrial ? (NEWEST_KNOWN << 16) | 0xf0 : hex);
   const st = tableValidate(id);
   if (st != OK) return -st;
   return id;

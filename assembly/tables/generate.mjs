@@ -221,7 +221,8 @@ function table(build, minor, gcc, values) {
   const flags = DEFINES.map((d) => `-D${d}`).join(" ");
   return {
     format: FORMAT,
-    versions: { min: minor, max: minor },
+    // 3.7.0–3.7.3 keep gilstate elsewhere (py-spy: tstate_current 1392): not covered by these probes
+    versions: { min: MIN_PATCH[minor] ? `${minor}.${MIN_PATCH[minor]}` : minor, max: minor },
     source: `offsetof/sizeof probes compiled by gcc ${gcc} against CPython ${python} headers (pyenv), ${flags}`,
     python,
     capabilities,
@@ -231,6 +232,9 @@ function table(build, minor, gcc, values) {
 
 // 2-space indentation. `versions` and each offsets section go on one line, so that a struct
 // reads as one line and tables of two versions diff line by line; the rest one key per line.
+/** The first patch release a minor's probed layout is known to hold for (else .0). */
+const MIN_PATCH = { "3.7": 4 };
+
 const ONE_LINE = (path) => path === "versions" || /^offsets\.[^.]+$/.test(path);
 function render(value, path = "", depth = 0) {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
