@@ -19,6 +19,7 @@ export {
   internFrame, internNode,
 } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";
+export { setStringTypes } from "./decode/strings";
 
 import { FIELD_COUNT, FIELD_NAMES, FIELD_SECTIONS, FIELD_WIDTHS, SECTION_NAMES } from "./python/fields";
 import { CAP_COUNT, CAP_NAMES, CAP_VALUES, CAP_OPTIONAL } from "./python/capabilities";

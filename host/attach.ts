@@ -15,7 +15,7 @@ import { loadAllTables, TableInfo } from "./tables.js";
 
 // symbol indices of assembly/locate/elf.ts
 const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
-  SYM_PYCODE_TYPE = 4, SYM_VERSION_BUFFER = 6;
+  SYM_PYCODE_TYPE = 4, SYM_VERSION_BUFFER = 6, SYM_UNICODE_TYPE = 7, SYM_STRING_TYPE = 8, SYM_BYTES_TYPE = 9;
 const PAGE = 4096;
 
 export interface TargetInfo {
@@ -256,6 +256,9 @@ export class Target {
     if (!hasRuntime && interpHead === 0n) {
       throw new WspyError("NOT_PYTHON", `no interp_head symbol in ${mod.path} (stripped?)`, "use an interpreter with its symbol table");
     }
+    // 2.7 has PyString_Type for names and line tables; 3.x PyUnicode_Type and PyBytes_Type
+    const pyString = sym(SYM_STRING_TYPE);
+    core.x.setStringTypes(pyString !== 0n ? pyString : sym(SYM_UNICODE_TYPE), pyString !== 0n ? pyString : sym(SYM_BYTES_TYPE));
     const ast = core.x.walkAttach(tableId, hasRuntime ? runtime : 0n, interpHead, sym(SYM_THREADSTATE_CURRENT), sym(SYM_PYCODE_TYPE));
     if (ast !== ST_OK) {
       if (ast === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited`, "");

@@ -62,6 +62,7 @@ export interface CoreExports {
   DEBUG_OFFSETS_MAX: { value: number };
   walkAttach(tableId: number, runtime: bigint, interpHead: bigint, tstateCurrent: bigint, codeType: bigint): number;
   walkSample(): number;
+  setStringTypes(strType: bigint, bytesType: bigint): void;
   walkCommit(time: number, weight: number): number;
   walkResultsPtr(): number;
   walkResultCount(): number;

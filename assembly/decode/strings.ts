@@ -24,9 +24,20 @@ const UTF8: usize = memory.data(MAX_NAME_CHARS * 4, 16);
 let stringModel: i32 = 1;
 let uniState: i32 = 32, uniLength: i32 = 16, uniAsciiSize: i32 = 48, uniCompactSize: i32 = 72, uniData: i32 = 72;
 let bytesSize: i32 = 16, bytesSval: i32 = 32;
+let obType: i32 = 8;
+// remote addresses of the exact types names and byte strings have (0: unchecked)
+let strTypeAddr: u64 = 0;
+let bytesTypeAddr: u64 = 0;
+
+/** Names (co_name, co_filename) are exact str objects, line tables exact bytes: check types. */
+export function setStringTypes(strType: u64, bytesType: u64): void {
+  strTypeAddr = strType;
+  bytesTypeAddr = bytesType;
+}
 
 export function configureStrings(model: i32, o: StaticArray<i32>): void {
   stringModel = model;
+  obType = o[F.F_PYOBJECT_OB_TYPE];
   if (model == STRING_MODEL_PYSTRING) {
     bytesSize = o[F.F_STRING_OB_SIZE];
     bytesSval = o[F.F_STRING_OB_SVAL];
@@ -52,6 +63,7 @@ export function lastBytesLen(): i32 { return lastLen; }
 export function readBytes(addr: u64): usize {
   lastLen = 0;
   if (readRemote(addr, HEADER, bytesSval) != OK) return 0;
+  if (bytesTypeAddr != 0 && load<u64>(HEADER + obType) != bytesTypeAddr) { fail(ERR_CHAIN, 6, addr); return 0; }
   const size = load<i64>(HEADER + bytesSize);
   if (size < 0 || size > <i64>MAX_BYTES) { fail(ERR_LIMIT, 1, addr); return 0; }
   const len = <i32>size;
@@ -92,6 +104,7 @@ export function readName(addr: u64): i32 {
   if (stringModel == STRING_MODEL_PYSTRING) {
     // 2.7: raw bytes, normally ASCII or UTF-8 source text
     if (readRemote(addr, HEADER, bytesSval) != OK) return -1;
+    if (strTypeAddr != 0 && load<u64>(HEADER + obType) != strTypeAddr) { fail(ERR_CHAIN, 7, addr); return -1; }
     let n = load<i64>(HEADER + bytesSize);
     if (n < 0) { fail(ERR_CHAIN, 3, addr); return -1; }
     if (n > <i64>MAX_NAME_CHARS) n = MAX_NAME_CHARS;
@@ -100,6 +113,7 @@ export function readName(addr: u64): i32 {
   }
   const headerLen = uniCompactSize > uniData + 8 ? uniCompactSize : uniData + 8;
   if (readRemote(addr, HEADER, headerLen) != OK) return -1;
+  if (strTypeAddr != 0 && load<u64>(HEADER + obType) != strTypeAddr) { fail(ERR_CHAIN, 7, addr); return -1; }
   const state = load<u32>(HEADER + uniState);
   let length = load<i64>(HEADER + uniLength);
   if (length < 0) { fail(ERR_CHAIN, 3, addr); return -1; }

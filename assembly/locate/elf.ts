@@ -14,11 +14,14 @@ export const SYM_THREADSTATE_CURRENT = 3; // _PyThreadState_Current (≤3.6)
 export const SYM_PYCODE_TYPE = 4;         // PyCode_Type
 export const SYM_NONE = 5;                // _Py_NoneStruct
 export const SYM_VERSION_BUFFER = 6;      // Py_GetVersion's static buffer ("version", "version.0")
-export const SYM_COUNT = 7;
+export const SYM_UNICODE_TYPE = 7;        // PyUnicode_Type (3.x str)
+export const SYM_STRING_TYPE = 8;         // PyString_Type (2.7 str)
+export const SYM_BYTES_TYPE = 9;          // PyBytes_Type (3.x bytes)
+export const SYM_COUNT = 10;
 
 const SYM_NAMES: StaticArray<string> = [
   "_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "PyCode_Type",
-  "_Py_NoneStruct", "version",
+  "_Py_NoneStruct", "version", "PyUnicode_Type", "PyString_Type", "PyBytes_Type",
 ];
 
 const PT_LOAD: u32 = 1;

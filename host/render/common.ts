@@ -37,16 +37,19 @@ export function escapeXml(s: string): string {
   return s.replace(XML_INVALID, "\uFFFD").replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]);
 }
 
-export type CodeOrigin = "user" | "stdlib" | "thirdparty" | "synthetic";
+/** user = your code, stdlib, thirdparty = site-/dist-packages, native = C frames (reserved: the
+ *  recorder does not walk native stacks yet), synthetic = thread/process roots. */
+export type CodeOrigin = "user" | "stdlib" | "thirdparty" | "native" | "synthetic";
 
 /**
- * Where a frame's code comes from, judged only by its file path:
+ * Where a frame's code comes from, judged only by its file path (native by its kind):
  * third-party = `site-packages` or `dist-packages` anywhere in the path (checked first, since
  * Debian's /usr/lib/python3/dist-packages also contains /lib/python); standard library =
  * `/lib/python` in the path, or a frozen module (`<frozen importlib._bootstrap>`); else user code.
  */
 export function codeOrigin(file: string, kind?: string): CodeOrigin {
   if (kind === "thread" || kind === "process") return "synthetic";
+  if (kind === "native") return "native";
   const f = file.replace(/\\/g, "/").toLowerCase();
   if (f.includes("site-packages") || f.includes("dist-packages")) return "thirdparty";
   if (f.includes("/lib/python") || f.startsWith("<frozen ")) return "stdlib";

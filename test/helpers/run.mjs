@@ -38,7 +38,7 @@ export function wspySync(args, opts = {}) {
  */
 export function startFixture(python, fixture, args = [], opts = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(FIXTURES, fixture), ...args.map(String)], {
+    const child = spawn(python, [...(opts.prefixArgs ?? []), path.join(FIXTURES, fixture), ...args.map(String)], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, PYTHONIOENCODING: "utf-8", PYTHONDONTWRITEBYTECODE: "1", ...(opts.env ?? {}) },
     });
