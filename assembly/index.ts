@@ -12,9 +12,12 @@ export {
 } from "./locate/elf";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
-export { walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE, MAX_THREADS, MAX_FRAMES } from "./decode/walk";
 export {
-  stringCount, stringPtr, stringLen, frameCount, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
+  walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE,
+  MAX_THREADS, MAX_FRAMES, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
+} from "./decode/walk";
+export {
+  stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
   setThreadName, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
   internFrame, internNode,
 } from "./aggregate/intern";

@@ -7,7 +7,9 @@ import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
 import { record } from "./record.js";
 import { dump, renderDumpText } from "./dump.js";
-import { OUTPUT_FORMATS, OutputFormat } from "./render/index.js";
+import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
+import { convertCommand } from "./convert.js";
+import { viewCommand } from "./view.js";
 import { tablesCommand } from "./tables-cli.js";
 
 function parsePid(v: string): number {
@@ -23,7 +25,7 @@ function parsePositive(name: string) {
 }
 function collect(v: string, prev: string[] = []): string[] { return [...prev, v]; }
 
-const DEFAULT_EXT: Record<OutputFormat, string> = { flamegraph: "svg", speedscope: "json", raw: "txt" };
+const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
 function fail(e: unknown): never {
   if (e instanceof WspyError) {
@@ -57,6 +59,7 @@ export function buildProgram(): Command {
     .option("-r, --rate <hz>", "samples per second", parsePositive("rate"), 100)
     .option("-d, --duration <seconds>", "stop after this many seconds (default: until Ctrl-C or the program exits)", parsePositive("duration"))
     .option("-i, --idle", "keep samples of idle threads (sleeping, waiting)", false)
+    .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
     .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
     .option("--nonblocking", "accepted for py-spy compatibility: wspy never pauses the target")
@@ -71,6 +74,7 @@ export function buildProgram(): Command {
       const res = await record({
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
         duration: o.duration, idle: !!o.idle, versionTables: o.versionTable, forceVersion: o.forceVersion,
+        render: { reverse: !!o.reverse },
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
     });
@@ -90,6 +94,8 @@ export function buildProgram(): Command {
     });
 
   program.addCommand(tablesCommand());
+  program.addCommand(convertCommand());
+  program.addCommand(viewCommand());
   return program;
 }
 

@@ -72,6 +72,11 @@ export interface CoreExports {
   stringPtr(id: number): number;
   stringLen(id: number): number;
   frameCount(): number;
+  frameStride(): number;
+  walkSetKeepFrames(on: number): void;
+  keptFrameAddr(k: number): bigint;
+  keptFrameCode(k: number): bigint;
+  keptFrameCount(): number;
   framesPtr(): number;
   nodeCount(): number;
   nodesPtr(): number;
@@ -96,7 +101,7 @@ export const ST_OK = 0, ST_READ = 1, ST_GONE = 2, ST_PERM = 3, ST_CHAIN = 4, ST_
   ST_VERSION = 7, ST_TABLE = 8, ST_ELF = 9, ST_NOT_CODE = 10, ST_FREE_THREADED = 11, ST_NO_MEMORY = 12;
 
 /** Per-sample thread record fields (assembly/decode/walk.ts RESULT_SIZE record, in i32 units). */
-export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6;
+export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6, R_FIRST_KEPT = 7;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (build/host/.. /..). */
@@ -106,6 +111,7 @@ let compiled: WebAssembly.Module | null = null;
 
 export class Core {
   readonly x: CoreExports;
+  private frameStride = 8;
   private reader: Reader | null = null;
   private base = 0;
   private buffer: ArrayBuffer | null = null;
@@ -133,6 +139,7 @@ export class Core {
     };
     const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled, imports as loader.Imports);
     this.x = inst.exports as unknown as CoreExports;
+    this.frameStride = this.x.frameStride();
   }
 
   setReader(reader: Reader | null): void { this.reader = reader; }
@@ -185,16 +192,17 @@ export class Core {
     return this.decoder.decode(this.u8().subarray(ptr, ptr + this.x.stringLen(id)));
   }
 
-  /** Frame record i: name id, file id, line, kind. */
+  /** Frame record i: name id, file id, line, kind, first line. */
   frame(i: number): ProfileFrame {
     const v = this.i32();
-    const p = (this.x.framesPtr() >> 2) + i * 4;
+    const p = (this.x.framesPtr() >> 2) + i * this.frameStride;
     const kind = v[p + 3];
     return {
       name: this.stringAt(v[p]),
       file: this.stringAt(v[p + 1]),
       line: v[p + 2],
       kind: kind === 1 ? "thread" : kind === 2 ? "process" : "python",
+      firstLine: v[p + 4],
     };
   }
 

@@ -12,6 +12,8 @@ export interface ProfileFrame {
   line: number;
   /** kind of frame: "python" for interpreted code; "thread" / "process" for synthetic roots */
   kind?: "python" | "thread" | "process";
+  /** first line of the function (co_firstlineno), when known */
+  firstLine?: number;
 }
 
 export interface ProfileThread {

@@ -9,7 +9,7 @@ import { Target, TargetInfo } from "./attach.js";
 import { ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_KEEP } from "./core.js";
 import { TaskStates, isAlive } from "./proc.js";
 import { WspyError, permissionHint } from "./errors.js";
-import { renderProfile, OutputFormat } from "./render/index.js";
+import { renderProfile, OutputFormat, type RenderOptions } from "./render/index.js";
 import { writeAtomic, checkWritable } from "./output.js";
 import type { Profile } from "./profile.js";
 
@@ -18,6 +18,8 @@ export interface RecordOptions {
   command?: string[];
   output: string;
   format: OutputFormat;
+  /** renderer options (e.g. reverse for an icicle flame graph) */
+  render?: RenderOptions;
   rate: number;
   duration?: number;
   idle: boolean;
@@ -188,7 +190,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     startedAt,
   });
   target.close();
-  writeAtomic(opts.output, renderProfile(profile, opts.format, {}));
+  writeAtomic(opts.output, renderProfile(profile, opts.format, opts.render ?? {}));
   lateness.sort((a, b) => a - b);
   const rateAchieved = ticks / durationSec;
   const result: RecordResult = {

@@ -65,6 +65,10 @@ async function cpuSplit(t, python) {
   const fx = await startFixture(python.path, FIXTURE, [30]);
   t.teardown(() => fx.kill());
   const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "cpu.txt"), ["-d", "3", "-r", "200"]);
+  // 3.11+ functions start with a RESUME instruction that belongs to the `def` line
+  const v = versionOf(python);
+  const heavyFirst = v.qualnames ? M.HEAVY_DEF : M.HEAVY_FIRST;
+  const lightFirst = v.qualnames ? M.LIGHT_DEF : M.LIGHT_FIRST;
   let heavy = 0, light = 0, total = 0;
   const badLines = new Set();
   for (const s of stacks) {
@@ -72,17 +76,17 @@ async function cpuSplit(t, python) {
     const leaf = s.frames[s.frames.length - 1];
     if (leaf.name === "heavy") {
       heavy += s.count;
-      if (!(leaf.file === FILE && leaf.line >= M.HEAVY_FIRST && leaf.line <= M.HEAVY_LAST)) badLines.add(fmt(leaf));
+      if (!(leaf.file === FILE && leaf.line >= heavyFirst && leaf.line <= M.HEAVY_LAST)) badLines.add(fmt(leaf));
     } else if (leaf.name === "light") {
       light += s.count;
-      if (!(leaf.file === FILE && leaf.line >= M.LIGHT_FIRST && leaf.line <= M.LIGHT_LAST)) badLines.add(fmt(leaf));
+      if (!(leaf.file === FILE && leaf.line >= lightFirst && leaf.line <= M.LIGHT_LAST)) badLines.add(fmt(leaf));
     }
   }
   t.ok(total >= 300, `at least 300 samples in 3 s at 200/s (got ${total})`);
   t.ok(heavy + light >= 0.9 * total, `heavy or light is the innermost frame of >= 90% of the samples (${heavy + light} of ${total})`);
   const share = heavy / Math.max(1, heavy + light);
   t.ok(Math.abs(share - 0.75) <= 0.05, `heavy's share ${share.toFixed(3)} within 0.75 ± 0.05 (heavy ${heavy}, light ${light})`);
-  t.same([...badLines], [], `heavy at lines ${M.HEAVY_FIRST}–${M.HEAVY_LAST}, light at ${M.LIGHT_FIRST}–${M.LIGHT_LAST} of ${FIXTURE}`);
+  t.same([...badLines], [], `heavy at lines ${heavyFirst}–${M.HEAVY_LAST}, light at ${lightFirst}–${M.LIGHT_LAST} of ${FIXTURE}`);
   const heavyStack = stacks.find((s) => s.frames[s.frames.length - 1].name === "heavy");
   if (heavyStack) {
     t.same(heavyStack.frames.map((f) => f.name), ["<module>", "main", "heavy"], "heavy's stack: <module>;main;heavy");
@@ -113,9 +117,9 @@ async function deep(t, python) {
     t.same(d.threads[0].frames.map(fmt).reverse(), want, `dump: the whole ${DEPTH + 2}-frame stack`);
   }
 
-  const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "deep.txt"), ["-d", "2", "-r", "100"]);
+  const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "deep.txt"), ["-d", "1", "-r", "100"]);
   const total = stacks.reduce((a, s) => a + s.count, 0);
-  t.ok(total >= 50, `samples recorded (${total})`);
+  t.ok(total >= 30, `samples recorded (${total})`);
   let whole = 0;
   let withSpin = 0;
   const others = [];
@@ -220,7 +224,7 @@ async function unicode(t, python) {
   }
 
   const out = path.join(dir, "flame.svg");
-  const r = await wspy(["record", "-p", String(fx.pid), "-o", out, "-f", "flamegraph", "-d", "2"]);
+  const r = await wspy(["record", "-p", String(fx.pid), "-o", out, "-f", "flamegraph", "-d", "1"]);
   t.equal(r.code, 0, `record -f flamegraph exits 0 ${r.stderr}`);
   let bytes;
   try {

@@ -43,16 +43,18 @@ export function stringCount(): i32 { return strStart.len; }
 export function stringPtr(id: i32): usize { return strBytes.at(strStart.getI32(id)); }
 export function stringLen(id: i32): i32 { return strLen.getI32(id); }
 
-// ---- frames: (name id, file id, line, kind) ----
+// ---- frames: (name id, file id, line, kind, first line of the function) ----
 export const FRAME_PYTHON: i32 = 0;
 export const FRAME_THREAD: i32 = 1;
 export const FRAME_PROCESS: i32 = 2;
-const FRAME_FIELDS = 4;
+/** i32 slots per frame record: name, file, line, kind, firstLine, 3 spare. */
+export const FRAME_FIELDS = 8;
 const frames = new Vec(4 * FRAME_FIELDS);
 const frameMap = new U64Map(12);
 
-export function internFrame(nameId: i32, fileId: i32, line: i32, kind: i32): i32 {
-  const h = (<u64>nameId * 0x9e3779b97f4a7c15) ^ (<u64>fileId << 32) ^ (<u64>line * 0xbf58476d1ce4e5b9) ^ <u64>kind;
+export function internFrame(nameId: i32, fileId: i32, line: i32, kind: i32, firstLine: i32): i32 {
+  const h = (<u64>nameId * 0x9e3779b97f4a7c15) ^ (<u64>fileId << 32) ^ (<u64>line * 0xbf58476d1ce4e5b9) ^ <u64>kind ^
+    (<u64>firstLine << 48);
   for (let attempt: u64 = 0; attempt < 8; attempt++) {
     const key = h + attempt * 0x94d049bb133111eb;
     const id = frameMap.get(key);
@@ -64,16 +66,19 @@ export function internFrame(nameId: i32, fileId: i32, line: i32, kind: i32): i32
       store<i32>(p, fileId, 4);
       store<i32>(p, line, 8);
       store<i32>(p, kind, 12);
+      store<i32>(p, firstLine, 16);
       if (!frameMap.set(key, fid)) return -1;
       return fid;
     }
     const p = frames.at(id);
-    if (load<i32>(p) == nameId && load<i32>(p, 4) == fileId && load<i32>(p, 8) == line && load<i32>(p, 12) == kind) return id;
+    if (load<i32>(p) == nameId && load<i32>(p, 4) == fileId && load<i32>(p, 8) == line && load<i32>(p, 12) == kind &&
+      load<i32>(p, 16) == firstLine) return id;
   }
   return -1;
 }
 
 export function frameCount(): i32 { return frames.len; }
+export function frameStride(): i32 { return FRAME_FIELDS; }
 export function framesPtr(): usize { return frames.ptr; }
 
 // ---- stack trie: node = (parent node, frame id) ----

@@ -62,6 +62,21 @@ const frameCode = new StaticArray<u64>(MAX_FRAMES);
 const frameOffset = new StaticArray<i32>(MAX_FRAMES);
 const frameEntry = new StaticArray<i32>(MAX_FRAMES);
 const frameIds = new StaticArray<i32>(MAX_FRAMES);
+const frameAddr = new StaticArray<u64>(MAX_FRAMES);
+
+// ---- frames kept for the last sample (dump --locals): remote frame address, code entry ----
+let keepFrames: bool = false;
+const keptAddr = new Vec(8);
+const keptEntry = new Vec(4);
+export function walkSetKeepFrames(on: bool): void { keepFrames = on; }
+/** Remote address of kept frame k (a PyFrameObject ≤3.10, a _PyInterpreterFrame 3.11+). */
+export function keptFrameAddr(k: i32): u64 { return k >= 0 && k < keptAddr.len ? keptAddr.getU64(k) : 0; }
+/** Remote address of kept frame k's code object. */
+export function keptFrameCode(k: i32): u64 {
+  if (k < 0 || k >= keptEntry.len) return 0;
+  return load<u64>(entries.at(keptEntry.getI32(k)) + E_ADDR);
+}
+export function keptFrameCount(): i32 { return keptAddr.len; }
 let validateBuf: usize = 0; // MAX_IOV code windows
 const validateEntry = new StaticArray<i32>(MAX_IOV);
 
@@ -83,7 +98,7 @@ let stamp: i32 = 0;
 const tidCache = new U64Map(6);
 
 // ---- results of the last sample, one record per thread, read by the host ----
-// {tid i32, threadId i32, node i32, status i32, gil i32, depth i32, keep i32, pad i32}
+// {tid i32, threadId i32, node i32, status i32, gil i32, depth i32, keep i32, first kept frame i32}
 export const RESULT_SIZE: i32 = 32;
 const results: usize = memory.data(MAX_THREADS * 32, 16);
 let resultCount: i32 = 0;
@@ -274,6 +289,7 @@ function walkFrameObjects(addr: u64): i32 {
     const lasti = load<i32>(FRAME_BUF + <usize>fLasti);
     if (code == 0) return -fail(ERR_CHAIN, 3, addr);
     unchecked(frameCode[depth] = code);
+    unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = lasti < 0 ? -1 : (unitOffsets ? lasti << 1 : lasti));
     depth++;
     addr = load<u64>(FRAME_BUF + <usize>fBack);
@@ -305,6 +321,7 @@ function walkInterpreterFrames(addr: u64, chunk: u64, baseFrame: u64): i32 {
     const instr = load<u64>(p + <usize>oInstr);
     const units = (<i64>instr - <i64>(code + adaptive)) >> 1;
     unchecked(frameCode[depth] = code);
+    unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = units < 0 || units > 0x3fffffff ? -1 : <i32>units);
     depth++;
     addr = prev;
@@ -467,13 +484,20 @@ function sampleThread(tAddr: u64, r: usize): i32 {
     const e = unchecked(frameEntry[i]);
     const p = entries.at(e);
     const line = frameLine(e, unchecked(frameOffset[i]));
-    const fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), line, FRAME_PYTHON);
+    const fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), line, FRAME_PYTHON, load<i32>(p + E_FIRSTLINE));
     if (fid < 0) return fail(ERR_NO_MEMORY, 3);
     node = internNode(node, fid);
     if (node < 0) return fail(ERR_NO_MEMORY, 4);
   }
   store<i32>(r, node, 2 * 4);
   store<i32>(r, depth, 5 * 4);
+  if (keepFrames) {
+    // innermost first, like the stack a dump prints
+    store<i32>(r, keptAddr.len, 7 * 4);
+    for (let i = 0; i < depth; i++) {
+      if (keptAddr.pushU64(unchecked(frameAddr[i])) < 0 || keptEntry.pushI32(unchecked(frameEntry[i])) < 0) return fail(ERR_NO_MEMORY, 5);
+    }
+  }
   return OK;
 }
 
@@ -484,6 +508,8 @@ function sampleThread(tAddr: u64, r: usize): i32 {
  */
 export function walkSample(): i32 {
   resultCount = 0;
+  keptAddr.clear();
+  keptEntry.clear();
   if (!attached) return -fail(ERR_NO_RUNTIME, 4);
   if (interpAddr == 0) {
     const st = findInterpreter();

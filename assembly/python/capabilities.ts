@@ -12,15 +12,18 @@ export const CAP_FRAME_SKIP = 5;       // which interpreter frames are not Pytho
 export const CAP_POINTER_TAG_BITS = 6; // low bits masked off tagged pointers (a number)
 export const CAP_THREAD_NATIVE_ID = 7; // how a thread's OS id is found
 export const CAP_CHAIN_END = 8;        // what a complete frame chain ends at
-export const CAP_COUNT = 9;
+export const CAP_DICT_MODEL = 9;       // dict layout (thread names, --locals)
+export const CAP_MANAGED_DICT = 10;    // where an instance keeps its attributes without a dict pointer
+export const CAP_LONG_MODEL = 11;      // how ints are stored
+export const CAP_COUNT = 12;
 
 export const CAP_NAMES: StaticArray<string> = [
   "frame_model", "line_table", "string_model", "runtime_model", "gil_model", "frame_skip",
-  "pointer_tag_bits", "thread_native_id", "chain_end",
+  "pointer_tag_bits", "thread_native_id", "chain_end", "dict_model", "managed_dict", "long_model",
 ];
 
 // Whether a table may omit the capability (its value is then 0, the first named value).
-export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true];
+export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true, true, true, true];
 
 // Named values, "|"-separated, in value order; "" means the capability is a number.
 export const CAP_VALUES: StaticArray<string> = [
@@ -33,8 +36,11 @@ export const CAP_VALUES: StaticArray<string> = [
   "",
   "pthread|field",
   "none|base_frame",
+  "none|dict27|dict36|dict311",
+  "none|pre_header_311|tagged_312|inline_313",
+  "none|int27|ob_size|lv_tag",
 ];
-export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0];
+export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0];
 
 export const FRAME_MODEL_FRAME_OBJECT = 0;  // ≤3.10: PyFrameObject chain via f_back
 export const FRAME_MODEL_CFRAME = 1;        // 3.11–3.12: tstate->cframe->current_frame
@@ -58,3 +64,18 @@ export const THREAD_NATIVE_ID_FIELD = 1;    // tstate->native_thread_id (3.11+)
 
 export const CHAIN_END_NONE = 0;
 export const CHAIN_END_BASE_FRAME = 1;      // 3.15: the chain ends at tstate->base_frame
+
+export const DICT_MODEL_NONE = 0;
+export const DICT_MODEL_27 = 1;             // PyDictObject with ma_mask / ma_table of {hash, key, value}
+export const DICT_MODEL_36 = 2;             // compact dict: dk_size, index array, entries (3.6–3.10)
+export const DICT_MODEL_311 = 3;            // compact dict: dk_log2_size, dk_kind (3.11+)
+
+export const MANAGED_DICT_NONE = 0;         // the dict pointer is at tp_dictoffset
+export const MANAGED_DICT_PRE_HEADER_311 = 1; // dict at obj-24, values at obj-32 (3.11)
+export const MANAGED_DICT_TAGGED_312 = 2;   // obj-24 holds a dict, or values | 1 (3.12)
+export const MANAGED_DICT_INLINE_313 = 3;   // values inline at obj + tp_basicsize, dict at obj-24 (3.13+)
+
+export const LONG_MODEL_NONE = 0;
+export const LONG_MODEL_INT27 = 1;          // 2.7 PyIntObject (ob_ival), PyLong for big values
+export const LONG_MODEL_OB_SIZE = 2;        // signed digit count in ob_size (3.x ≤3.11)
+export const LONG_MODEL_LV_TAG = 3;         // lv_tag: count << 3 | sign (3.12+)

@@ -9,11 +9,12 @@
 // A field: its name, the section whose `size` bounds it, and the width of what it locates.
 // Width 0 means "a size" (the section's sizeof) or an embedded struct (no read of its own).
 
-export const SECTION_COUNT = 13;
+export const SECTION_COUNT = 23;
 export const SECTION_NAMES: StaticArray<string> = [
   "runtime_state", "interpreter_state", "thread_state", "cframe", "interpreter_frame",
   "frame_object", "code_object", "pyobject", "type_object", "unicode_object",
   "bytes_object", "string_object", "stack_chunk",
+  "heap_type_object", "dict_object", "dict_keys", "dict_values", "long_object", "int_object", "tuple_object", "list_object", "float_object", "set_object",
 ];
 
 // Field ids. The order is the record's layout; names below must follow it.
@@ -82,7 +83,46 @@ export const F_CHUNK_PREVIOUS = 61;
 export const F_CHUNK_CHUNK_SIZE = 62;
 export const F_CHUNK_TOP = 63;
 export const F_CHUNK_DATA = 64;
-export const FIELD_COUNT = 65;
+
+// Used by thread names and --locals (optional: a table without them still samples stacks)
+export const F_INTERP_IMPORTS_MODULES = 65; // modules (≤3.11) / imports.modules (3.12+)
+export const F_TYPE_TP_BASICSIZE = 66;
+export const F_TYPE_TP_DICTOFFSET = 67;
+export const F_CODE_LOCALSPLUSKINDS = 68; // 3.11+
+export const F_HEAPTYPE_SIZE = 69;
+export const F_HEAPTYPE_HT_CACHED_KEYS = 70;
+export const F_DICT_SIZE = 71;
+export const F_DICT_MA_USED = 72;
+export const F_DICT_MA_KEYS = 73; // 3.x
+export const F_DICT_MA_VALUES = 74; // 3.x
+export const F_DICT_MA_MASK = 75; // 2.7
+export const F_DICT_MA_TABLE = 76; // 2.7
+export const F_DICTKEYS_SIZE = 77;
+export const F_DICTKEYS_DK_SIZE = 78; // 3.6–3.10
+export const F_DICTKEYS_DK_LOG2_SIZE = 79; // 3.11+
+export const F_DICTKEYS_DK_LOG2_INDEX_BYTES = 80; // 3.11+
+export const F_DICTKEYS_DK_KIND = 81; // 3.11+
+export const F_DICTKEYS_DK_NENTRIES = 82;
+export const F_DICTKEYS_DK_INDICES = 83; // start of the index array
+export const F_DICTVALUES_SIZE = 84;
+export const F_DICTVALUES_VALUES = 85; // start of the values array
+export const F_LONG_SIZE = 86;
+export const F_LONG_OB_SIZE = 87; // ≤3.11: signed digit count
+export const F_LONG_LV_TAG = 88; // 3.12+
+export const F_LONG_OB_DIGIT = 89; // start of the 30-bit digits
+export const F_INT_SIZE = 90; // 2.7 PyIntObject
+export const F_INT_OB_IVAL = 91;
+export const F_TUPLE_SIZE = 92;
+export const F_TUPLE_OB_SIZE = 93;
+export const F_TUPLE_OB_ITEM = 94; // start of the items
+export const F_LIST_SIZE = 95;
+export const F_LIST_OB_SIZE = 96;
+export const F_LIST_OB_ITEM = 97; // pointer to the items
+export const F_FLOAT_SIZE = 98;
+export const F_FLOAT_OB_FVAL = 99;
+export const F_SET_SIZE = 100;
+export const F_SET_USED = 101;
+export const FIELD_COUNT = 102;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -100,6 +140,7 @@ export const FIELD_NAMES: StaticArray<string> = [
   "size", "ob_size", "ob_sval",
   "size", "ob_size", "ob_sval",
   "size", "previous", "chunk_size", "top", "data",
+  "imports_modules", "tp_basicsize", "tp_dictoffset", "localspluskinds", "size", "ht_cached_keys", "size", "ma_used", "ma_keys", "ma_values", "ma_mask", "ma_table", "size", "dk_size", "dk_log2_size", "dk_log2_index_bytes", "dk_kind", "dk_nentries", "dk_indices", "size", "values", "size", "ob_size", "lv_tag", "ob_digit", "size", "ob_ival", "size", "ob_size", "ob_item", "size", "ob_size", "ob_item", "size", "ob_fval", "size", "used",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -116,6 +157,7 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   10, 10, 10,
   11, 11, 11,
   12, 12, 12, 12, 12,
+  1, 8, 8, 6, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 16, 16, 17, 17, 17, 17, 18, 18, 19, 19, 19, 20, 20, 20, 21, 21, 22, 22,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -133,6 +175,7 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   0, 8, 0,
   0, 8, 0,
   0, 8, 8, 8, 0,
+  8, 8, 8, 8, 0, 8, 0, 8, 8, 8, 8, 8, 0, 8, 1, 1, 1, 8, 0, 0, 0, 0, 8, 8, 0, 0, 8, 0, 8, 0, 0, 8, 8, 0, 8, 0, 8,
 ];
 
 // The value a missing field holds in the record.

@@ -40,6 +40,8 @@ const HEADERS = [
   ["3.9-", '"internal/pycore_runtime.h"'],
   ["3.9-", '"internal/pycore_interp.h"'],
   ["3.11-", '"internal/pycore_frame.h"'], // _PyInterpreterFrame
+  ["-3.10", '"longintrepr.h"'],           // PyLongObject's digits
+  ["3.11-", '"internal/pycore_dict.h"'],  // PyDictKeysObject, PyDictValues
 ];
 
 // [section, field, [[range, C expression], ...]]: the first matching range wins; no match
@@ -122,6 +124,50 @@ const FIELDS = [
   ["string_object", "ob_size", [["-2.7", "offsetof(PyStringObject, ob_size)"]]],
   ["string_object", "ob_sval", [["-2.7", "offsetof(PyStringObject, ob_sval)"]]],
 
+  // thread names and --locals (optional in a table)
+  ["interpreter_state", "imports_modules", [
+    ["-3.11", "offsetof(PyInterpreterState, modules)"],
+    ["3.12-", "offsetof(PyInterpreterState, imports.modules)"],
+  ]],
+  ["type_object", "tp_basicsize", [["*", "offsetof(PyTypeObject, tp_basicsize)"]]],
+  ["type_object", "tp_dictoffset", [["*", "offsetof(PyTypeObject, tp_dictoffset)"]]],
+  ["code_object", "localspluskinds", [["3.11-", "offsetof(PyCodeObject, co_localspluskinds)"]]],
+  ["heap_type_object", "size", [["3.6-", "sizeof(PyHeapTypeObject)"]]],
+  ["heap_type_object", "ht_cached_keys", [["3.6-", "offsetof(PyHeapTypeObject, ht_cached_keys)"]]],
+  ["dict_object", "size", [["*", "sizeof(PyDictObject)"]]],
+  ["dict_object", "ma_used", [["*", "offsetof(PyDictObject, ma_used)"]]],
+  ["dict_object", "ma_keys", [["3.6-", "offsetof(PyDictObject, ma_keys)"]]],
+  ["dict_object", "ma_values", [["3.6-", "offsetof(PyDictObject, ma_values)"]]],
+  ["dict_object", "ma_mask", [["-2.7", "offsetof(PyDictObject, ma_mask)"]]],
+  ["dict_object", "ma_table", [["-2.7", "offsetof(PyDictObject, ma_table)"]]],
+  // 3.6–3.10 keep PyDictKeysObject in Objects/dict-common.h, which is not installed: its
+  // layout is fixed (dk_refcnt, dk_size, dk_lookup, dk_usable, dk_nentries, dk_indices[])
+  ["dict_keys", "size", [["3.6-3.10", "40"], ["3.11-", "sizeof(PyDictKeysObject)"]]],
+  ["dict_keys", "dk_size", [["3.6-3.10", "8"]]],
+  ["dict_keys", "dk_log2_size", [["3.11-", "offsetof(PyDictKeysObject, dk_log2_size)"]]],
+  ["dict_keys", "dk_log2_index_bytes", [["3.11-", "offsetof(PyDictKeysObject, dk_log2_index_bytes)"]]],
+  ["dict_keys", "dk_kind", [["3.11-", "offsetof(PyDictKeysObject, dk_kind)"]]],
+  ["dict_keys", "dk_nentries", [["3.6-3.10", "32"], ["3.11-", "offsetof(PyDictKeysObject, dk_nentries)"]]],
+  ["dict_keys", "dk_indices", [["3.6-3.10", "40"], ["3.11-", "offsetof(PyDictKeysObject, dk_indices)"]]],
+  ["dict_values", "size", [["3.11-", "sizeof(PyDictValues)"]]],
+  ["dict_values", "values", [["3.11-", "offsetof(PyDictValues, values)"]]],
+  ["long_object", "size", [["*", "sizeof(PyLongObject)"]]],
+  ["long_object", "ob_size", [["-2.7", "offsetof(PyLongObject, ob_size)"], ["3.0-3.11", "offsetof(PyLongObject, ob_base.ob_size)"]]],
+  ["long_object", "lv_tag", [["3.12-", "offsetof(PyLongObject, long_value.lv_tag)"]]],
+  ["long_object", "ob_digit", [["-3.11", "offsetof(PyLongObject, ob_digit)"], ["3.12-", "offsetof(PyLongObject, long_value.ob_digit)"]]],
+  ["int_object", "size", [["-2.7", "sizeof(PyIntObject)"]]],
+  ["int_object", "ob_ival", [["-2.7", "offsetof(PyIntObject, ob_ival)"]]],
+  ["tuple_object", "size", [["*", "sizeof(PyTupleObject)"]]],
+  ["tuple_object", "ob_size", [["-2.7", "offsetof(PyTupleObject, ob_size)"], ["3.0-", "offsetof(PyTupleObject, ob_base.ob_size)"]]],
+  ["tuple_object", "ob_item", [["*", "offsetof(PyTupleObject, ob_item)"]]],
+  ["list_object", "size", [["*", "sizeof(PyListObject)"]]],
+  ["list_object", "ob_size", [["-2.7", "offsetof(PyListObject, ob_size)"], ["3.0-", "offsetof(PyListObject, ob_base.ob_size)"]]],
+  ["list_object", "ob_item", [["*", "offsetof(PyListObject, ob_item)"]]],
+  ["float_object", "size", [["*", "sizeof(PyFloatObject)"]]],
+  ["float_object", "ob_fval", [["*", "offsetof(PyFloatObject, ob_fval)"]]],
+  ["set_object", "size", [["*", "sizeof(PySetObject)"]]],
+  ["set_object", "used", [["*", "offsetof(PySetObject, used)"]]],
+
   ["stack_chunk", "size", [["3.11-", "sizeof(_PyStackChunk)"]]],
   ["stack_chunk", "previous", [["3.11-", "offsetof(_PyStackChunk, previous)"]]],
   ["stack_chunk", "chunk_size", [["3.11-", "offsetof(_PyStackChunk, size)"]]],
@@ -139,6 +185,9 @@ const CAPABILITIES = [
   ["frame_skip", [["-3.11", "none"], ["3.12", "owner"]]],
   ["pointer_tag_bits", [["*", 0]]],
   ["thread_native_id", [["-3.10", "pthread"], ["3.11-", "field"]]],
+  ["dict_model", [["-2.7", "dict27"], ["3.6-3.10", "dict36"], ["3.11-", "dict311"]]],
+  ["managed_dict", [["-3.10", "none"], ["3.11", "pre_header_311"], ["3.12", "tagged_312"]]],
+  ["long_model", [["-2.7", "int27"], ["3.6-3.11", "ob_size"], ["3.12-", "lv_tag"]]],
 ];
 
 // ---------------------------------------------------------------------------------------
