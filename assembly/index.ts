@@ -14,7 +14,7 @@ export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableC
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE,
-  MAX_THREADS, MAX_FRAMES, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
+  MAX_THREADS, MAX_FRAMES, walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
 } from "./decode/walk";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,

@@ -37,6 +37,9 @@ let nativeIdModel: i32 = 0;
 let gilModel: i32 = 0;
 let chainEnd: i32 = 0;
 let attached: bool = false;
+let activeTable: i32 = -1;
+/** The id of the version table the walk uses (tables.ts tableAt), -1 before attach. */
+export function walkTableId(): i32 { return activeTable; }
 
 // ---- addresses found at attach ----
 let runtimeAddr: u64 = 0;
@@ -138,6 +141,7 @@ function windowStart(fields: StaticArray<i32>): i32 {
 export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCurrent: u64, codeType: u64): i32 {
   if (tableId < 0 || tableId >= tableCount()) return fail(ERR_TABLE, 0);
   const t = tableAt(tableId);
+  activeTable = tableId;
   for (let i = 0; i < F.FIELD_COUNT; i++) O[i] = t.offsets[i];
   frameModel = t.caps[C.CAP_FRAME_MODEL];
   lineFormat = t.caps[C.CAP_LINE_TABLE];
