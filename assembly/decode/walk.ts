@@ -53,9 +53,7 @@ let wantGil: bool = false;
 let tstateLen: i32 = 0;
 let frameLen: i32 = 0;      // PyFrameObject window or _PyInterpreterFrame size
 let codeLo: i32 = 0, codeLen: i32 = 0;
-let gilLo: i32 = 0, gilLen: i32 = 0;
 
-const TSTATE_BUF: usize = memory.data(MAX_WINDOW, 16);
 const FRAME_BUF: usize = memory.data(MAX_WINDOW, 16);
 const CODE_BUF: usize = memory.data(MAX_WINDOW, 16);
 const GIL_BUF: usize = memory.data(64, 16);
@@ -83,18 +81,131 @@ export function keptFrameCount(): i32 { return keptAddr.len; }
 let validateBuf: usize = 0; // MAX_IOV code windows
 const validateEntry = new StaticArray<i32>(MAX_IOV);
 
-// copied stack chunks of the current thread (3.11+)
-const chunkBuf = new StaticArray<usize>(MAX_CHUNKS);
-const chunkCap = new StaticArray<i32>(MAX_CHUNKS);
-const chunkLo = new StaticArray<u64>(MAX_CHUNKS);
-const chunkHi = new StaticArray<u64>(MAX_CHUNKS);
-let chunkCount: i32 = 0;
+// ---- one sample's reads, queued and issued together (few syscalls per sample) ----
+// The previous sample's addresses (thread states, stack chunks, frames outside chunks, code
+// objects) are read speculatively in the same batch as what the current sample needs for sure;
+// the walk then takes what still links up and reads the rest one by one. Data read this way is
+// as fresh as a single read: only the choice of addresses is speculative.
+const MAX_QUEUE: i32 = 16384;
+const qAddr = new StaticArray<u64>(MAX_QUEUE);
+const qLen = new StaticArray<i32>(MAX_QUEUE);
+const qDst = new StaticArray<usize>(MAX_QUEUE);
+const qOk = new StaticArray<bool>(MAX_QUEUE);
+let qCount: i32 = 0;
+
+function qAdd(addr: u64, len: i32, dst: usize): i32 {
+  if (qCount >= MAX_QUEUE || addr == 0) return -1;
+  const i = qCount++;
+  unchecked(qAddr[i] = addr);
+  unchecked(qLen[i] = len);
+  unchecked(qDst[i] = dst);
+  unchecked(qOk[i] = false);
+  return i;
+}
+
+/** Issues the queued reads (MAX_IOV per syscall). OK, or ERR_GONE / ERR_PERM. */
+function qFlush(): i32 {
+  let i = 0;
+  while (i < qCount) {
+    batchReset();
+    const first = i;
+    while (i < qCount && i - first < MAX_IOV) {
+      batchAdd(unchecked(qAddr[i]), unchecked(qLen[i]), unchecked(qDst[i]));
+      i++;
+    }
+    const done = batchRun();
+    if (done < 0) {
+      const st = -done;
+      if (st == ERR_GONE || st == ERR_PERM) return fail(st, 0);
+      continue;
+    }
+    for (let k = 0; k < done; k++) unchecked(qOk[first + k] = true);
+    // process_vm_readv stops at the first unreadable iovec: retry the rest after it
+    if (first + done < i) {
+      i = first + done + 1;
+    }
+  }
+  return OK;
+}
+
+// the thread list as last seen: tstate addresses in list order
+let listCount: i32 = 0;
+const listAddr = new StaticArray<u64>(MAX_THREADS);
+const listOk = new StaticArray<bool>(MAX_THREADS);
+let tstateArena: usize = 0; // MAX_THREADS windows of tstateLen
+let interpLo: i32 = 0, interpLen: i32 = 0;
+const INTERP_BUF: usize = memory.data(MAX_WINDOW, 16);
+const CFRAME_SLOTS: usize = memory.data(MAX_THREADS * 8, 16);
+
+// speculation recorded per thread slot: two generations of flat address lists
+class SpecGen {
+  frames: Vec = new Vec(8);
+  chunks: Vec = new Vec(8);
+  codes: Vec = new Vec(8);
+  frameStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
+  chunkStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
+  codeStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
+  owner: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
+  count: i32 = 0;
+  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.count = 0; }
+}
+let specPrev = new SpecGen();
+let specCur = new SpecGen();
+
+// prefetched frames outside chunks, per slot: [pfStart[slot], pfStart[slot+1])
+let pfArena: usize = 0;
+let pfCap: i32 = 0;
+let pfCount: i32 = 0;
+const pfAddr = new StaticArray<u64>(MAX_QUEUE);
+const pfQ = new StaticArray<i32>(MAX_QUEUE);
+const pfStart = new StaticArray<i32>(MAX_THREADS + 1);
+let pfCursor: i32 = 0;
+let pfLo: i32 = 0, pfHi: i32 = 0; // the current thread's range
+let speculate: bool = true;        // off while a torn thread is retried
+
+// prefetched code windows
+let pcArena: usize = 0;
+let pcCap: i32 = 0;
+
+// stack chunk copies of this sample: a pool of buffers, ranges per slot
+const MAX_CHUNK_COPIES: i32 = 4096;
+const poolBuf = new StaticArray<usize>(MAX_CHUNK_COPIES);
+const poolCap = new StaticArray<i32>(MAX_CHUNK_COPIES);
+let poolUsed: i32 = 0;
+const chunkLo = new StaticArray<u64>(MAX_CHUNK_COPIES);
+const chunkHi = new StaticArray<u64>(MAX_CHUNK_COPIES);
+const chunkQ = new StaticArray<i32>(MAX_CHUNK_COPIES);
+const slotChunkStart = new StaticArray<i32>(MAX_THREADS);
+const slotChunkCount = new StaticArray<i32>(MAX_THREADS);
+const slotChunkQueued = new StaticArray<i32>(MAX_THREADS);
+let curSlot: i32 = 0;
+let chunkFirst: i32 = 0;  // the current thread's chunk copies: [chunkFirst, chunkEnd)
+let chunkEnd: i32 = 0;
 let nextChunkAddr: u64 = 0;
+let specMark: i32 = 0;
+
+/** A pooled buffer of at least len bytes for chunk copy i. 0 when memory cannot grow. */
+function poolBuffer(i: i32, len: i32): usize {
+  if (unchecked(poolCap[i]) >= len) return unchecked(poolBuf[i]);
+  const p = unchecked(poolBuf[i]) == 0 ? heap.alloc(<usize>len) : heap.realloc(unchecked(poolBuf[i]), <usize>len);
+  if (p == 0) return 0;
+  unchecked(poolBuf[i] = p);
+  unchecked(poolCap[i] = len);
+  return p;
+}
+
+/** Grows an arena to hold n records of len bytes; returns the arena (0: no memory). */
+function growArena(arena: usize, cap: i32, n: i32, len: i32): usize {
+  if (n * len <= cap) return arena;
+  const p = arena == 0 ? heap.alloc(<usize>(n * len)) : heap.realloc(arena, <usize>(n * len));
+  return p;
+}
 
 // ---- code object cache: remote address -> entry ----
-const ENTRY_SIZE: i32 = 64;
+const ENTRY_SIZE: i32 = 72;
 const E_ADDR = 0, E_FILENAME = 8, E_NAME = 16, E_LINETABLE = 24, E_FIRSTLINE = 32, E_NAME_ID = 36,
-  E_FILE_ID = 40, E_TABLE_LEN = 44, E_TABLE_PTR = 48, E_STAMP = 52, E_LAST_OFFSET = 56, E_LAST_LINE = 60;
+  E_FILE_ID = 40, E_TABLE_LEN = 44, E_TABLE_PTR = 48, E_STAMP = 52, E_LAST_OFFSET = 56, E_LAST_LINE = 60,
+  E_SPEC = 64;
 const entries = new Vec(ENTRY_SIZE);
 const codeMap = new U64Map(12);
 let stamp: i32 = 0;
@@ -168,13 +279,19 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
     F.F_CODE_LINETABLE, F.F_CODE_FIRSTLINENO];
   codeLo = windowStart(codeFields);
   codeLen = windowEnd(codeFields) - codeLo;
-  if (gilModel == C.GIL_MODEL_INTERP_GIL) {
-    const g: StaticArray<i32> = [F.F_INTERP_GIL_LOCKED, F.F_INTERP_GIL_HOLDER];
-    gilLo = windowStart(g);
-    gilLen = windowEnd(g) - gilLo;
-  }
+  // the interpreter window: the thread list head, and the GIL where the interpreter holds it
+  const interpFields: StaticArray<i32> = gilModel == C.GIL_MODEL_INTERP_GIL
+    ? [F.F_INTERP_THREADS_HEAD, F.F_INTERP_GIL_LOCKED, F.F_INTERP_GIL_HOLDER] : [F.F_INTERP_THREADS_HEAD];
+  interpLo = windowStart(interpFields);
+  interpLen = windowEnd(interpFields) - interpLo;
   if (tstateLen <= 0 || tstateLen > MAX_WINDOW || frameLen <= 0 || frameLen > MAX_WINDOW ||
-      codeLen <= 0 || codeLen > MAX_WINDOW || gilLen > 64) return fail(ERR_TABLE, 1);
+      codeLen <= 0 || codeLen > MAX_WINDOW || interpLen <= 0 || interpLen > MAX_WINDOW) return fail(ERR_TABLE, 1);
+  if (tstateArena != 0) heap.free(tstateArena);
+  tstateArena = heap.alloc(<usize>MAX_THREADS * tstateLen);
+  if (tstateArena == 0) return fail(ERR_NO_MEMORY, 0);
+  listCount = 0;
+  specPrev.clear();
+  specCur.clear();
   if (validateBuf != 0) heap.free(validateBuf);
   validateBuf = heap.alloc(<usize>MAX_IOV * codeLen);
   if (validateBuf == 0) return fail(ERR_NO_MEMORY, 0);
@@ -208,73 +325,92 @@ function findInterpreter(): i32 {
   return OK;
 }
 
-/** The OS thread id of a thread whose tstate window is in TSTATE_BUF. */
-function threadTid(ident: u64): i32 {
-  if (nativeIdModel == C.THREAD_NATIVE_ID_FIELD) return <i32>load<u32>(TSTATE_BUF + <usize>O[F.F_TSTATE_NATIVE_THREAD_ID]);
+/** The OS thread id of a thread whose tstate window is at ts. */
+function threadTid(ts: usize, ident: u64): i32 {
+  if (nativeIdModel == C.THREAD_NATIVE_ID_FIELD) return <i32>load<u32>(ts + <usize>O[F.F_TSTATE_NATIVE_THREAD_ID]);
   const cached = tidCache.get(ident);
   if (cached >= 0) return cached;
-  const buf = GIL_BUF;
-  if (readRemote(ident + PTHREAD_TID_OFFSET, buf, 4) != OK) return 0;
-  const tid = load<i32>(buf);
+  if (readRemote(ident + PTHREAD_TID_OFFSET, GIL_BUF, 4) != OK) return 0;
+  const tid = load<i32>(GIL_BUF);
   if (tid > 0) tidCache.set(ident, tid);
   return tid > 0 ? tid : 0;
 }
 
-/** The tstate address holding the GIL, 0 when none or unknown. */
-function readGilHolder(): u64 {
-  if (gilModel == C.GIL_MODEL_THREAD_STATE_CURRENT) return tstateCurrentSymAddr != 0 ? readWord(tstateCurrentSymAddr) : 0;
-  if (gilModel == C.GIL_MODEL_RUNTIME_TSTATE_CURRENT) return runtimeAddr != 0 ? readWord(runtimeAddr + <u64>O[F.F_RUNTIME_TSTATE_CURRENT]) : 0;
-  if (readRemote(interpAddr + <u64>gilLo, GIL_BUF, gilLen) != OK) return 0;
-  const locked = load<i32>(GIL_BUF + <usize>(O[F.F_INTERP_GIL_LOCKED] - gilLo));
-  return locked > 0 ? load<u64>(GIL_BUF + <usize>(O[F.F_INTERP_GIL_HOLDER] - gilLo)) : 0;
+/** The tstate holding the GIL from what phase A read (GIL_BUF / INTERP_BUF), 0 when none. */
+function gilHolderFrom(gilQ: i32): u64 {
+  if (gilModel == C.GIL_MODEL_INTERP_GIL) {
+    const locked = load<i32>(INTERP_BUF + <usize>(O[F.F_INTERP_GIL_LOCKED] - interpLo));
+    return locked > 0 ? load<u64>(INTERP_BUF + <usize>(O[F.F_INTERP_GIL_HOLDER] - interpLo)) : 0;
+  }
+  return gilQ >= 0 && unchecked(qOk[gilQ]) ? load<u64>(GIL_BUF) : 0;
 }
 
 // ---- stack chunks ----
 
-/** Copies the chunk at addr; registers its range. False on failure. */
-function copyChunk(addr: u64): bool {
-  if (chunkCount >= MAX_CHUNKS) return false;
-  const i = chunkCount;
-  if (chunkBuf[i] == 0) {
-    chunkBuf[i] = heap.alloc(CHUNK_FIRST_READ);
-    chunkCap[i] = CHUNK_FIRST_READ;
-    if (chunkBuf[i] == 0) return false;
-  }
-  let buf = chunkBuf[i];
-  if (readRemote(addr, buf, CHUNK_FIRST_READ) != OK) return false;
+/** Registers a chunk copy whose first CHUNK_FIRST_READ bytes are in pool buffer i. */
+function registerChunk(i: i32, addr: u64): bool {
+  let buf = unchecked(poolBuf[i]);
   const previous = load<u64>(buf + <usize>O[F.F_CHUNK_PREVIOUS]);
   let size = <i64>load<u64>(buf + <usize>O[F.F_CHUNK_CHUNK_SIZE]);
   if (size < <i64>O[F.F_CHUNK_SIZE] || size > <i64>MAX_CHUNK_BYTES) return false;
   if (size > <i64>CHUNK_FIRST_READ) {
-    if (<i32>size > chunkCap[i]) {
-      const nb = heap.realloc(buf, <usize>size);
-      if (nb == 0) return false;
-      chunkBuf[i] = nb;
-      chunkCap[i] = <i32>size;
-      buf = nb;
-    }
+    buf = poolBuffer(i, <i32>size);
+    if (buf == 0) return false;
     const rest = <i32>size - CHUNK_FIRST_READ;
     if (readRemote(addr + <u64>CHUNK_FIRST_READ, buf + CHUNK_FIRST_READ, rest) != OK) return false;
   } else {
     size = CHUNK_FIRST_READ;
   }
-  chunkLo[i] = addr;
-  chunkHi[i] = addr + <u64>size;
-  chunkCount++;
+  unchecked(chunkLo[i] = addr);
+  unchecked(chunkHi[i] = addr + <u64>size);
   nextChunkAddr = previous;
   return true;
 }
 
-/** A local copy of the interpreter frame at addr: from a copied chunk, else read alone. */
+/** Copies the chunk at addr alone (not prefetched) and registers it. */
+function copyChunk(addr: u64): bool {
+  if (poolUsed >= MAX_CHUNK_COPIES || chunkEnd - chunkFirst >= MAX_CHUNKS) return false;
+  const i = poolUsed;
+  const buf = poolBuffer(i, CHUNK_FIRST_READ);
+  if (buf == 0 || readRemote(addr, buf, CHUNK_FIRST_READ) != OK) return false;
+  poolUsed++;
+  if (!registerChunk(i, addr)) return false;
+  chunkEnd = poolUsed;
+  if (speculate) specCur.chunks.pushU64(addr);
+  return true;
+}
+
+/** A prefetched copy of the frame at addr for the current thread, or 0. */
+function prefetchedFrame(addr: u64): usize {
+  const hi = pfHi;
+  let k = pfCursor;
+  // the stack mostly keeps its order between samples: look a little ahead of the cursor
+  const end = k + 16 < hi ? k + 16 : hi;
+  for (; k < end; k++) {
+    if (unchecked(pfAddr[k]) == addr) {
+      if (!unchecked(qOk[unchecked(pfQ[k])])) return 0;
+      pfCursor = k + 1;
+      return pfArena + <usize>k * frameLen;
+    }
+  }
+  return 0;
+}
+
+/** A local copy of the frame at addr: from a chunk copy, a prefetched frame, else read alone. */
 function localFrame(addr: u64): usize {
   const end = addr + <u64>frameLen;
   for (let pass = 0; pass < MAX_CHUNKS + 1; pass++) {
-    for (let i = 0; i < chunkCount; i++) {
-      if (addr >= chunkLo[i] && end <= chunkHi[i]) return chunkBuf[i] + <usize>(addr - chunkLo[i]);
+    for (let i = chunkFirst; i < chunkEnd; i++) {
+      if (addr >= unchecked(chunkLo[i]) && end <= unchecked(chunkHi[i])) return unchecked(poolBuf[i]) + <usize>(addr - unchecked(chunkLo[i]));
     }
-    if (nextChunkAddr == 0 || !copyChunk(nextChunkAddr)) break;
+    if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || nextChunkAddr == 0 || !copyChunk(nextChunkAddr)) break;
   }
-  // generator frames, C-stack entry frames
+  // generator frames, C-stack entry frames, and every frame object ≤3.10
+  if (speculate) {
+    specCur.frames.pushU64(addr);
+    const p = prefetchedFrame(addr);
+    if (p != 0) return p;
+  }
   return readRemote(addr, FRAME_BUF, frameLen) == OK ? FRAME_BUF : 0;
 }
 
@@ -287,23 +423,21 @@ function walkFrameObjects(addr: u64): i32 {
   const unitOffsets = lineFormat == LINE_TABLE_310;
   while (addr != 0) {
     if (depth >= MAX_FRAMES) return -fail(ERR_LIMIT, 2, addr);
-    const st = readRemote(addr, FRAME_BUF, frameLen);
-    if (st != OK) return -st;
-    const code = load<u64>(FRAME_BUF + <usize>fCode);
-    const lasti = load<i32>(FRAME_BUF + <usize>fLasti);
+    const p = localFrame(addr);
+    if (p == 0) return -lastErrorCode();
+    const code = load<u64>(p + <usize>fCode);
+    const lasti = load<i32>(p + <usize>fLasti);
     if (code == 0) return -fail(ERR_CHAIN, 3, addr);
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = lasti < 0 ? -1 : (unitOffsets ? lasti << 1 : lasti));
     depth++;
-    addr = load<u64>(FRAME_BUF + <usize>fBack);
+    addr = load<u64>(p + <usize>fBack);
   }
   return depth;
 }
 
-function walkInterpreterFrames(addr: u64, chunk: u64, baseFrame: u64): i32 {
-  chunkCount = 0;
-  nextChunkAddr = chunk;
+function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
   let depth = 0;
   const oPrev = O[F.F_IFRAME_PREVIOUS], oExec = O[F.F_IFRAME_EXECUTABLE], oInstr = O[F.F_IFRAME_INSTR_PTR],
     oOwner = O[F.F_IFRAME_OWNER];
@@ -398,7 +532,6 @@ function resolveCode(addr: u64, e: i32): i32 {
 
 /** Resolves frameCode[0..depth) to cache entries, validating cached ones in one batched read. */
 function resolveFrames(depth: i32): i32 {
-  stamp++;
   let queued = 0;
   batchReset();
   for (let i = 0; i < depth; i++) {
@@ -434,6 +567,15 @@ function resolveFrames(depth: i32): i32 {
     if (r < 0) return -r;
     unchecked(frameEntry[i] = r);
   }
+  if (speculate) {
+    // the code objects to re-validate speculatively next sample, once each
+    for (let i = 0; i < depth; i++) {
+      const p = entries.at(unchecked(frameEntry[i]));
+      if (load<i32>(p + E_SPEC) == specMark) continue;
+      store<i32>(p + E_SPEC, specMark);
+      specCur.codes.pushU64(load<u64>(p + E_ADDR));
+    }
+  }
   return OK;
 }
 
@@ -461,24 +603,42 @@ function frameLine(e: i32, offset: i32): i32 {
   return line;
 }
 
-/** Walks one thread whose tstate is at tAddr. Fills result record r. Returns OK or a status. */
-function sampleThread(tAddr: u64, r: usize): i32 {
+/**
+ * Walks thread slot `slot` whose tstate window is at ts. Fills result record r.
+ * Returns OK or a status.
+ */
+function sampleThread(slot: i32, ts: usize, r: usize): i32 {
   let frame: u64 = 0;
   let depth: i32;
+  specMark++;
+  curSlot = slot;
+  // this thread's prefetched frames and chunk copies
+  pfLo = unchecked(pfStart[slot]);
+  pfHi = unchecked(pfStart[slot + 1]);
+  pfCursor = pfLo;
+  chunkFirst = poolUsed;
+  chunkEnd = poolUsed;
+  nextChunkAddr = 0;
   if (frameModel == C.FRAME_MODEL_FRAME_OBJECT) {
-    frame = load<u64>(TSTATE_BUF + <usize>O[F.F_TSTATE_FRAME]);
+    frame = load<u64>(ts + <usize>O[F.F_TSTATE_FRAME]);
     depth = walkFrameObjects(frame);
   } else {
     if (frameModel == C.FRAME_MODEL_CFRAME) {
-      const cf = load<u64>(TSTATE_BUF + <usize>O[F.F_TSTATE_CFRAME]);
-      frame = cf == 0 ? 0 : readWord(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME]);
-      if (cf != 0 && readWordStatus() != OK) return readWordStatus();
+      const cf = load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]);
+      const q = unchecked(slotCframeQ[slot]);
+      if (cf == 0) frame = 0;
+      else if (speculate && q >= 0 && unchecked(qOk[q])) frame = load<u64>(CFRAME_SLOTS + (<usize>slot << 3));
+      else {
+        frame = readWord(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME]);
+        if (readWordStatus() != OK) return readWordStatus();
+      }
     } else {
-      frame = load<u64>(TSTATE_BUF + <usize>O[F.F_TSTATE_CURRENT_FRAME]);
+      frame = load<u64>(ts + <usize>O[F.F_TSTATE_CURRENT_FRAME]);
     }
-    const chunk = load<u64>(TSTATE_BUF + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]);
-    const base = O[F.F_TSTATE_BASE_FRAME] >= 0 ? load<u64>(TSTATE_BUF + <usize>O[F.F_TSTATE_BASE_FRAME]) : 0;
-    depth = walkInterpreterFrames(frame, chunk, base);
+    const chunk = load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]);
+    adoptChunks(slot, chunk);
+    const base = O[F.F_TSTATE_BASE_FRAME] >= 0 ? load<u64>(ts + <usize>O[F.F_TSTATE_BASE_FRAME]) : 0;
+    depth = walkInterpreterFrames(frame, base);
   }
   if (depth < 0) return -depth;
   const st = resolveFrames(depth);
@@ -506,9 +666,131 @@ function sampleThread(tAddr: u64, r: usize): i32 {
 }
 
 /**
+ * Makes this thread's chunk copies current: the newest chunk (prefetched with its tstate's
+ * address when the slot's chunk did not move, else copied now) and the previous sample's older
+ * chunks where they still link up.
+ */
+function adoptChunks(slot: i32, chunk: u64): void {
+  if (chunk == 0) return;
+  const first = unchecked(slotChunkStart[slot]);
+  const queued = unchecked(slotChunkQueued[slot]);
+  let expected = chunk;
+  let i = first;
+  if (speculate) {
+    for (; i < first + queued; i++) {
+      const q = unchecked(chunkQ[i]);
+      if (unchecked(qAddr[q]) != expected || !unchecked(qOk[q])) break;
+      if (!registerChunk(i, expected)) break;
+      if (i > first) specCur.chunks.pushU64(expected);
+      expected = nextChunkAddr;
+    }
+  }
+  if (i == first) {
+    // nothing prefetched links up: copy the newest chunk now
+    chunkFirst = poolUsed;
+    chunkEnd = poolUsed;
+    if (!copyChunk(chunk)) { nextChunkAddr = 0; return; }
+    // copyChunk recorded it as an older chunk: the newest is implied by the tstate
+    if (speculate) specCur.chunks.len--;
+    return;
+  }
+  chunkFirst = first;
+  chunkEnd = i;
+  nextChunkAddr = expected;
+}
+
+/** Queues thread slot `slot`'s speculative reads (its tstate window is at ts). */
+function queueThread(slot: i32, t: u64, ts: usize): void {
+  unchecked(slotCframeQ[slot] = -1);
+  if (frameModel == C.FRAME_MODEL_CFRAME) {
+    const cf = load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]);
+    if (cf != 0) unchecked(slotCframeQ[slot] = qAdd(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME], 8, CFRAME_SLOTS + (<usize>slot << 3)));
+  }
+  const prev = specPrev;
+  const same = slot < prev.count && unchecked(prev.owner[slot]) == t;
+  // chunks: the newest (from the tstate), then the older ones seen last time
+  unchecked(slotChunkStart[slot] = poolUsed);
+  unchecked(slotChunkQueued[slot] = 0);
+  if (frameModel != C.FRAME_MODEL_FRAME_OBJECT) {
+    const chunk = load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]);
+    if (chunk != 0) {
+      queueChunk(slot, chunk);
+      if (same) {
+        for (let k = unchecked(prev.chunkStart[slot]); k < unchecked(prev.chunkStart[slot + 1]); k++) queueChunk(slot, prev.chunks.getU64(k));
+      }
+    }
+  }
+  // frames outside chunks (all frames ≤3.10)
+  unchecked(pfStart[slot] = pfCount);
+  if (same) {
+    const lo = unchecked(prev.frameStart[slot]), hi = unchecked(prev.frameStart[slot + 1]);
+    const need = pfCount + (hi - lo);
+    if (need <= MAX_QUEUE) {
+      const arena = growArena(pfArena, pfCap, need, frameLen);
+      if (arena != 0) {
+        if (arena != pfArena) { pfArena = arena; pfCap = need * frameLen; }
+        for (let k = lo; k < hi; k++) {
+          const a = prev.frames.getU64(k);
+          const q = qAdd(a, frameLen, 0); // destination set after the arena stops moving
+          if (q < 0) break;
+          unchecked(pfAddr[pfCount] = a);
+          unchecked(pfQ[pfCount] = q);
+          pfCount++;
+        }
+      }
+    }
+  }
+  unchecked(pfStart[slot + 1] = pfCount);
+}
+
+function queueChunk(slot: i32, addr: u64): void {
+  if (poolUsed >= MAX_CHUNK_COPIES) return;
+  const i = poolUsed;
+  const buf = poolBuffer(i, CHUNK_FIRST_READ);
+  if (buf == 0) return;
+  const q = qAdd(addr, CHUNK_FIRST_READ, buf);
+  if (q < 0) return;
+  unchecked(chunkQ[i] = q);
+  poolUsed++;
+  unchecked(slotChunkQueued[slot] = unchecked(slotChunkQueued[slot]) + 1);
+}
+
+/** Queues the previous sample's code objects for validation; returns the first queue index. */
+function queueCodes(): i32 {
+  const prev = specPrev;
+  const n = prev.codes.len;
+  const first = qCount;
+  if (n == 0) return first;
+  const arena = growArena(pcArena, pcCap, n, codeLen);
+  if (arena == 0) return first;
+  if (arena != pcArena) { pcArena = arena; pcCap = n * codeLen; }
+  for (let k = 0; k < n; k++) {
+    if (qAdd(prev.codes.getU64(k) + <u64>codeLo, codeLen, pcArena + <usize>k * codeLen) < 0) break;
+  }
+  return first;
+}
+
+/** Marks the code entries whose prefetched windows still match as validated this sample. */
+function checkCodes(first: i32): void {
+  const prev = specPrev;
+  const n = qCount - first;
+  for (let k = 0; k < n && k < prev.codes.len; k++) {
+    if (!unchecked(qOk[first + k])) continue;
+    const e = codeMap.get(prev.codes.getU64(k));
+    if (e < 0) continue;
+    const p = entries.at(e);
+    store<i32>(p + E_STAMP, entryMatches(e, pcArena + <usize>k * codeLen) ? stamp : 0);
+  }
+}
+
+const slotCframeQ = new StaticArray<i32>(MAX_THREADS);
+
+/**
  * Samples every thread once. Returns the number of thread records (walkResultsPtr), or a
  * negative status when the thread list itself could not be read (target gone, no permission).
- * A thread whose stack was torn is retried once, then reported with its status.
+ * A thread whose stack was torn is retried once with fresh reads, then reported with its status.
+ * At steady state this is two syscalls: the thread list, then every thread's chunks, frames
+ * outside chunks and code-object checks, each at the previous sample's addresses.
  */
 export function walkSample(): i32 {
   resultCount = 0;
@@ -519,42 +801,102 @@ export function walkSample(): i32 {
     const st = findInterpreter();
     if (st != OK) return -st;
   }
-  const gil = wantGil ? readGilHolder() : 0;
-  let t = readWord(interpAddr + <u64>O[F.F_INTERP_THREADS_HEAD]);
-  let st = readWordStatus();
-  if (st != OK) return -st;
+  stamp++;
+  speculate = true;
   const oNext = <usize>O[F.F_TSTATE_NEXT], oInterp = <usize>O[F.F_TSTATE_INTERP], oIdent = <usize>O[F.F_TSTATE_THREAD_ID];
+
+  // phase A: the interpreter's thread head (and GIL) and the thread states seen last time
+  qCount = 0;
+  qAdd(interpAddr + <u64>interpLo, interpLen, INTERP_BUF);
+  let gilQ = -1;
+  if (wantGil) {
+    if (gilModel == C.GIL_MODEL_THREAD_STATE_CURRENT && tstateCurrentSymAddr != 0) gilQ = qAdd(tstateCurrentSymAddr, 8, GIL_BUF);
+    else if (gilModel == C.GIL_MODEL_RUNTIME_TSTATE_CURRENT && runtimeAddr != 0) gilQ = qAdd(runtimeAddr + <u64>O[F.F_RUNTIME_TSTATE_CURRENT], 8, GIL_BUF);
+  }
+  const firstT = qCount;
+  for (let i = 0; i < listCount; i++) qAdd(unchecked(listAddr[i]), tstateLen, tstateArena + <usize>i * tstateLen);
+  let st = qFlush();
+  if (st != OK) return -st;
+  if (!unchecked(qOk[0])) return -fail(ERR_READ, 0, interpAddr);
+  const gil = wantGil ? gilHolderFrom(gilQ) : 0;
+  let t = load<u64>(INTERP_BUF + <usize>(O[F.F_INTERP_THREADS_HEAD] - interpLo));
+  // follow the list; slots that still hold the same thread use what was just read
+  let n = 0;
   while (t != 0) {
-    if (resultCount >= MAX_THREADS) return -fail(ERR_LIMIT, 1, t);
+    if (n >= MAX_THREADS) return -fail(ERR_LIMIT, 1, t);
+    const ts = tstateArena + <usize>n * tstateLen;
+    const fresh = n < listCount && unchecked(listAddr[n]) == t && unchecked(qOk[firstT + n]);
+    if (!fresh) {
+      st = readRemote(t, ts, tstateLen);
+      if (st == ERR_GONE || st == ERR_PERM) return -st;
+    } else st = OK;
+    unchecked(listAddr[n] = t);
+    unchecked(listOk[n] = st == OK && load<u64>(ts + oInterp) == interpAddr);
+    n++;
+    if (!unchecked(listOk[n - 1])) break; // the list tore here: the rest is unknown this time
+    t = load<u64>(ts + oNext);
+  }
+  listCount = n;
+
+  // phase B: every thread's chunks, frames outside chunks and code checks, in one go
+  qCount = 0;
+  poolUsed = 0;
+  pfCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (unchecked(listOk[i])) queueThread(i, unchecked(listAddr[i]), tstateArena + <usize>i * tstateLen);
+    else { unchecked(pfStart[i] = pfCount); unchecked(pfStart[i + 1] = pfCount); unchecked(slotChunkStart[i] = poolUsed); unchecked(slotChunkQueued[i] = 0); unchecked(slotCframeQ[i] = -1); }
+  }
+  for (let k = 0; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
+  const codesQ = queueCodes();
+  st = qFlush();
+  if (st != OK) return -st;
+  checkCodes(codesQ);
+
+  // phase C: decode each thread from local copies
+  specCur.clear();
+  for (let i = 0; i < n; i++) {
     const r = results + <usize>resultCount * RESULT_SIZE;
     memory.fill(r, 0, RESULT_SIZE);
     store<i32>(r, -1, 2 * 4);
-    let next: u64 = 0;
-    let tries = 0;
-    do {
-      st = readRemote(t, TSTATE_BUF, tstateLen);
-      if (st == ERR_GONE || st == ERR_PERM) return -st;
-      if (st != OK) break;
-      if (load<u64>(TSTATE_BUF + oInterp) != interpAddr) { st = fail(ERR_CHAIN, 5, t); break; }
-      next = load<u64>(TSTATE_BUF + oNext);
-      st = sampleThread(t, r);
-      if (st == ERR_GONE || st == ERR_PERM) return -st;
-    } while (st != OK && ++tries < 2);
-    if (st != OK && next == 0 && load<u64>(TSTATE_BUF + oInterp) != interpAddr) {
-      // the thread list itself tore: stop here, the rest is counted by the status
-      store<i32>(r, st, 3 * 4);
+    const tAddr = unchecked(listAddr[i]);
+    const ts = tstateArena + <usize>i * tstateLen;
+    unchecked(specCur.owner[i] = tAddr);
+    unchecked(specCur.frameStart[i] = specCur.frames.len);
+    unchecked(specCur.chunkStart[i] = specCur.chunks.len);
+    unchecked(specCur.codeStart[i] = specCur.codes.len);
+    if (!unchecked(listOk[i])) {
+      store<i32>(r, fail(ERR_CHAIN, 5, tAddr), 3 * 4);
       resultCount++;
-      break;
+      continue;
     }
-    const ident = load<u64>(TSTATE_BUF + oIdent);
-    const tid = threadTid(ident);
+    st = sampleThread(i, ts, r);
+    if (st == ERR_GONE || st == ERR_PERM) return -st;
+    if (st != OK) {
+      // torn: once more, every read fresh
+      speculate = false;
+      specCur.frames.len = unchecked(specCur.frameStart[i]);
+      specCur.chunks.len = unchecked(specCur.chunkStart[i]);
+      st = readRemote(tAddr, ts, tstateLen);
+      if (st == OK && load<u64>(ts + oInterp) != interpAddr) st = fail(ERR_CHAIN, 5, tAddr);
+      if (st == OK) st = sampleThread(i, ts, r);
+      if (st == ERR_GONE || st == ERR_PERM) return -st;
+      speculate = true;
+    }
+    const ident = load<u64>(ts + oIdent);
+    const tid = threadTid(ts, ident);
     store<i32>(r, tid, 0);
     store<i32>(r, internThread(ident, tid), 4);
     store<i32>(r, st, 3 * 4);
-    store<i32>(r, gil != 0 && gil == t ? 1 : 0, 4 * 4);
+    store<i32>(r, gil != 0 && gil == tAddr ? 1 : 0, 4 * 4);
     resultCount++;
-    t = next;
   }
+  unchecked(specCur.frameStart[n] = specCur.frames.len);
+  unchecked(specCur.chunkStart[n] = specCur.chunks.len);
+  unchecked(specCur.codeStart[n] = specCur.codes.len);
+  specCur.count = n;
+  const swap = specPrev;
+  specPrev = specCur;
+  specCur = swap;
   return resultCount;
 }
 
