@@ -4,7 +4,7 @@
 // p99), remote reads per sample, the sustained rate on one core, and the error rate.
 // Must not know: CPython layouts. Source of truth: issue "Performance" (what to report).
 
-import { spawn, ChildProcess } from "node:child_process";
+import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -76,11 +76,60 @@ async function benchOne(py: Python, depth: number, threads: number): Promise<Row
   }
 }
 
+/** CPU seconds (user + system) of a command, from bash's `time`. */
+function cpuOf(args: string[]): { cpu: number; ok: boolean } {
+  const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time ${quoted} >/dev/null 2>/dev/null; } 2>&1`], { encoding: "utf8" });
+  const m = /([\d.]+) ([\d.]+)\s*$/.exec(r.stdout ?? "");
+  return { cpu: m ? +m[1] + +m[2] : NaN, ok: r.status === 0 };
+}
+
+interface CostRow {
+  python: string; rate: number; seconds: number; profilerCpuSec: number; startupCpuSec: number;
+  targetSlowdown: number;
+}
+
+/**
+ * The profiler's CPU and the target's slowdown, at a given rate, measured with the real CLI on
+ * a 50-deep spinning target: work done in SECONDS profiled vs the same workload unprofiled
+ * (run side by side in the same run, so machine load hits both).
+ */
+async function costAt(py: Python, rate: number, seconds: number): Promise<CostRow> {
+  const cli = path.join(PACKAGE_ROOT, "build", "host", "cli.js");
+  const workOf = (child: ChildProcess): Promise<number> => new Promise((resolve) => {
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.on("exit", () => resolve(Number(/work (\d+)/.exec(out)?.[1] ?? NaN)));
+  });
+  const start = (): Promise<ChildProcess> => new Promise((resolve, reject) => {
+    const c = spawn(py.path, [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), "50", "1", String(seconds + 1), "work"], { stdio: ["ignore", "pipe", "inherit"] });
+    let buf = "";
+    const on = (d: Buffer) => { buf += d; if (buf.includes("ready")) { c.stdout!.off("data", on); resolve(c); } };
+    c.stdout!.on("data", on);
+    c.on("exit", (code) => reject(new Error(`bench target exited ${code}`)));
+  });
+  // unprofiled and profiled targets run at the same time on this 2-core machine
+  const plain = await start();
+  const profiled = await start();
+  const plainWork = workOf(plain);
+  const profWork = workOf(profiled);
+  const out = path.join(PACKAGE_ROOT, "build", "bench", `cost-${process.pid}.txt`);
+  const rec = cpuOf([process.execPath, cli, "record", "-p", String(profiled.pid), "-r", String(rate), "-d", String(seconds), "-f", "raw", "-o", out]);
+  const [a, b] = await Promise.all([plainWork, profWork]);
+  const startup = cpuOf([process.execPath, cli, "tables", "list"]);
+  return {
+    python: py.label, rate, seconds,
+    profilerCpuSec: +(rec.cpu - startup.cpu).toFixed(3),
+    startupCpuSec: +startup.cpu.toFixed(3),
+    targetSlowdown: +(a / b).toFixed(3),
+  };
+}
+
 async function main(): Promise<void> {
   const helpers = await import(pathToFileURL(path.join(PACKAGE_ROOT, "test", "helpers", "pythons.mjs")).href);
   const pythons = (helpers.findPythons() as Python[]).filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian"));
   const rows: Row[] = [];
-  for (const py of pythons) {
+  for (const py of process.env.WSPY_BENCH_ONLY === "cost" ? [] : pythons) {
     for (const s of SHAPES) {
       const row = await benchOne(py, s.depth, s.threads);
       rows.push(row);
@@ -89,9 +138,20 @@ async function main(): Promise<void> {
   }
   const dir = path.join(PACKAGE_ROOT, "build", "bench");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows }, null, 2) + "\n");
+  const costs: CostRow[] = [];
+  const costPy = pythons.find((p) => p.version.startsWith("3.12.")) ?? pythons[0];
+  if (costPy) {
+    for (const rate of [100, 1000]) {
+      const c = await costAt(costPy, rate, 5);
+      costs.push(c);
+      process.stderr.write(`${c.python} at ${c.rate} Hz for ${c.seconds} s: profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), target slowdown ×${c.targetSlowdown}\n`);
+    }
+  }
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, costs }, null, 2) + "\n");
+  const costMd = ["", "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | target slowdown (unprofiled work / profiled work) |", "|---|---:|---:|---:|---:|---:|",
+    ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.targetSlowdown} |`)];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`)].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...costMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   process.stderr.write(`wrote ${path.join(dir, "report.json")} and report.md\n`);

@@ -205,7 +205,10 @@ function growArena(arena: usize, cap: i32, n: i32, len: i32): usize {
 const ENTRY_SIZE: i32 = 72;
 const E_ADDR = 0, E_FILENAME = 8, E_NAME = 16, E_LINETABLE = 24, E_FIRSTLINE = 32, E_NAME_ID = 36,
   E_FILE_ID = 40, E_TABLE_LEN = 44, E_TABLE_PTR = 48, E_STAMP = 52, E_LAST_OFFSET = 56, E_LAST_LINE = 60,
-  E_SPEC = 64;
+  E_SPEC = 64, E_FLAGS = 68;
+/** co_flags of generators and coroutines (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
+ * CO_ASYNC_GENERATOR): identical in 2.7–3.15. Such a frame never ends a thread's stack. */
+const CO_SUSPENDABLE: i32 = 0x20 | 0x80 | 0x100 | 0x200;
 const entries = new Vec(ENTRY_SIZE);
 const codeMap = new U64Map(12);
 let stamp: i32 = 0;
@@ -276,7 +279,7 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
     frameLen = windowEnd([F.F_IFRAME_PREVIOUS, F.F_IFRAME_EXECUTABLE, F.F_IFRAME_INSTR_PTR, F.F_IFRAME_OWNER]);
   }
   const codeFields: StaticArray<i32> = [F.F_PYOBJECT_OB_TYPE, F.F_CODE_FILENAME, F.F_CODE_NAME, F.F_CODE_QUALNAME,
-    F.F_CODE_LINETABLE, F.F_CODE_FIRSTLINENO];
+    F.F_CODE_LINETABLE, F.F_CODE_FIRSTLINENO, F.F_CODE_FLAGS];
   codeLo = windowStart(codeFields);
   codeLen = windowEnd(codeFields) - codeLo;
   // the interpreter window: the thread list head, and the GIL where the interpreter holds it
@@ -443,6 +446,7 @@ function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     oOwner = O[F.F_IFRAME_OWNER];
   const adaptive = <u64>O[F.F_CODE_CO_CODE_ADAPTIVE];
   let last: u64 = 0;
+  let lastOwner: u8 = 0xff;
   for (let n = 0; addr != 0; n++) {
     if (n >= MAX_FRAMES) return -fail(ERR_LIMIT, 2, addr);
     const p = localFrame(addr);
@@ -450,6 +454,7 @@ function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     last = addr;
     const prev = load<u64>(p + <usize>oPrev);
     const owner = load<u8>(p + <usize>oOwner);
+    lastOwner = owner;
     if (frameSkip == C.FRAME_SKIP_OWNER && owner >= OWNER_FIRST_NON_PYTHON) {
       addr = prev;
       continue;
@@ -465,6 +470,8 @@ function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     addr = prev;
   }
   if (chainEnd == C.CHAIN_END_BASE_FRAME && baseFrame != 0 && last != baseFrame) return -fail(ERR_CHAIN, 4, last);
+  // 3.12+: every eval loop pushes an entry frame, so a whole stack ends at one
+  if (frameSkip == C.FRAME_SKIP_OWNER && last != 0 && lastOwner < OWNER_FIRST_NON_PYTHON) return -fail(ERR_CHAIN, 9, last);
   return depth;
 }
 
@@ -500,6 +507,7 @@ function loadCode(addr: u64, win: usize, e: i32): i32 {
   store<i32>(p + E_STAMP, stamp);
   store<i32>(p + E_LAST_OFFSET, -2);
   store<i32>(p + E_LAST_LINE, 0);
+  store<i32>(p + E_FLAGS, O[F.F_CODE_FLAGS] >= 0 ? load<i32>(win + <usize>(O[F.F_CODE_FLAGS] - codeLo)) : 0);
   return OK;
 }
 
@@ -643,6 +651,11 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
   if (depth < 0) return -depth;
   const st = resolveFrames(depth);
   if (st != OK) return st;
+  // a suspended generator's frame has no caller: a stack that ends at one was read while the
+  // generator yielded (torn); the thread's real stack continues below it
+  if (depth > 0 && (load<i32>(entries.at(unchecked(frameEntry[depth - 1])) + E_FLAGS) & CO_SUSPENDABLE) != 0) {
+    return fail(ERR_CHAIN, 8, unchecked(frameAddr[depth - 1]));
+  }
   let node = -1;
   for (let i = depth - 1; i >= 0; i--) {
     const e = unchecked(frameEntry[i]);

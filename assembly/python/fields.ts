@@ -122,7 +122,8 @@ export const F_FLOAT_SIZE = 98;
 export const F_FLOAT_OB_FVAL = 99;
 export const F_SET_SIZE = 100;
 export const F_SET_USED = 101;
-export const FIELD_COUNT = 102;
+export const F_CODE_FLAGS = 102; // co_flags: a generator frame never ends a thread's stack
+export const FIELD_COUNT = 103;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -141,6 +142,7 @@ export const FIELD_NAMES: StaticArray<string> = [
   "size", "ob_size", "ob_sval",
   "size", "previous", "chunk_size", "top", "data",
   "imports_modules", "tp_basicsize", "tp_dictoffset", "localspluskinds", "size", "ht_cached_keys", "size", "ma_used", "ma_keys", "ma_values", "ma_mask", "ma_table", "size", "dk_size", "dk_log2_size", "dk_log2_index_bytes", "dk_kind", "dk_nentries", "dk_indices", "size", "values", "size", "ob_size", "lv_tag", "ob_digit", "size", "ob_ival", "size", "ob_size", "ob_item", "size", "ob_size", "ob_item", "size", "ob_fval", "size", "used",
+  "flags",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -158,6 +160,7 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   11, 11, 11,
   12, 12, 12, 12, 12,
   1, 8, 8, 6, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 16, 16, 17, 17, 17, 17, 18, 18, 19, 19, 19, 20, 20, 20, 21, 21, 22, 22,
+  6,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -176,6 +179,7 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   0, 8, 0,
   0, 8, 8, 8, 0,
   8, 8, 8, 8, 0, 8, 0, 8, 8, 8, 8, 8, 0, 8, 1, 1, 1, 8, 0, 0, 0, 0, 8, 8, 0, 0, 8, 0, 8, 0, 0, 8, 8, 0, 8, 0, 8,
+  4,
 ];
 
 // The value a missing field holds in the record.

@@ -186,6 +186,7 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
   // not in every version's debug offsets, but the same in 3.13, 3.14 and 3.15 (offsetof probes
   // against pyenv 3.13.0 and Debian 3.14.10 / 3.15.2 headers)
   if (!t.has(F.F_TYPE_TP_BASICSIZE)) tableSetField(id, F.F_TYPE_TP_BASICSIZE, 32);
+  if (!t.has(F.F_CODE_FLAGS)) tableSetField(id, F.F_CODE_FLAGS, 48);
   if (!t.has(F.F_TYPE_TP_DICTOFFSET)) tableSetField(id, F.F_TYPE_TP_DICTOFFSET, 288);
   if (!t.has(F.F_HEAPTYPE_SIZE)) {
     const k = minorKey(hex);

@@ -132,6 +132,7 @@ const FIELDS = [
   ["type_object", "tp_basicsize", [["*", "offsetof(PyTypeObject, tp_basicsize)"]]],
   ["type_object", "tp_dictoffset", [["*", "offsetof(PyTypeObject, tp_dictoffset)"]]],
   ["code_object", "localspluskinds", [["3.11-", "offsetof(PyCodeObject, co_localspluskinds)"]]],
+  ["code_object", "flags", [["*", "offsetof(PyCodeObject, co_flags)"]]],
   ["heap_type_object", "size", [["3.6-", "sizeof(PyHeapTypeObject)"]]],
   ["heap_type_object", "ht_cached_keys", [["3.6-", "offsetof(PyHeapTypeObject, ht_cached_keys)"]]],
   ["dict_object", "size", [["*", "sizeof(PyDictObject)"]]],
