@@ -10,6 +10,7 @@ export {
   elfParse, elfSymbol, elfSymbolSize, elfType_ as elfType, elfFirstLoadVaddr, elfFirstLoadOffset,
   elfPyRuntimeSection, elfPyRuntimeSectionSize, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
 } from "./locate/elf";
+export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
@@ -23,6 +24,8 @@ export {
 } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";
 export { setStringTypes } from "./decode/strings";
+export { threadNamesRefresh } from "./decode/thread-names";
+export { localsRead, localsPtr, MAX_LOCALS, floatRepr, localsTextPtr } from "./decode/locals";
 
 import { FIELD_COUNT, FIELD_NAMES, FIELD_SECTIONS, FIELD_WIDTHS, SECTION_NAMES } from "./python/fields";
 import { CAP_COUNT, CAP_NAMES, CAP_VALUES, CAP_OPTIONAL } from "./python/capabilities";

@@ -1,6 +1,8 @@
-// Attaching to a live process: find the ELF file that holds the interpreter in its memory map,
-// let the core parse it, learn the version, pick the version table and start the walk.
-// Nothing here stops or traces the target: it only reads /proc and its memory.
+// Attaching to a process: find the ELF file that holds the interpreter in its memory map, let
+// the core parse it, learn the version, pick the version table and start the walk. The process
+// is seen through a ProcessView: a live one (/proc and process_vm_readv), an ELF core file
+// (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
+// Nothing here stops or traces a live target: it only reads /proc and its memory.
 // Must not know: CPython struct layouts (the core knows them); it passes symbol addresses.
 // Source of truth: ../shared/docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
@@ -8,15 +10,83 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, STATUS_NAMES, R_STATUS } from "./core.js";
-import { LiveReader } from "./reader.js";
+import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
-import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive } from "./proc.js";
-import { loadAllTables, TableInfo } from "./tables.js";
+import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
+import { loadAllTables, loadTableText, TableInfo } from "./tables.js";
 
 // symbol indices of assembly/locate/elf.ts
 const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
   SYM_PYCODE_TYPE = 4, SYM_VERSION_BUFFER = 6, SYM_UNICODE_TYPE = 7, SYM_STRING_TYPE = 8, SYM_BYTES_TYPE = 9;
+/** SYM_COUNT of assembly/locate/elf.ts */
+export const SYM_COUNT = 10;
+/** The symbols' names, by index (snapshot headers name them). */
+export const SYM_NAMES = ["_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "PyCode_Type",
+  "_Py_NoneStruct", "version", "PyUnicode_Type", "PyString_Type", "PyBytes_Type"] as const;
 const PAGE = 4096;
+
+/** OS run states of a process's threads (live: /proc; core file: its notes; snapshot: recorded). */
+export interface ThreadStates {
+  /** Is the thread running or runnable (not idle)? Unknown counts as active. */
+  active(tid: number): boolean;
+  close(): void;
+}
+
+/** What the core found in the interpreter's ELF file (addresses as the file has them, unbiased). */
+export interface ElfFacts {
+  /** by symbol index (SYM_NAMES); 0n when absent */
+  symbols: bigint[];
+  firstLoadVaddr: bigint;
+  firstLoadOffset: bigint;
+  pyRuntimeSection: bigint;
+}
+
+/** What a snapshot recorded at attach, used instead of the ELF file, the version reads and the registry. */
+export interface RecordedAttach {
+  binary: string;
+  elf: ElfFacts;
+  bias: bigint;
+  versionHex: number;
+  /** the version table in use, as a plugin file's text (host/tables.ts exportTable) */
+  tableJson: string;
+  tableSource: string;
+}
+
+/**
+ * A process as locate() sees it, wherever it comes from: /proc of a live process, an ELF core
+ * file, or a wspy snapshot. Each provides its memory map, a way to read a mapped file, a Reader
+ * for its memory, its pid and command, and its threads' OS states.
+ */
+export interface ProcessView {
+  /** how messages name it: "process 1234", "core file core.1234", "snapshot app.wspy" */
+  readonly describe: string;
+  readonly kind: "process" | "core" | "snapshot";
+  readonly pid: number;
+  readonly reader: Reader;
+  /** the memory map (a live process's is re-read on each call) */
+  maps(): Mapping[];
+  command(): string[];
+  /** the executable as the process saw it, "" when unknown */
+  exe(): string;
+  /** The whole of a mapped file named as the process saw it (maps: its mappings). Throws WspyError. */
+  readMappedFile(file: string, maps: Mapping[]): Buffer;
+  threadStates(): ThreadStates;
+  /** snapshots: what attach found when the snapshot was taken */
+  readonly recorded?: RecordedAttach;
+  /** what else to say when memory could not be read (files a core file needs that are missing) */
+  readProblems?(): string;
+  /** one-line warnings about what the view lacks (a truncated core, threads without stack memory) */
+  warnings?(): string[];
+  /** offline views: a thread's OS name where known ("" otherwise); live ones read /proc */
+  osThreadName?(tid: number): string;
+  close(): void;
+}
+
+/** What locate found, beyond TargetInfo: enough to replay the attach (snapshots). */
+export interface AttachFacts {
+  elf: ElfFacts;
+  bias: bigint;
+}
 
 export interface TargetInfo {
   pid: number;
@@ -40,12 +110,14 @@ export interface AttachOptions {
   forceVersion?: string;
   /** one-line notices (a newer Python read with a known layout, a forced version) */
   notice?: (line: string) => void;
+  /** wraps the live reader (snapshots record what it serves) */
+  wrapReader?: (reader: Reader, core: Core) => Reader;
 }
 
 const LIBPYTHON = /\/libpython(\d)\.(\d+)([a-z]*)\.so/;
 
-/** The mapped file that holds the interpreter: libpython, else the executable, else anything python. */
-export function findPythonModule(pid: number, maps: Mapping[]): { path: string; maps: Mapping[] } | null {
+/** The mapped file that holds the interpreter: libpython, else the executable (exe, "" when unknown), else anything python. */
+export function findPythonModule(maps: Mapping[], exe: string): { path: string; maps: Mapping[] } | null {
   const files = new Map<string, Mapping[]>();
   for (const m of maps) {
     if (!m.path.startsWith("/")) continue;
@@ -54,10 +126,6 @@ export function findPythonModule(pid: number, maps: Mapping[]): { path: string; 
     files.get(p)!.push(m);
   }
   for (const [p, ms] of files) if (LIBPYTHON.test(p)) return { path: p, maps: ms };
-  let exe = "";
-  try {
-    exe = readlinkSync(`/proc/${pid}/exe`);
-  } catch { /* permission or gone: the maps decide */ }
   if (exe && files.has(exe) && /python/i.test(path.basename(exe))) return { path: exe, maps: files.get(exe)! };
   // started through ld-linux (exe is the loader), or an executable not named python*
   for (const [p, ms] of files) {
@@ -80,32 +148,78 @@ function versionToHex(major: number, minor: number, micro: number): number {
   return ((major << 24) | (minor << 16) | (micro << 8) | 0xf0) >>> 0;
 }
 
-/** A live target: the core attached to a process through the live reader. */
+/** The live view of process pid: /proc for its map, command, files and thread states; process_vm_readv for memory. */
+export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, core: Core) => Reader): ProcessView {
+  const live = new LiveReader(pid);
+  const reader = wrapReader ? wrapReader(live, core) : live;
+  return {
+    describe: `process ${pid}`,
+    kind: "process",
+    pid,
+    reader,
+    maps: () => readMaps(pid),
+    command: () => readCmdline(pid),
+    exe: () => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`);
+      } catch {
+        return ""; // permission or gone: the maps decide
+      }
+    },
+    readMappedFile: (file: string, maps: Mapping[]): Buffer => {
+      // the ELF file, through the target's root (containers), else the mapping itself
+      try {
+        return readFileSync(targetPath(pid, file));
+      } catch {
+        const first = maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
+        try {
+          return readFileSync(`/proc/${pid}/map_files/${first.start.toString(16)}-${first.end.toString(16)}`);
+        } catch (e2) {
+          const code = (e2 as NodeJS.ErrnoException).code;
+          if (code === "EACCES" || code === "EPERM") throw new WspyError("PERMISSION", `permission denied reading ${file} of process ${pid}`, permissionHint());
+          throw new WspyError("NOT_PYTHON", `cannot read ${file}, the interpreter of process ${pid}`, "the file may have been replaced or deleted since the process started");
+        }
+      }
+    },
+    threadStates: () => new TaskStates(pid),
+    close: () => reader.close(),
+  };
+}
+
+/** A target: the core attached to a process (live, a core file or a snapshot) through its view. */
 export class Target {
   readonly core: Core;
   readonly info: TargetInfo;
   readonly tables: TableInfo[];
-  private readonly reader: LiveReader;
+  readonly view: ProcessView;
+  readonly facts: AttachFacts;
 
-  private constructor(core: Core, reader: LiveReader, info: TargetInfo, tables: TableInfo[]) {
+  private constructor(core: Core, view: ProcessView, info: TargetInfo, tables: TableInfo[], facts: AttachFacts) {
     this.core = core;
-    this.reader = reader;
+    this.view = view;
     this.info = info;
     this.tables = tables;
+    this.facts = facts;
   }
+
+  /** Is this a running process (not a core file or a snapshot)? */
+  get live(): boolean { return this.view.kind === "process"; }
+
+  /** The OS run states of the target's threads. */
+  threadStates(): ThreadStates { return this.view.threadStates(); }
 
   static async attach(pid: number, opts: AttachOptions = {}): Promise<Target> {
     checkPid(pid);
     const core = new Core();
-    const reader = new LiveReader(pid);
-    core.setReader(reader);
+    const view = procView(pid, core, opts.wrapReader);
+    core.setReader(view.reader);
     const tables = loadAllTables(core, opts.versionTables ?? []);
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
       try {
-        const info = Target.locate(core, reader, pid, tables, opts);
+        const [info, facts] = Target.locate(core, view, tables, opts);
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
-        return new Target(core, reader, info, tables);
+        return new Target(core, view, info, tables, facts);
       } catch (e) {
         const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || (e as WspyError & { retriable?: boolean }).retriable);
         if (!retriable || Date.now() >= deadline || !isAlive(pid)) {
@@ -119,62 +233,110 @@ export class Target {
     }
   }
 
-  /** One attempt at finding the interpreter, its version and table. */
-  private static locate(core: Core, reader: LiveReader, pid: number, tables: TableInfo[], opts: AttachOptions): TargetInfo {
-    const maps = readMaps(pid);
-    const command = readCmdline(pid);
-    const mod = findPythonModule(pid, maps);
-    if (!mod) {
-      throw new WspyError("NOT_PYTHON", `process ${pid} (${command.join(" ") || "?"}) is not a Python process: no libpython or python executable is mapped`,
-        "pass the pid of a CPython interpreter; for a launcher script, the pid of the python process it started");
-    }
-    // the ELF file, through the target's root (containers), else the mapping itself
-    let bytes: Buffer;
+  /**
+   * Attaches to a process seen through view (a core file, a snapshot): one attempt, nothing to
+   * wait for. core: the core the view's reader serves (a new one when omitted).
+   */
+  static open(view: ProcessView, opts: AttachOptions = {}, core: Core = new Core()): Target {
+    core.setReader(view.reader);
+    const tables = loadAllTables(core, opts.versionTables ?? []);
     try {
-      bytes = readFileSync(targetPath(pid, mod.path));
-    } catch {
-      const first = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
-      try {
-        bytes = readFileSync(`/proc/${pid}/map_files/${first.start.toString(16)}-${first.end.toString(16)}`);
-      } catch (e2) {
-        const code = (e2 as NodeJS.ErrnoException).code;
-        if (code === "EACCES" || code === "EPERM") throw new WspyError("PERMISSION", `permission denied reading ${mod.path} of process ${pid}`, permissionHint());
-        throw new WspyError("NOT_PYTHON", `cannot read ${mod.path}, the interpreter of process ${pid}`, "the file may have been replaced or deleted since the process started");
+      const [info, facts] = Target.locate(core, view, tables, opts);
+      core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
+      return new Target(core, view, info, tables, facts);
+    } catch (e) {
+      core.setReader(null);
+      if (e instanceof WspyError && view.readProblems) {
+        const more = view.readProblems();
+        if (more) e.message += `; ${more}`;
       }
+      throw e;
     }
+  }
+
+  /** The ELF facts of the interpreter's file: parsed by the core, or recorded in a snapshot. */
+  private static elfFacts(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[]): ElfFacts {
+    if (view.recorded) return view.recorded.elf;
+    const bytes = view.readMappedFile(mod.path, mod.maps);
     const ptr = core.copyIn(bytes);
     const st = core.x.elfParse(ptr, bytes.length);
     core.x.freeBuffer(ptr);
-    if (st !== ST_OK) throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`, "pass the pid of a CPython interpreter");
-    const hasInterpreter = [SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT].some((i) => core.x.elfSymbol(i) !== 0n) ||
-      core.x.elfPyRuntimeSection() !== 0n;
-    if (!hasInterpreter) {
-      throw new WspyError("NOT_PYTHON", `process ${pid} (${command.join(" ") || mod.path}) is not a Python process: ${mod.path} holds no CPython interpreter`,
-        "pass the pid of a CPython interpreter; for a launcher script, the pid of the python process it started");
+    if (st !== ST_OK) {
+      throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
+        view.kind === "process" ? "pass the pid of a CPython interpreter" : Target.notPythonHint(view));
     }
+    const symbols: bigint[] = [];
+    for (let i = 0; i < SYM_COUNT; i++) symbols.push(core.x.elfSymbol(i));
+    const facts: ElfFacts = {
+      symbols,
+      firstLoadVaddr: core.x.elfFirstLoadVaddr(),
+      firstLoadOffset: core.x.elfFirstLoadOffset(),
+      pyRuntimeSection: core.x.elfPyRuntimeSection(),
+    };
+    const hasInterpreter = [SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT].some((i) => symbols[i] !== 0n) ||
+      facts.pyRuntimeSection !== 0n;
+    if (!hasInterpreter) {
+      throw new WspyError("NOT_PYTHON", `${view.describe} (${command.join(" ") || mod.path}) is not a Python process: ${mod.path} holds no CPython interpreter`,
+        Target.notPythonHint(view));
+    }
+    return facts;
+  }
 
-    // load bias: the mapping of file offset 0 against the first PT_LOAD
-    const lowest = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
-    const firstVaddr = Number(core.x.elfFirstLoadVaddr());
-    const firstOffset = Number(core.x.elfFirstLoadOffset());
-    const bias = BigInt(lowest.start - lowest.offset - (Math.floor(firstVaddr / PAGE) * PAGE - Math.floor(firstOffset / PAGE) * PAGE));
+  private static notPythonHint(view: ProcessView): string {
+    return view.kind === "process" ? "pass the pid of a CPython interpreter; for a launcher script, the pid of the python process it started"
+      : "pass a core file of a CPython interpreter (for a launcher script, of the python process it started)";
+  }
+
+  /** One attempt at finding the interpreter, its version and table. */
+  private static locate(core: Core, view: ProcessView, tables: TableInfo[], opts: AttachOptions): [TargetInfo, AttachFacts] {
+    const pid = view.pid;
+    const what = view.describe;
+    const reader = view.reader;
+    const rec = view.recorded;
+    const command = view.command();
+    let binary: string;
+    let elf: ElfFacts;
+    let bias: bigint;
+    let lowestStart: number;
+    if (rec) {
+      binary = rec.binary;
+      elf = rec.elf;
+      bias = rec.bias;
+      lowestStart = 0;
+    } else {
+      const maps = view.maps();
+      const mod = findPythonModule(maps, view.exe());
+      if (!mod) {
+        throw new WspyError("NOT_PYTHON", `${what} (${command.join(" ") || "?"}) is not a Python process: no libpython or python executable is mapped`,
+          Target.notPythonHint(view));
+      }
+      binary = mod.path;
+      elf = Target.elfFacts(core, view, mod, command);
+      // load bias: the mapping of file offset 0 against the first PT_LOAD
+      const lowest = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
+      const firstVaddr = Number(elf.firstLoadVaddr);
+      const firstOffset = Number(elf.firstLoadOffset);
+      bias = BigInt(lowest.start - lowest.offset - (Math.floor(firstVaddr / PAGE) * PAGE - Math.floor(firstOffset / PAGE) * PAGE));
+      lowestStart = lowest.start;
+    }
     const sym = (i: number): bigint => {
-      const v = core.x.elfSymbol(i);
+      const v = elf.symbols[i] ?? 0n;
       return v === 0n ? 0n : v + bias;
     };
     let runtime = sym(SYM_PY_RUNTIME);
-    if (runtime === 0n && core.x.elfPyRuntimeSection() !== 0n) runtime = core.x.elfPyRuntimeSection() + bias;
+    if (runtime === 0n && elf.pyRuntimeSection !== 0n) runtime = elf.pyRuntimeSection + bias;
 
     // permission: one small read tells EPERM apart from everything else
-    const probe = Target.readRemote(core, reader, runtime !== 0n ? runtime : BigInt(lowest.start), 8);
-    if (probe === -1 || probe === -13) throw new WspyError("PERMISSION", `permission denied reading the memory of process ${pid}`, permissionHint());
-    if (probe === -3) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited`, "");
+    const probe = Target.readRemote(core, reader, runtime !== 0n ? runtime : BigInt(lowestStart), 8);
+    if (probe === -1 || probe === -13) throw new WspyError("PERMISSION", `permission denied reading the memory of ${what}`, permissionHint());
+    if (probe === -3) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
 
     // the version: Py_Version, the debug offsets' header, Py_GetVersion's buffer, the file name
     let hex = 0;
-    let freeThreaded = /libpython\d\.\d+[a-z]*t[a-z]*\.so/.test(mod.path);
+    let freeThreaded = /libpython\d\.\d+[a-z]*t[a-z]*\.so/.test(binary);
+    if (rec) hex = rec.versionHex;
     const pyVersion = sym(SYM_PY_VERSION);
-    if (pyVersion !== 0n) {
+    if (!hex && pyVersion !== 0n) {
       const b = Target.readBuf(core, reader, pyVersion, 8);
       if (b) hex = b.readUInt32LE(0);
     }
@@ -186,17 +348,18 @@ export class Target {
         if (debugHeader.readUInt32LE(16) !== 0) freeThreaded = true;
       }
     }
-    if (!hex && core.x.elfSymbol(SYM_VERSION_BUFFER) !== 0n) {
+    if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n) {
       const b = Target.readBuf(core, reader, sym(SYM_VERSION_BUFFER), 250);
       const m = b ? /^(\d+)\.(\d+)\.(\d+)/.exec(b.toString("latin1")) : null;
       if (m) hex = versionToHex(+m[1], +m[2], +m[3]);
     }
     if (!hex) {
-      const m = LIBPYTHON.exec(mod.path) ?? /python(\d)\.(\d+)/.exec(path.basename(mod.path));
+      const m = LIBPYTHON.exec(binary) ?? /python(\d)\.(\d+)/.exec(path.basename(binary));
       if (m) hex = versionToHex(+m[1], +m[2], 0);
     }
     if (!hex) {
-      const e = new WspyError("NOT_PYTHON", `cannot tell the Python version of process ${pid} (${mod.path})`, "it may still be starting; try again in a moment") as WspyError & { retriable?: boolean };
+      const e = new WspyError("NOT_PYTHON", `cannot tell the Python version of ${what} (${binary})`,
+        view.kind === "process" ? "it may still be starting; try again in a moment" : "the interpreter may not have started yet when it was taken") as WspyError & { retriable?: boolean };
       e.retriable = true;
       throw e;
     }
@@ -205,17 +368,23 @@ export class Target {
       const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(opts.forceVersion);
       if (!m) throw new WspyError("BAD_INPUT", `--force-version takes a version like 3.12, not ${JSON.stringify(opts.forceVersion)}`, "");
       const forced = versionToHex(+m[1], +m[2], +(m[3] ?? 0));
-      opts.notice?.(`wspy: reading Python ${version} (process ${pid}) as ${opts.forceVersion}, as --force-version asks: stacks may be wrong`);
+      opts.notice?.(`wspy: reading Python ${version} (${what}) as ${opts.forceVersion}, as --force-version asks: stacks may be wrong`);
       hex = forced;
       version = hexToVersion(hex);
     }
     if (freeThreaded) {
-      throw new WspyError("UNSUPPORTED", `process ${pid} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
+      throw new WspyError("UNSUPPORTED", `${what} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
     }
 
-    // the table: a plugin for this version, else built-in, else the target's debug offsets
+    // the table: a plugin for this version, else (a snapshot's own table,) built-in, else the target's debug offsets
     let tableId = core.x.registrySelect(hex, 1);
     let tableSource = tableId >= 0 ? tables.find((t) => t.id === tableId)?.file ?? "plugin" : "";
+    if (tableId >= 0 && rec && !(opts.versionTables ?? []).length) tableId = -1; // only an explicit --version-table overrides a snapshot's table
+    if (tableId < 0 && rec) {
+      const info = loadTableText(core, rec.tableJson, `the version table of ${what}`, true);
+      tableId = info.id;
+      tableSource = rec.tableSource;
+    }
     if (tableId < 0 && core.x.versionHasDebugOffsets(hex)) {
       const size = core.x.debugOffsetsSize(hex);
       if (size > 0 && runtime !== 0n) {
@@ -225,15 +394,15 @@ export class Target {
           const id = core.x.registryFromDebugOffsets(ptr, size, 1);
           if (id >= 0) {
             tableId = id;
-            tableSource = `_Py_DebugOffsets of process ${pid}`;
+            tableSource = `_Py_DebugOffsets of ${what}`;
             if (core.x.registryLastWasTrial()) {
               tableSource += " (read with the newest layout wspy knows)";
               opts.notice?.(`wspy: Python ${version} is newer than this wspy; its _Py_DebugOffsets validated with the newest layout wspy knows (3.15), so it is read with that`);
             }
           } else if (-id === ST_FREE_THREADED) {
-            throw new WspyError("UNSUPPORTED", `process ${pid} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
+            throw new WspyError("UNSUPPORTED", `${what} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
           } else {
-            throw new WspyError("UNSUPPORTED", `the _Py_DebugOffsets of Python ${version} in process ${pid} did not validate (${STATUS_NAMES[-id]}, detail ${core.x.lastErrorDetail()})`,
+            throw new WspyError("UNSUPPORTED", `the _Py_DebugOffsets of Python ${version} in ${what} did not validate (${STATUS_NAMES[-id]}, detail ${core.x.lastErrorDetail()})`,
               "supply a version table with --version-table FILE (see README, \"Version tables\")");
           }
         }
@@ -244,34 +413,36 @@ export class Target {
       if (tableId >= 0) tableSource = tables.find((t) => t.id === tableId)?.file ?? "built-in";
     }
     if (tableId < 0) {
-      throw new WspyError("UNSUPPORTED", `Python ${version} (process ${pid}) has no version table`,
+      throw new WspyError("UNSUPPORTED", `Python ${version} (${what}) has no version table`,
         "supply one with --version-table FILE, or export one from a 3.13+ process with `wspy tables export` (see README, \"Version tables\")");
     }
 
     const hasRuntime = core.x.versionHasRuntime(hex) !== 0;
     if (hasRuntime && runtime === 0n) {
-      throw new WspyError("NOT_PYTHON", `no _PyRuntime symbol or .PyRuntime section in ${mod.path}`, "a stripped interpreter older than 3.10 cannot be read yet");
+      throw new WspyError("NOT_PYTHON", `no _PyRuntime symbol or .PyRuntime section in ${binary}`, "a stripped interpreter older than 3.10 cannot be read yet");
     }
     const interpHead = hasRuntime ? 0n : sym(SYM_INTERP_HEAD);
     if (!hasRuntime && interpHead === 0n) {
-      throw new WspyError("NOT_PYTHON", `no interp_head symbol in ${mod.path} (stripped?)`, "use an interpreter with its symbol table");
+      throw new WspyError("NOT_PYTHON", `no interp_head symbol in ${binary} (stripped?)`, "use an interpreter with its symbol table");
     }
     // 2.7 has PyString_Type for names and line tables; 3.x PyUnicode_Type and PyBytes_Type
     const pyString = sym(SYM_STRING_TYPE);
     core.x.setStringTypes(pyString !== 0n ? pyString : sym(SYM_UNICODE_TYPE), pyString !== 0n ? pyString : sym(SYM_BYTES_TYPE));
     const ast = core.x.walkAttach(tableId, hasRuntime ? runtime : 0n, interpHead, sym(SYM_THREADSTATE_CURRENT), sym(SYM_PYCODE_TYPE));
     if (ast !== ST_OK) {
-      if (ast === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited`, "");
-      if (ast === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of process ${pid}`, permissionHint());
+      if (ast === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
+      if (ast === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of ${what}`, permissionHint());
+      const live = view.kind === "process";
       const e = new WspyError(ast === ST_NO_RUNTIME ? "NOT_PYTHON" : "UNSUPPORTED",
-        ast === ST_NO_RUNTIME ? `the Python ${version} interpreter in process ${pid} is not running Python code (not initialised, or finalised)`
-          : `cannot walk the threads of Python ${version} in process ${pid}: ${ast === ST_CHAIN ? "the thread list does not point back to its interpreter" : `${STATUS_NAMES[ast]} at 0x${core.x.lastErrorAddr().toString(16)}`}, so the version table ${tableSource} does not match this build`,
-        ast === ST_NO_RUNTIME ? "try again once the program has started" : "supply a matching table with --version-table FILE") as WspyError & { retriable?: boolean };
+        ast === ST_NO_RUNTIME ? `the Python ${version} interpreter in ${what} is not running Python code (not initialised, or finalised)`
+          : `cannot walk the threads of Python ${version} in ${what}: ${ast === ST_CHAIN ? "the thread list does not point back to its interpreter" : `${STATUS_NAMES[ast]} at 0x${core.x.lastErrorAddr().toString(16)}`}, so the version table ${tableSource} does not match this build`,
+        ast === ST_NO_RUNTIME ? (live ? "try again once the program has started" : "it was taken before the program started or after it ended")
+          : live ? "supply a matching table with --version-table FILE" : "the file may be damaged, or supply a matching table with --version-table FILE") as WspyError & { retriable?: boolean };
       e.retriable = true;
       throw e;
     }
-    Target.verifyWalk(core, pid, version, tableSource);
-    return { pid, binary: mod.path, version, versionHex: hex, tableSource, tableId, command };
+    Target.verifyWalk(core, view, version, tableSource);
+    return [{ pid, binary, version, versionHex: hex, tableSource, tableId, command }, { elf, bias }];
   }
 
   /**
@@ -279,14 +450,16 @@ export class Target {
    * never decode (chains that do not close, pointers that are not code objects). Refuse it then,
    * rather than produce garbage. Threads without Python frames pass.
    */
-  private static verifyWalk(core: Core, pid: number, version: string, tableSource: string): void {
+  private static verifyWalk(core: Core, view: ProcessView, version: string, tableSource: string): void {
+    const what = view.describe;
     let lastBad = 0;
     for (let attempt = 0; attempt < 8; attempt++) {
       const n = core.x.walkSample();
       if (n < 0) {
-        if (-n === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited`, "");
-        if (-n === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of process ${pid}`, permissionHint());
+        if (-n === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
+        if (-n === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of ${what}`, permissionHint());
         lastBad = -n;
+        if (view.kind !== "process") break; // a file does not change between attempts
         continue;
       }
       const v = core.i32();
@@ -300,12 +473,13 @@ export class Target {
       if (ok > 0) return;
     }
     throw new WspyError("UNSUPPORTED",
-      `the stacks of Python ${version} in process ${pid} do not decode with the version table ${tableSource} (${STATUS_NAMES[lastBad] ?? lastBad}): it does not match this build`,
-      "check the table with `wspy tables check FILE`, or supply a matching one with --version-table FILE");
+      `the stacks of Python ${version} in ${what} do not decode with the version table ${tableSource} (${STATUS_NAMES[lastBad] ?? lastBad}): it does not match this build`,
+      view.kind === "process" ? "check the table with `wspy tables check FILE`, or supply a matching one with --version-table FILE"
+        : "the file may be damaged; check the table with `wspy tables check FILE`, or supply a matching one with --version-table FILE");
   }
 
   /** Reads n bytes at addr into the core's scratch region; returns bytes read or -errno. */
-  private static readRemote(core: Core, reader: LiveReader, addr: bigint, n: number): number {
+  private static readRemote(core: Core, reader: Reader, addr: bigint, n: number): number {
     const ptr = core.x.scratchPtr();
     // one iovec pair, built here (attach time only) in the scratch region's tail
     const iov = ptr + core.x.scratchSize() - 64;
@@ -313,12 +487,12 @@ export class Target {
     const base = core.memoryBaseNow();
     view.setBigUint64(iov, BigInt(base + ptr), true);
     view.setBigUint64(iov + 8, BigInt(n), true);
-    view.setBigUint64(iov + 16, addr, true);
+    view.setBigUint64(iov + 16, BigInt.asUintN(64, addr), true);
     view.setBigUint64(iov + 24, BigInt(n), true);
     return reader.readv(base + iov, base + iov + 16, 1);
   }
 
-  private static readBuf(core: Core, reader: LiveReader, addr: bigint, n: number): Buffer | null {
+  private static readBuf(core: Core, reader: Reader, addr: bigint, n: number): Buffer | null {
     const got = Target.readRemote(core, reader, addr, n);
     if (got !== n) return null;
     const ptr = core.x.scratchPtr();
@@ -327,6 +501,6 @@ export class Target {
 
   close(): void {
     this.core.setReader(null);
-    this.reader.close();
+    this.view.close();
   }
 }

@@ -11,6 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Target } from "./attach.js";
 import { PACKAGE_ROOT, R_STATUS, R_KEEP } from "./core.js";
+import { benchRender } from "./render/bench-render.js";
 
 interface Python { label: string; version: string; path: string }
 interface Row {
@@ -147,11 +148,14 @@ async function main(): Promise<void> {
       process.stderr.write(`${c.python} at ${c.rate} Hz for ${c.seconds} s: profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), target slowdown ×${c.targetSlowdown}\n`);
     }
   }
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, costs }, null, 2) + "\n");
+  const render = benchRender();
+  process.stderr.write(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB\n`);
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, costs, render }, null, 2) + "\n");
   const costMd = ["", "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | target slowdown (unprofiled work / profiled work) |", "|---|---:|---:|---:|---:|---:|",
     ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.targetSlowdown} |`)];
+  const renderMd = ["", `Rendering a synthetic hour at 100 Hz with ${render.stacks} distinct stacks (${render.samples} samples) to SVG: ${render.ms.toFixed(0)} ms, ${render.rects} rectangles, ${(render.bytes / 1024).toFixed(0)} KiB.`];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...costMd].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...costMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   process.stderr.write(`wrote ${path.join(dir, "report.json")} and report.md\n`);

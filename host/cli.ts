@@ -7,6 +7,9 @@ import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
 import { record } from "./record.js";
 import { dump, renderDumpText } from "./dump.js";
+import { dumpCoreFile, dumpSnapshotFile, takeSnapshot } from "./snapshot.js";
+import { checkWritable, writeAtomic } from "./output.js";
+import { top } from "./top.js";
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
 import { convertCommand } from "./convert.js";
 import { viewCommand } from "./view.js";
@@ -59,10 +62,17 @@ export function buildProgram(): Command {
     .option("-r, --rate <hz>", "samples per second", parsePositive("rate"), 100)
     .option("-d, --duration <seconds>", "stop after this many seconds (default: until Ctrl-C or the program exits)", parsePositive("duration"))
     .option("-i, --idle", "keep samples of idle threads (sleeping, waiting)", false)
+    .option("-g, --gil", "keep only the samples of the thread holding the GIL", false)
+    .option("-t, --threads", "a root frame per thread in the stacks: thread NAME (TID)", false)
+    .option("-s, --subprocesses", "profile child processes too, each under a root frame: process PID: \"command\"", false)
+    .option("-F, --function", "one frame per function (lines merged; the function's first line is shown)", false)
+    .option("--nolineno", "no line numbers: frames of one function merge", false)
+    .option("--full-filenames", "full file paths (default: relative to the library folders and the target's directory)", false)
+    .option("--blocking", "pause the target's threads while each sample is read (ptrace): exact stacks, slower target", false)
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
     .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
-    .option("--nonblocking", "accepted for py-spy compatibility: wspy never pauses the target")
+    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
     .argument("[command...]", "a command to start and profile, after --")
     .passThroughOptions()
     .exitOverride()
@@ -75,6 +85,8 @@ export function buildProgram(): Command {
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
         duration: o.duration, idle: !!o.idle, versionTables: o.versionTable, forceVersion: o.forceVersion,
         render: { reverse: !!o.reverse },
+        gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking,
+        function: !!o.function, nolineno: !!o.nolineno, fullFilenames: !!o.fullFilenames,
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
     });
@@ -82,15 +94,79 @@ export function buildProgram(): Command {
   program
     .command("dump")
     .description("print every thread's current stack, innermost frame first")
-    .requiredOption("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .option("--core <file>", "an ELF core file of a Python process instead (gcore's, the kernel's)")
+    .option("--exe <path>", "with --core: the python executable, when not where the core says (another machine)")
+    .option("--sysroot <dir>", "with --core: a folder holding the process's files at their paths (another machine)")
+    .option("--snapshot <file>", "a snapshot written by `wspy snapshot` instead")
     .option("-j, --json", "print JSON instead of text", false)
+    .option("-l, --locals", "show each frame's local variables (-ll: longer values)", (_v: string, n: number) => n + 1, 0)
+    .option("-s, --subprocesses", "dump the Python child processes too", false)
+    .option("--blocking", "pause the threads while they are read (ptrace)", false)
     .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
     .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
-    .option("--nonblocking", "accepted for py-spy compatibility: wspy never pauses the target")
+    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
     .exitOverride()
     .action(async (o) => {
-      const d = await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion });
+      const sources = [o.pid !== undefined, o.core !== undefined, o.snapshot !== undefined].filter(Boolean).length;
+      if (sources !== 1) throw new WspyError("BAD_INPUT", sources ? "give one of -p PID, --core FILE, --snapshot FILE" : "dump needs a process: -p PID, --core FILE or --snapshot FILE", "e.g. wspy dump -p 1234");
+      if ((o.exe || o.sysroot) && !o.core) throw new WspyError("BAD_INPUT", "--exe and --sysroot go with --core FILE", "");
+      if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
+      const offline = { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals, exe: o.exe, sysroot: o.sysroot };
+      const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
+        : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
+        : await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking, locals: o.locals });
       process.stdout.write(o.json ? JSON.stringify(d, null, 2) + "\n" : renderDumpText(d));
+    });
+
+  program
+    .command("snapshot")
+    .description("record what a dump of every thread reads, to decode later anywhere with `dump --snapshot FILE`")
+    .requiredOption("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .option("-o, --output <file>", "where to write the snapshot (default: wspy-<pid>.snapshot)")
+    .option("-l, --locals", "record local variables too, for `dump --snapshot FILE --locals` (-ll: longer values)", (_v: string, n: number) => n + 1, 0)
+    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
+    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
+    .exitOverride()
+    .action(async (o) => {
+      const output = o.output ?? `wspy-${o.pid}.snapshot`;
+      checkWritable(output);
+      const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
+      writeAtomic(output, s.bytes);
+      process.stderr.write(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}\n`);
+    });
+
+  program
+    .command("top")
+    .description("a live view of the functions taking time, refreshed every second (q quits, ? helps)")
+    .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .option("-r, --rate <hz>", "samples per second", parsePositive("rate"), 100)
+    .option("--delay <seconds>", "seconds between refreshes", parsePositive("delay"), 1)
+    .option("-d, --duration <seconds>", "stop after this many seconds (default: until q, Ctrl-C or the program exits)", parsePositive("duration"))
+    .option("-i, --idle", "count idle threads too (sleeping, waiting)", false)
+    .option("-g, --gil", "count only the thread holding the GIL", false)
+    .option("-s, --subprocesses", "include child processes", false)
+    .option("-F, --function", "start aggregated by function (L toggles)", false)
+    .option("--full-filenames", "full file paths", false)
+    .option("--plain", "no full-screen view: print a plain table every --delay seconds (works without a terminal)", false)
+    .option("--rows <n>", "rows of each --plain table", parsePositive("rows"), 25)
+    .option("--blocking", "pause the target's threads while each sample is read (ptrace)", false)
+    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
+    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
+    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
+    .argument("[command...]", "a command to start and watch, after --")
+    .passThroughOptions()
+    .exitOverride()
+    .action(async (command: string[], o) => {
+      if (!o.pid && command.length === 0) throw new WspyError("BAD_INPUT", "top needs a process: -p PID, or a command after --", "e.g. wspy top -p 1234");
+      if (o.pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
+      const res = await top({
+        pid: o.pid, command: command.length ? command : undefined, rate: o.rate, delay: o.delay, duration: o.duration,
+        idle: !!o.idle, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking,
+        function: !!o.function, fullFilenames: !!o.fullFilenames, plain: !!o.plain, rows: Math.floor(o.rows),
+        versionTables: o.versionTable, forceVersion: o.forceVersion,
+      });
+      if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
     });
 
   program.addCommand(tablesCommand());

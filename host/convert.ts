@@ -75,6 +75,7 @@ export function convertCommand(): Command {
     .option("-o, --output <file>", "where to write (default: the input's name with the format's extension)")
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
     .action((input: string, o) => {
       convert({ input, output: o.output, format: o.format as OutputFormat, render: { reverse: !!o.reverse } });
     });

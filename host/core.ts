@@ -90,6 +90,12 @@ export interface CoreExports {
   sampleThreadsPtr(): number;
   sampleNodesPtr(): number;
   decodeLineNumber(format: number, ptr: number, len: number, first: number, offset: number): number;
+  threadNamesRefresh(): number;
+  localsRead(k: number, maxChars: number): number;
+  localsPtr(): number;
+  MAX_LOCALS: { value: number };
+  floatRepr(v: number): number;
+  localsTextPtr(): number;
 }
 
 /** Status codes of assembly/status.ts, by value. */
@@ -226,6 +232,50 @@ export class Core {
     const tid = v[p + 2];
     const nameId = v[p + 3];
     return { ident, tid, name: nameId >= 0 ? this.stringAt(nameId) : "" };
+  }
+
+  /**
+   * Names the sampled threads from the target's threading._active (core: threadNamesRefresh).
+   * Returns how many names were set, or a negative status; never throws.
+   */
+  refreshThreadNames(): number {
+    this.namesTriedFor = this.x.threadCount();
+    try {
+      return this.x.threadNamesRefresh();
+    } catch {
+      return -ST_CHAIN;
+    }
+  }
+
+  private namesTriedFor = 0;
+  /**
+   * Calls refreshThreadNames when threads were interned since the last try and one of them has
+   * no name: cheap to call after every sample (a failed refresh is not retried until another
+   * thread appears, so it never slows sampling down).
+   */
+  refreshThreadNamesIfNew(): number {
+    const n = this.x.threadCount();
+    if (n <= this.namesTriedFor) return 0;
+    const v = this.i32();
+    const base = this.x.threadsPtr() >> 2;
+    let unnamed = false;
+    for (let i = this.namesTriedFor; i < n && !unnamed; i++) unnamed = v[base + i * 4 + 3] < 0;
+    if (!unnamed) { this.namesTriedFor = n; return 0; }
+    return this.refreshThreadNames();
+  }
+
+  /**
+   * Local variables of kept frame k (walkSetKeepFrames(1) before the sample), values cut to
+   * maxChars characters. Null when they could not be read.
+   */
+  locals(k: number, maxChars: number): { name: string; value: string }[] | null {
+    const n = this.x.localsRead(k, maxChars);
+    if (n < 0) return null;
+    const v = this.i32();
+    const p = this.x.localsPtr() >> 2;
+    const out: { name: string; value: string }[] = [];
+    for (let i = 0; i < n; i++) out.push({ name: this.stringAt(v[p + 2 * i]), value: this.stringAt(v[p + 2 * i + 1]) });
+    return out;
   }
 
   /** Everything recorded so far, as a Profile. */

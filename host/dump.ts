@@ -3,15 +3,26 @@
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
 import { Target, TargetInfo } from "./attach.js";
-import { ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL } from "./core.js";
-import { TaskStates } from "./proc.js";
+import { ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { terminalSafe } from "./render/text.js";
+import { ThreadNames, WaitingFrames } from "./threads.js";
+import { Tracer } from "./ptrace.js";
+import { ProcessTree } from "./proctree.js";
 
-export interface DumpFrame { name: string; file: string; line: number }
+export interface DumpLocal { name: string; value: string }
+export interface DumpFrame {
+  name: string;
+  file: string;
+  line: number;
+  /** with --locals: the frame's local variables that are set, values cut short */
+  locals?: DumpLocal[];
+}
 export interface DumpThread {
   ident: number;
   tid: number;
+  /** the thread's name: Python's when the core read it, else the OS name (/proc/.../comm); "" if unknown */
+  name: string;
   active: boolean;
   gil: boolean;
   /** why the stack is missing or partial, when it is */
@@ -25,24 +36,72 @@ export interface DumpResult {
   binary: string;
   tableSource: string;
   threads: DumpThread[];
+  /** with --subprocesses: every Python descendant, with its parent's pid */
+  subprocesses?: (DumpResult & { ppid: number })[];
 }
 
-/** Samples every thread of pid once (retrying torn stacks a few times). */
-export async function dump(pid: number, opts: { versionTables?: string[]; forceVersion?: string } = {}): Promise<DumpResult> {
+export interface DumpOptions {
+  versionTables?: string[];
+  forceVersion?: string;
+  /** pause the threads while they are read (ptrace; --blocking) */
+  blocking?: boolean;
+  /** dump every Python descendant too (--subprocesses); non-Python ones are skipped */
+  subprocesses?: boolean;
+  /** show each frame's local variables (--locals): 1 short values, 2 (-ll) longer ones */
+  locals?: number;
+}
+
+/** Characters of a local's value shown with -l and with -ll. */
+export const LOCALS_CHARS = [40, 200] as const;
+
+/** Attaches, dumps (pausing the threads with --blocking), detaches. */
+async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<DumpResult> {
   const target = await Target.attach(pid, {
-    versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true,
+    versionTables: opts.versionTables, forceVersion: root ? opts.forceVersion : undefined, wantGil: true,
     notice: (l) => process.stderr.write(l + "\n"),
   });
+  let tracer: Tracer | null = null;
   try {
-    return dumpTarget(target);
+    if (opts.blocking) {
+      tracer = new Tracer(pid);
+      tracer.attach();
+      tracer.pause();
+    }
+    return dumpTarget(target, opts);
   } finally {
+    if (tracer) {
+      tracer.resume();
+      tracer.detach();
+    }
     target.close();
   }
 }
 
-export function dumpTarget(target: Target): DumpResult {
+/** Samples every thread of pid once (retrying torn stacks a few times). */
+export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpResult> {
+  const result = await dumpOne(pid, opts, true);
+  if (opts.subprocesses) {
+    const tree = new ProcessTree(pid);
+    const { added } = tree.scan();
+    result.subprocesses = [];
+    for (const child of added) {
+      try {
+        result.subprocesses.push({ ...(await dumpOne(child, opts, false)), ppid: tree.parentOf(child) });
+      } catch {
+        // not Python, not started yet, or gone: skipped silently
+      }
+    }
+  }
+  return result;
+}
+
+export function dumpTarget(target: Target, opts: { locals?: number } = {}): DumpResult {
   const core = target.core;
-  const tasks = new TaskStates(target.info.pid);
+  const localsChars = opts.locals ? LOCALS_CHARS[Math.min(opts.locals, LOCALS_CHARS.length) - 1] : 0;
+  core.x.walkSetKeepFrames(localsChars ? 1 : 0);
+  const tasks = target.threadStates(); // /proc, a core file's notes or a snapshot's record
+  const names = new ThreadNames(target.live ? target.info.pid : 0, core); // pid 0: no OS names offline
+  const waiting = new WaitingFrames(core);
   let threads: DumpThread[] = [];
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -52,6 +111,7 @@ export function dumpTarget(target: Target): DumpResult {
         if (-n === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading process ${target.info.pid}`, permissionHint());
         continue;
       }
+      core.refreshThreadNames(); // Python's thread names, read once per sample of the dump
       const v = core.i32();
       const base = core.x.walkResultsPtr() >> 2;
       threads = [];
@@ -61,15 +121,19 @@ export function dumpTarget(target: Target): DumpResult {
         const st = v[r + R_STATUS];
         const info = core.thread(v[r + R_THREAD]);
         const node = v[r + R_NODE];
-        const frames = st === 0 && node >= 0 ? core.stackOf(node).map((f) => {
+        const firstKept = v[r + R_FIRST_KEPT], depth = v[r + R_DEPTH];
+        const frames: DumpFrame[] = st === 0 && node >= 0 ? core.stackOf(node).map((f, j) => {
           const fr = core.frame(f);
-          return { name: fr.name, file: fr.file, line: fr.line };
+          const frame: DumpFrame = { name: fr.name, file: fr.file, line: fr.line };
+          if (localsChars && j < depth) frame.locals = core.locals(firstKept + j, localsChars) ?? [];
+          return frame;
         }) : [];
         if (st !== 0) torn = true;
         threads.push({
           ident: info.ident,
           tid: v[r + R_TID],
-          active: !tasks.active(v[r + R_TID]) ? false : true,
+          name: names.name(v[r + R_THREAD]),
+          active: node >= 0 && waiting.waiting(node) ? false : tasks.active(v[r + R_TID]),
           gil: v[r + R_GIL] === 1,
           ...(st !== 0 ? { error: STATUS_NAMES[st] } : {}),
           frames,
@@ -86,13 +150,24 @@ export function dumpTarget(target: Target): DumpResult {
 
 export function renderDumpText(d: DumpResult): string {
   const out: string[] = [];
-  out.push(`Process ${d.pid}: ${terminalSafe(d.command.join(" "))}`);
-  out.push(`Python v${d.python} (${terminalSafe(d.binary)})`);
-  for (const t of d.threads) {
+  const one = (p: DumpResult, ppid?: number): void => {
+    out.push(`Process ${p.pid}${ppid ? ` (child of ${ppid})` : ""}: ${terminalSafe(p.command.join(" "))}`);
+    out.push(`Python v${p.python} (${terminalSafe(p.binary)})`);
+    for (const t of p.threads) {
+      out.push("");
+      const flags = [t.active ? "active" : "idle", ...(t.gil ? ["gil"] : [])].join(", ");
+      const name = t.name ? `"${terminalSafe(t.name)}" ` : "";
+      out.push(`Thread ${t.tid || "?"} (${flags}): ${name}ident 0x${t.ident.toString(16)}${t.error ? ` [${t.error}]` : ""}`);
+      for (const f of t.frames) {
+        out.push(`    ${terminalSafe(f.name)} (${terminalSafe(f.file)}:${f.line})`);
+        for (const l of f.locals ?? []) out.push(`        ${terminalSafe(l.name)} = ${terminalSafe(l.value)}`);
+      }
+    }
+  };
+  one(d);
+  for (const c of d.subprocesses ?? []) {
     out.push("");
-    const flags = [t.active ? "active" : "idle", ...(t.gil ? ["gil"] : [])].join(", ");
-    out.push(`Thread ${t.tid || "?"} (${flags}): ident 0x${t.ident.toString(16)}${t.error ? ` [${t.error}]` : ""}`);
-    for (const f of t.frames) out.push(`    ${terminalSafe(f.name)} (${terminalSafe(f.file)}:${f.line})`);
+    one(c, c.ppid);
   }
   return out.join("\n") + "\n";
 }

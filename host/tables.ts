@@ -75,6 +75,11 @@ export function loadTableFile(core: Core, file: string, plugin: boolean): TableI
   } catch (e) {
     throw new WspyError("BAD_TABLE", `version table ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "check the path");
   }
+  return loadTableText(core, text, file, plugin);
+}
+
+/** Loads a table from its text (file: how errors name it, e.g. a snapshot holding it). */
+export function loadTableText(core: Core, text: string, file: string, plugin: boolean): TableInfo {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

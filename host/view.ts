@@ -56,7 +56,7 @@ export function profileForViewing(file: string): ViewProfile {
   const bytes = readInput(file);
   const base = path.basename(file);
   if (bytes.length === 0) throw new WspyError("BAD_INPUT", `${file} is empty`, "give a speedscope JSON file or a .wspy recording");
-  if (isWspyRecording(bytes)) {
+  if (isWspyRecording(bytes) || /\.wspy$/i.test(file)) {
     const profile = decodeRecording(file, bytes);
     const json = renderSpeedscope(profile);
     return { bytes: new TextEncoder().encode(json), name: `${base.replace(/\.wspy$/i, "")}.speedscope.json`, converted: true };
@@ -69,10 +69,18 @@ export function profileForViewing(file: string): ViewProfile {
     throw new WspyError("BAD_INPUT", `${file} is an XML/SVG file (a flame graph?), which speedscope cannot read`, "open an SVG flame graph in a browser directly; view takes a speedscope JSON or a .wspy recording");
   }
   if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
+    let doc: unknown;
     try {
-      JSON.parse(new TextDecoder().decode(bytes));
+      doc = JSON.parse(new TextDecoder().decode(bytes));
     } catch (e) {
       throw new WspyError("BAD_INPUT", `${file} is not valid JSON: ${(e as Error).message}`, "give a speedscope JSON file or a .wspy recording");
+    }
+    // speedscope's own format (FileFormat.File), or the Trace Event Format (object or array form)
+    const o = (doc ?? {}) as Record<string, unknown>;
+    const speedscope = typeof o.$schema === "string" && o.$schema.includes("speedscope") || (Array.isArray(o.profiles) && typeof o.shared === "object");
+    const traceEvents = Array.isArray(doc) || Array.isArray(o.traceEvents);
+    if (!speedscope && !traceEvents) {
+      throw new WspyError("BAD_INPUT", `${file} is JSON but not a speedscope profile (nor a Trace Event file)`, "give a speedscope JSON file or a .wspy recording");
     }
   }
   // speedscope JSON, or a format speedscope imports itself (Trace Event JSON, collapsed stacks, pprof)
@@ -207,6 +215,7 @@ export function viewCommand(): Command {
     .option("--open", "also open the URL in the default browser", false)
     .option("--port <port>", "port on 127.0.0.1 (default: a free one)", parsePort)
     .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
     .action(async (file: string, o) => {
       await view(file, { open: !!o.open, port: o.port });
     });

@@ -14,6 +14,13 @@ const FIXTURE = "known_stacks.py";
 const FILE = path.join(FIXTURES, FIXTURE);
 const M = marks(FIXTURE);
 
+/** Runs wspy, killing it (SIGKILL) if it has not ended after `ms`, so a hang fails fast. */
+function wspyBounded(args, ms = 60000) {
+  let killer;
+  return wspy(args, { onSpawn(child) { killer = setTimeout(() => child.kill("SIGKILL"), ms); } })
+    .then((r) => { clearTimeout(killer); return r; });
+}
+
 function versionOf(python) {
   const [major, minor] = python.version.split(".").map(Number);
   return { major, minor, qualnames: major > 3 || (major === 3 && minor >= 11) };
@@ -106,11 +113,11 @@ for (const label of EXPECTED_PYTHONS) {
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
     const v = versionOf(python);
-    const fx = await startFixture(python.path, FIXTURE, [30]);
+    const fx = await startFixture(python.path, FIXTURE, [120]);
     t.teardown(() => fx.kill());
     const pid = fx.pid;
 
-    const r = await wspy(["dump", "-p", String(pid), "--json"]);
+    const r = await wspyBounded(["dump", "-p", String(pid), "--json"]);
     t.equal(r.code, 0, `dump --json exits 0 ${r.stderr}`);
     let d;
     try {
@@ -153,7 +160,7 @@ for (const python of findPythons()) {
     t.same([...seen].sort(), ["chain", "main", "sleeper", "worker"], "main thread (tid == pid) and the three parked threads");
 
     // the text form
-    const txt = await wspy(["dump", "-p", String(pid)]);
+    const txt = await wspyBounded(["dump", "-p", String(pid)]);
     t.equal(txt.code, 0, `dump (text) exits 0 ${txt.stderr}`);
     const out = txt.stdout;
     t.match(out, new RegExp(`^Thread ${pid} `, "m"), "a Thread line for the main thread");

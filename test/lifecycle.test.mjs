@@ -93,12 +93,20 @@ function wspyBounded(args, onSpawn) {
   });
 }
 
+/**
+ * A recorded file name as a full path: record may shorten a path under the target's current
+ * directory to one relative to it (the fixtures run in this process's directory).
+ */
+function fullPath(file) {
+  return file && !path.isAbsolute(file) && !file.startsWith("<") ? path.resolve(process.cwd(), file) : file;
+}
+
 function parseCollapsed(text) {
   return text.split("\n").filter((l) => l.length > 0).map((l) => {
     const sp = l.lastIndexOf(" ");
     const frames = l.slice(0, sp).split(";").map((label) => {
       const m = /^(.*?) \((.*):(\d+)\)$/.exec(label) ?? /^(.*?) \((.*)\)$/.exec(label);
-      return m ? { name: m[1], file: m[2], line: m[3] === undefined ? 0 : Number(m[3]) } : { name: label, file: "", line: 0 };
+      return m ? { name: m[1], file: fullPath(m[2]), line: m[3] === undefined ? 0 : Number(m[3]) } : { name: label, file: "", line: 0 };
     });
     return { frames, count: Number(l.slice(sp + 1)) };
   });
@@ -177,7 +185,7 @@ async function signalled(t, python, signal) {
   const FILE = path.join(FIXTURES, FIXTURE);
   const dir = t.testdir();
   const out = path.join(dir, `${signal}.txt`);
-  const fx = await startFixture(python.path, FIXTURE, [30]);
+  const fx = await startFixture(python.path, FIXTURE, [120]);
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   let sent = false;
@@ -203,7 +211,7 @@ async function speedscope(t, python, validate) {
   const M = marks(FIXTURE);
   const dir = t.testdir();
   const out = path.join(dir, "profile.json");
-  const fx = await startFixture(python.path, FIXTURE, [30]);
+  const fx = await startFixture(python.path, FIXTURE, [120]);
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   const r = await wspyBounded(["record", "-p", String(fx.pid), "-o", out, "-f", "speedscope", "-d", "2"]);
@@ -229,11 +237,11 @@ async function speedscope(t, python, validate) {
   t.ok(prof.samples.every((s) => s.every((i) => Number.isInteger(i) && i >= 0 && i < frames.length)), "every sample's frames index shared.frames");
   const leafCount = (name) => prof.samples.filter((s) => {
     const f = frames[s[s.length - 1]];
-    return f && f.name === name && f.file === FILE;
+    return f && f.name === name && fullPath(f.file) === FILE;
   }).length;
   t.ok(leafCount("heavy") > 0, `samples ending in heavy() of ${FIXTURE} (${leafCount("heavy")})`);
   t.ok(leafCount("light") > 0, `samples ending in light() of ${FIXTURE} (${leafCount("light")})`);
-  const heavy = frames.find((f) => f.name === "heavy" && f.file === FILE);
+  const heavy = frames.find((f) => f.name === "heavy" && fullPath(f.file) === FILE);
   t.ok(heavy && heavy.line >= M.HEAVY_DEF && heavy.line <= M.HEAVY_LAST, `heavy's frame has a line in heavy (${heavy?.line})`);
   const total = prof.weights.reduce((a, b) => a + b, 0);
   t.ok(Math.abs(prof.endValue - prof.startValue - total) < 1e-6, "endValue - startValue is the sum of the weights");

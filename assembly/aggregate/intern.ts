@@ -125,6 +125,14 @@ export function threadsPtr(): usize { return threads.ptr; }
 export function setThreadName(threadId: i32, nameId: i32): void {
   if (threadId >= 0 && threadId < threads.len) store<i32>(threads.at(threadId), nameId, 12);
 }
+/** The newest thread record with this Python ident (idents are reused after a thread ends), or -1. */
+export function threadFindByIdent(ident: u64): i32 {
+  for (let i = threads.len - 1; i >= 0; i--) if (load<u64>(threads.at(i)) == ident) return i;
+  return -1;
+}
+export function threadNameId(threadId: i32): i32 {
+  return threadId >= 0 && threadId < threads.len ? load<i32>(threads.at(threadId), 12) : -1;
+}
 
 // ---- the sample sequence ----
 const sampleTime = new Vec(8);

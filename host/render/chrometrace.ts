@@ -3,9 +3,9 @@
 // consecutive samples, plus process/thread names as metadata ("M") events.
 // Must not know: the core, the reader, or any CPython layout; it reads only a Profile.
 // Source of truth: "Trace Event Format" (Google, the JSON Object Format with traceEvents; phases
-// X, M; ts/dur in microseconds). Events are emitted sorted by (pid, tid, ts, longer first,
-// shallower first) so that every event lies inside its parent even for readers that nest by
-// file order on equal timestamps.
+// X, M; ts/dur in microseconds). Events are emitted grouped by thread, each thread's in the
+// order its frames opened (by start time, a parent before its children), so that every event
+// lies inside its parent even for readers that nest by file order on equal timestamps.
 
 import type { Profile } from "../profile.js";
 import { threadLabel, codeOrigin } from "./common.js";
@@ -28,7 +28,11 @@ const CONTIGUOUS_EPS = 1e-6;
 /** seconds -> microseconds, rounded to the nanosecond (a monotone rounding keeps nesting) */
 const us = (sec: number): number => Math.round(sec * 1e9) / 1000;
 
-export function renderChrometrace(profile: Profile): string {
+/** past this many UTF-16 units the trace is returned as UTF-8 bytes (V8 strings stop near 2^29) */
+const MAX_STRING_CHARS = 2 ** 28;
+
+/** The trace as JSON text; as UTF-8 bytes when it is too long for one string. */
+export function renderChrometrace(profile: Profile): string | Uint8Array {
   const nNodes = profile.nodeParent.length;
   const pid = profile.meta.pid > 0 ? profile.meta.pid : 1;
   const tidOf = (t: number): number => {
@@ -57,29 +61,20 @@ export function renderChrometrace(profile: Profile): string {
     return path;
   };
 
-  const events: { ev: TraceEvent; d: number }[] = [];
-  const frameEvent = (node: number, t: number, start: number, end: number, d: number): void => {
-    const f = profile.frames[profile.nodeFrame[node]];
-    const ev: TraceEvent = {
-      name: f ? f.name : `frame #${profile.nodeFrame[node]}`,
-      ph: "X",
-      pid,
-      tid: tidOf(t),
-      ts: us(start),
-      dur: Math.max(0, Math.round((us(end) - us(start)) * 1000) / 1000),
-      cat: f ? codeOrigin(f.file, f.kind) : "user",
-    };
-    if (f && f.kind !== "thread" && f.kind !== "process") ev.args = f.line > 0 ? { file: f.file, line: f.line } : { file: f.file };
-    events.push({ ev, d });
-  };
+  // events as parallel arrays (a long recording makes millions), allocated when a frame opens so
+  // that each thread's list is already in (start, parent-before-child) order: start and end in
+  // µs (rounded once, monotonically, so nesting survives), and the trie node
+  const evStart: number[] = [], evEnd: number[] = [], evNode: number[] = [];
+  const perThread = new Map<number, number[]>();
 
   // walk each thread's samples in time order, keeping the stack that is open
-  interface Open { path: number[]; starts: number[]; end: number }
+  interface Open { path: number[]; events: number[]; end: number; list: number[] }
   const open = new Map<number, Open>();
-  const closeFrom = (t: number, o: Open, keep: number, at: number): void => {
-    for (let i = o.path.length - 1; i >= keep; i--) frameEvent(o.path[i], t, o.starts[i], at, i);
+  const closeFrom = (o: Open, keep: number, at: number): void => {
+    const atUs = us(at);
+    for (let i = o.path.length - 1; i >= keep; i--) evEnd[o.events[i]] = atUs;
     o.path.length = keep;
-    o.starts.length = keep;
+    o.events.length = keep;
   };
   const seenThreads = new Set<number>();
   for (let i = 0; i < profile.sampleNode.length; i++) {
@@ -89,24 +84,50 @@ export function renderChrometrace(profile: Profile): string {
     const w = profile.sampleWeight[i] > 0 ? profile.sampleWeight[i] : 0;
     const start = end - w; // a sample stands for the interval since the previous tick
     let o = open.get(t);
-    if (!o) open.set(t, (o = { path: [], starts: [], end: start }));
-    if (node < 0 || node >= nNodes) { closeFrom(t, o, 0, o.end); continue; } // no Python stack
+    if (!o) {
+      let list = perThread.get(t);
+      if (!list) perThread.set(t, (list = []));
+      open.set(t, (o = { path: [], events: [], end: start, list }));
+    }
+    if (node < 0 || node >= nNodes) { closeFrom(o, 0, o.end); continue; } // no Python stack
     seenThreads.add(t);
-    if (start > o.end + CONTIGUOUS_EPS) closeFrom(t, o, 0, o.end); // a gap: the thread was not sampled
+    if (start > o.end + CONTIGUOUS_EPS) closeFrom(o, 0, o.end); // a gap: the thread was not sampled
     const path = pathOf(node);
     let same = 0;
     while (same < o.path.length && same < path.length && o.path[same] === path[same]) same++;
-    closeFrom(t, o, same, Math.max(start, o.end));
+    const at = Math.max(start, o.end);
+    closeFrom(o, same, at);
+    const atUs = us(at);
     for (let k = same; k < path.length; k++) {
+      const idx = evStart.length;
+      evStart.push(atUs);
+      evEnd.push(atUs);
+      evNode.push(path[k]);
       o.path.push(path[k]);
-      o.starts.push(Math.max(start, o.end));
+      o.events.push(idx);
+      o.list.push(idx);
     }
     o.end = Math.max(end, o.end);
   }
-  for (const [t, o] of open) closeFrom(t, o, 0, o.end);
+  for (const o of open.values()) closeFrom(o, 0, o.end);
 
-  events.sort((a, b) =>
-    a.ev.tid - b.ev.tid || (a.ev.ts as number) - (b.ev.ts as number) || (b.ev.dur as number) - (a.ev.dur as number) || a.d - b.d);
+  const tids = profile.threads.map((_, t) => tidOf(t));
+  const tidAt = (t: number): number => tids[t] ?? tidOf(t);
+  const threadOrder = [...perThread.keys()].sort((a, b) => tidAt(a) - tidAt(b) || a - b);
+
+  // the constant part of each frame's event, serialized once per frame
+  const fragments = new Map<number, string>();
+  const fragmentOf = (fid: number): string => {
+    let frag = fragments.get(fid);
+    if (frag === undefined) {
+      const f = profile.frames[fid];
+      const parts: Record<string, unknown> = { name: f ? f.name : `frame #${fid}`, cat: f ? codeOrigin(f.file, f.kind) : "user" };
+      if (f && f.kind !== "thread" && f.kind !== "process") parts.args = f.line > 0 ? { file: f.file, line: f.line } : { file: f.file };
+      frag = JSON.stringify(parts).slice(1, -1);
+      fragments.set(fid, frag);
+    }
+    return frag;
+  };
 
   const metaEvents: TraceEvent[] = [
     { name: "process_name", ph: "M", pid, tid: 0, args: { name: profile.meta.target || `pid ${pid}` } },
@@ -118,8 +139,7 @@ export function renderChrometrace(profile: Profile): string {
   }
 
   const m = profile.meta;
-  const doc = {
-    traceEvents: [...metaEvents, ...events.map((e) => e.ev)],
+  const rest = {
     displayTimeUnit: "ms",
     otherData: {
       exporter: "wspy",
@@ -132,5 +152,31 @@ export function renderChrometrace(profile: Profile): string {
       startedAt: m.startedAt,
     },
   };
-  return JSON.stringify(doc);
+  // {"traceEvents":[metadata..., frames...], displayTimeUnit, otherData}, the frame events written
+  // one by one and joined: a very long trace goes out as bytes rather than failing on V8's
+  // maximum string length
+  const metaJson = JSON.stringify(metaEvents); // never empty: process_name comes first
+  const chunks: string[] = [`{"traceEvents":${metaJson.slice(0, -1)}`];
+  const tail = `],${JSON.stringify(rest).slice(1)}`;
+  let length = chunks[0].length + tail.length;
+  // events are joined in batches, so that short-lived strings die young
+  let batch: string[] = [];
+  const flush = (): void => {
+    const c = batch.join("");
+    chunks.push(c);
+    length += c.length;
+    batch = [];
+  };
+  for (const t of threadOrder) {
+    const head = `,{"ph":"X","pid":${pid},"tid":${tidAt(t)},"ts":`;
+    for (const i of perThread.get(t) as number[]) {
+      const dur = Math.max(0, Math.round((evEnd[i] - evStart[i]) * 1000) / 1000);
+      batch.push(`${head}${evStart[i]},"dur":${dur},${fragmentOf(profile.nodeFrame[evNode[i]])}}`);
+      if (batch.length >= 4096) flush();
+    }
+  }
+  flush();
+  chunks.push(tail);
+  if (length < MAX_STRING_CHARS) return chunks.join("");
+  return new Uint8Array(Buffer.concat(chunks.map((c) => Buffer.from(c, "utf8"))));
 }

@@ -2,7 +2,7 @@
 // Parca and anything else that reads profile.proto. Two sample types: samples/count and
 // wall/nanoseconds (the time each sample stands for); one sample per (stack, thread) with a
 // "thread" label; one location (with one line) per interned frame; one function per
-// (name, file).
+// (name, file), with its first line where the recorder read it.
 // Must not know: the core, the reader, or any CPython layout; it reads only a Profile. Nor how
 // to write bytes to a file: it returns them.
 // Source of truth: github.com/google/pprof proto/profile.proto (field numbers and comments:
@@ -129,8 +129,9 @@ export function buildPprof(profile: Profile): Record<string, unknown> {
       functionIds.set(fkey, fnId);
       // system_name: the code object's identity, "file:qualname". It must differ from name: pprof
       // demangles a system_name equal to name, and its demangler turns "<module>" into "".
-      // start_line (co_firstlineno) is not recorded: left 0, which the format reads as unknown
-      functions.push({ id: fnId, name: str(name), system_name: str(file ? `${file}:${name}` : `[${name}]`), filename: str(file), start_line: 0 });
+      // start_line: co_firstlineno where the recorder read it, else 0 (unknown)
+      const startLine = f && f.firstLine && f.firstLine > 0 ? f.firstLine : 0;
+      functions.push({ id: fnId, name: str(name), system_name: str(file ? `${file}:${name}` : `[${name}]`), filename: str(file), start_line: startLine });
     }
     id = locations.length + 1;
     locationIds.set(fid, id);

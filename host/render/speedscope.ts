@@ -74,12 +74,15 @@ export function renderSpeedscope(profile: Profile): string {
   }
 
   const profiles = [...byThread.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  // open on the busiest thread (most sampled time; the first on a tie), not on an idle helper
+  let active = 0;
+  for (let i = 1; i < profiles.length; i++) if (profiles[i].endValue > profiles[active].endValue + 1e-12) active = i;
   const file = {
     $schema: "https://www.speedscope.app/file-format-schema.json",
     shared: { frames },
     profiles,
     name: profile.meta.target,
-    activeProfileIndex: 0,
+    activeProfileIndex: active,
     exporter: "wspy",
   };
   return JSON.stringify(file);

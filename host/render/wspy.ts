@@ -12,8 +12,9 @@
 //           (length 0). Sections in this order; every one but END is required:
 //     META  UTF-8 JSON: the ProfileMeta object
 //     STRS  u32 count, then per string: u32 byte length, UTF-8 bytes     (interned strings)
-//     FRMS  u32 count, then per frame: u32 name string, u32 file string, i32 line, u8 kind
-//           (0 python, 1 thread, 2 process, 3 native)
+//     FRMS  u32 count, then per frame: u32 name string, u32 file string, i32 line,
+//           i32 first line of the function (0 = unknown), u8 kind (0 python, 1 thread,
+//           2 process, 3 native)
 //     NODE  u32 count, then i32 parent[count] (-1 = root level), then i32 frame[count]
 //     THRD  u32 count, then per thread: f64 ident, i32 tid, u32 name string
 //     SMPL  u32 count, then f64 time[count], i32 thread[count], i32 node[count] (-1 = no stack),
@@ -107,7 +108,10 @@ export function renderWspy(profile: Profile): Uint8Array {
     }
     return id;
   };
-  const frames = profile.frames.map((f) => ({ name: sid(f.name), file: sid(f.file), line: f.line | 0, kind: Math.max(0, KINDS.indexOf(f.kind ?? "python")) }));
+  const frames = profile.frames.map((f) => ({
+    name: sid(f.name), file: sid(f.file), line: f.line | 0, firstLine: (f.firstLine ?? 0) | 0,
+    kind: Math.max(0, KINDS.indexOf(f.kind ?? "python")),
+  }));
   const threads = profile.threads.map((t) => ({ ident: t.ident, tid: t.tid | 0, name: sid(t.name ?? "") }));
 
   const body = new Out();
@@ -122,7 +126,7 @@ export function renderWspy(profile: Profile): Uint8Array {
   });
   section(body, "FRMS", (o) => {
     o.u32(frames.length);
-    for (const f of frames) { o.u32(f.name); o.u32(f.file); o.i32(f.line); o.u8(f.kind); }
+    for (const f of frames) { o.u32(f.name); o.u32(f.file); o.i32(f.line); o.i32(f.firstLine); o.u8(f.kind); }
   });
   section(body, "NODE", (o) => {
     const n = profile.nodeParent.length;
@@ -281,14 +285,17 @@ export function decodeWspy(bytes: Uint8Array): Profile {
   const frames: ProfileFrame[] = [];
   {
     const s = need("FRMS", "frames");
-    const n = s.count(13);
+    const n = s.count(17);
     for (let i = 0; i < n; i++) {
       const name = strAt(s.u32(), `frame #${i}`);
       const file = strAt(s.u32(), `frame #${i}`);
       const line = s.i32();
+      const firstLine = s.i32();
       const k = s.u8();
       if (k >= KINDS.length) throw new RecordingError(`frame #${i} has an unknown kind ${k}`);
-      frames.push({ name, file, line, kind: KINDS[k] as ProfileFrame["kind"] });
+      const frame: ProfileFrame = { name, file, line, kind: KINDS[k] as ProfileFrame["kind"] };
+      if (firstLine > 0) frame.firstLine = firstLine;
+      frames.push(frame);
     }
     s.done();
   }

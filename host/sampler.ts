@@ -1,0 +1,517 @@
+// The sampling loop shared by `record` and `top`: start a command or attach to a pid (and, with
+// --subprocesses, to every Python descendant, each with its own core), tick on a jittered
+// schedule, walk every process once per tick, decide per thread record whether it is kept
+// (idle, GIL), count errors by kind, and stop on the duration, a signal or the target's exit.
+// What a kept sample becomes (a committed sample, a live table) is the caller's hook.
+// Must not know: CPython layouts (the core walks), output formats, the terminal. The tick path
+// allocates nothing: records are read from the core's memory through a kept Int32Array view.
+// Source of truth: ../shared/docs/design.md §1 (flags), §3 (reads); proc(5); ptrace(2) (--blocking).
+
+import { spawn, ChildProcess } from "node:child_process";
+import { readlinkSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { Target, TargetInfo } from "./attach.js";
+import { Core, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
+import { TaskStates, isAlive, readCmdline } from "./proc.js";
+import { WspyError, permissionHint } from "./errors.js";
+import { ThreadNames, WaitingFrames } from "./threads.js";
+import { ProcessTree, execSignature } from "./proctree.js";
+import { Tracer, detachAll } from "./ptrace.js";
+
+export type StopReason = "duration" | "interrupted" | "target exited";
+
+export interface SamplerOptions {
+  pid?: number;
+  command?: string[];
+  /** samples per second */
+  rate: number;
+  duration?: number;
+  /** keep samples of idle threads */
+  idle?: boolean;
+  /** keep only the GIL holder's samples */
+  gil?: boolean;
+  /** follow child processes */
+  subprocesses?: boolean;
+  /** pause the target's threads for each sample (ptrace) */
+  blocking?: boolean;
+  /** decide active/idle for every record even when idle ones are kept (top's Active %) */
+  alwaysClassify?: boolean;
+  versionTables?: string[];
+  forceVersion?: string;
+  signal?: AbortSignal;
+  /** catch SIGINT and SIGTERM as "stop" (default true) */
+  handleSignals?: boolean;
+  /** a launched command's standard streams (default: inherited) */
+  stdio?: "inherit" | "ignore";
+  log?: (line: string) => void;
+}
+
+export interface SamplerHooks {
+  /** a process's records of this tick are marked (R_KEEP): commit or aggregate them */
+  onSample?: (p: SampledProcess, records: number, time: number, weight: number) => void;
+  onAttach?: (p: SampledProcess) => void;
+  /** a process is retired (exited, exec'd, or the end): its core is still readable here */
+  onRetire?: (p: SampledProcess) => void;
+}
+
+/** How often the process tree and the traced threads are looked at, ms. */
+const HOUSEKEEPING_MS = 100;
+/** How often thread names are re-read, ms. */
+const NAMES_MS = 1000;
+/** Attaches tried per housekeeping round. */
+const MAX_ATTACH_PER_ROUND = 1;
+/** How long a new child may take to become a readable Python process, ms. */
+const CHILD_ATTACH_MS = 10_000;
+
+/** WSPY_DEBUG=sampler: one line per attach, retirement and stop, for diagnosing a recording. */
+const DEBUG = /\bsampler\b/.test(process.env.WSPY_DEBUG ?? "");
+const debug = (s: string): void => { if (DEBUG) process.stderr.write(`wspy[sampler] ${(performance.now() / 1000).toFixed(3)} ${s}\n`); };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+function signalNumber(sig: NodeJS.Signals | null): number | undefined {
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return sig ? table[sig] : undefined;
+}
+
+function launch(command: string[], stdio: "inherit" | "ignore"): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { stdio: stdio === "ignore" ? ["ignore", "ignore", "ignore"] : "inherit" });
+    child.once("spawn", () => resolve(child));
+    child.once("error", (e) => reject(new WspyError("LAUNCH", `cannot start ${command[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, "check the command and your PATH")));
+  });
+}
+
+function exitStatus(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    if (child.signalCode !== null) return resolve(128 + (signalNumber(child.signalCode) ?? 0));
+    child.once("exit", (code, sig) => resolve(code ?? 128 + (signalNumber(sig) ?? 0)));
+  });
+}
+
+/** One attached process: its target (own core), /proc handles and caches. */
+export class SampledProcess {
+  readonly core: Core;
+  readonly tasks: TaskStates;
+  readonly names: ThreadNames;
+  readonly waiting: WaitingFrames;
+  /** the target's current directory at attach (for short file names) */
+  readonly cwd: string;
+  readonly command: string[];
+  alive = true;
+  /** thread records of the last walk */
+  threads = 0;
+  /** records kept so far */
+  samples = 0;
+  /** seconds since the recording began, when attached */
+  readonly since: number;
+
+  constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly signature: string, since: number) {
+    this.core = target.core;
+    const pid = target.info.pid;
+    this.tasks = new TaskStates(pid);
+    this.names = new ThreadNames(pid, this.core);
+    this.waiting = new WaitingFrames(this.core);
+    this.command = target.info.command.length ? target.info.command : readCmdline(pid);
+    let cwd = "";
+    try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* gone or not allowed: paths stay whole */ }
+    this.cwd = cwd;
+    this.since = since;
+  }
+
+  get pid(): number { return this.target.info.pid; }
+  get info(): TargetInfo { return this.target.info; }
+
+  /** Is thread record `node`/`tid` active: not a known waiting frame, and running per the OS? */
+  active(tid: number, node: number): boolean {
+    return !this.waiting.waiting(node) && this.tasks.active(tid);
+  }
+}
+
+export class Sampler {
+  /** processes being sampled (the root first) */
+  readonly processes: SampledProcess[] = [];
+  /** every process retired so far, in order */
+  readonly retired: SampledProcess[] = [];
+  ticks = 0;
+  /** records kept */
+  samples = 0;
+  /** ticks where some sampled thread held the GIL */
+  gilTicks = 0;
+  /** ticks where some sampled thread was active */
+  activeTicks = 0;
+  readonly errors: Record<string, number> = {};
+  stopReason: StopReason = "duration";
+  fatal: WspyError | null = null;
+  readonly startedAt = new Date().toISOString();
+  t0 = performance.now();
+  endedAt = 0;
+  readonly rootInfo: TargetInfo;
+  readonly child: ChildProcess | null;
+  readonly childExit: Promise<number> | null;
+
+  private stop = false;
+  private lateness = new Float64Array(1024);
+  private latenessCount = 0;
+  private tickGil = false;
+  private tickActive = false;
+  private readonly stride: number;
+  private readonly tree: ProcessTree | null;
+  /** children that are not (yet) readable Python: pid -> {signature, give up at} */
+  private pending = new Map<number, { signature: string; until: number; retriable: boolean }>();
+  private readonly onSignal: (sig: NodeJS.Signals) => void;
+  private readonly onExit: () => void;
+
+  private constructor(readonly opts: SamplerOptions, private hooks: SamplerHooks, root: SampledProcess,
+    child: ChildProcess | null, childExit: Promise<number> | null, onSignal: (sig: NodeJS.Signals) => void) {
+    this.processes.push(root);
+    this.rootInfo = root.info;
+    this.child = child;
+    this.childExit = childExit;
+    this.onSignal = onSignal;
+    this.stride = root.core.x.RESULT_SIZE.value >> 2;
+    this.tree = opts.subprocesses ? new ProcessTree(root.pid) : null;
+    this.onExit = () => detachAll();
+  }
+
+  /** Starts the command (if any), attaches to the root process, and is ready to run. */
+  static async start(opts: SamplerOptions, hooks: SamplerHooks = {}): Promise<Sampler> {
+    const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+    if (!(opts.rate > 0 && opts.rate <= 100_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 100000 samples per second, not ${opts.rate}`, "");
+    if (opts.duration !== undefined && !(opts.duration > 0)) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
+    let child: ChildProcess | null = null;
+    let childExit: Promise<number> | null = null;
+    let pid = opts.pid ?? 0;
+    if (opts.command && opts.command.length) {
+      child = await launch(opts.command, opts.stdio ?? "inherit");
+      childExit = exitStatus(child);
+      pid = child.pid!;
+    }
+    // signals before attaching: a Ctrl-C while waiting for the interpreter ends cleanly
+    let sampler: Sampler | null = null;
+    let early: StopReason | null = null;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (sampler) sampler.requestStop("interrupted");
+      else early = "interrupted";
+      // a SIGTERM to wspy ends a launched program too; Ctrl-C reaches it from the terminal
+      if (sig === "SIGTERM" && child && child.exitCode === null) child.kill("SIGTERM");
+    };
+    if (opts.handleSignals !== false) {
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    }
+    let target: Target;
+    let tracer: Tracer | null = null;
+    try {
+      target = await Target.attach(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs: child ? 10_000 : 0, notice: log, wantGil: true });
+      if (opts.blocking) {
+        tracer = new Tracer(pid);
+        try {
+          tracer.attach();
+        } catch (e) {
+          target.close();
+          throw e;
+        }
+      }
+    } catch (e) {
+      if (opts.handleSignals !== false) {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      if (child && childExit) {
+        // the program ended (or never became Python) before we could attach: say so, keep its status
+        const code = await Promise.race([childExit, sleep(50).then(() => null)]);
+        if (code !== null && e instanceof WspyError && e.code === "NO_SUCH_PROCESS") {
+          throw Object.assign(new WspyError("LAUNCH", `${opts.command![0]} exited (status ${code}) before wspy could attach`, "profile a program that runs longer, or attach with -p"), { childExitCode: code });
+        }
+        if (child.exitCode === null) child.kill("SIGTERM");
+      }
+      throw e;
+    }
+    const root = new SampledProcess(target, true, tracer, execSignature(pid), 0);
+    sampler = new Sampler(opts, hooks, root, child, childExit, onSignal);
+    if (opts.blocking) process.on("exit", sampler.onExit);
+    opts.signal?.addEventListener("abort", () => sampler!.requestStop("interrupted"));
+    child?.once("exit", () => sampler!.requestStop("target exited"));
+    if (early) sampler.requestStop(early);
+    hooks.onAttach?.(root);
+    return sampler;
+  }
+
+  get log(): (line: string) => void {
+    return this.opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  }
+
+  /** Ends the loop at its next turn (the first reason given wins). */
+  requestStop(reason: StopReason): void {
+    if (this.stop) return;
+    debug(`stop: ${reason}`);
+    this.stop = true;
+    this.stopReason = reason;
+  }
+
+  get stopped(): boolean { return this.stop; }
+
+  /** Ticks until a stop condition. */
+  async run(): Promise<void> {
+    const interval = 1000 / this.opts.rate;
+    // the children already there are attached before the clock starts (each attach reads an ELF file)
+    if (this.tree) await this.housekeeping(Infinity);
+    this.t0 = performance.now();
+    const endAt = this.opts.duration !== undefined ? this.t0 + this.opts.duration * 1000 : Infinity;
+    let next = this.t0;
+    let lastTick = this.t0;
+    let nextHousekeeping = this.t0;
+    let nextNames = this.t0 + NAMES_MS;
+    while (!this.stop) {
+      let now = performance.now();
+      if (now >= endAt) { this.stopReason = "duration"; break; }
+      if (now >= nextHousekeeping) {
+        await this.housekeeping();
+        // from its end: an attach can take long, and sampling goes on between attaches
+        now = performance.now();
+        nextHousekeeping = now + HOUSEKEEPING_MS;
+        if (this.stop) break;
+      }
+      if (now >= nextNames) {
+        nextNames = now + NAMES_MS;
+        for (let k = 0; k < this.processes.length; k++) this.processes[k].names.refresh();
+        continue;
+      }
+      const wait = Math.min(next, endAt, nextHousekeeping) - now;
+      if (wait > 1.5) { await sleep(wait - 1); continue; }
+      if (wait > 0) { await yieldNow(); continue; }
+      if (now < next) continue; // woke for housekeeping
+      now = performance.now();
+      this.pushLateness(now - next);
+      // jittered schedule: the mean interval stays 1/rate, periodic work is not aliased
+      next += interval * (0.5 + Math.random());
+      if (next < now) next = now;
+      const weight = (now - lastTick) / 1000 || interval / 1000;
+      lastTick = now;
+      this.tick((now - this.t0) / 1000, weight);
+    }
+    this.endedAt = performance.now();
+  }
+
+  private pushLateness(ms: number): void {
+    if (this.latenessCount === this.lateness.length) {
+      const l = new Float64Array(this.lateness.length * 2);
+      l.set(this.lateness);
+      this.lateness = l;
+    }
+    this.lateness[this.latenessCount++] = ms;
+  }
+
+  /** Median and worst lateness of a tick against its schedule, ms. */
+  latenessStats(): { median: number; max: number } {
+    if (this.latenessCount === 0) return { median: 0, max: 0 };
+    const l = this.lateness.slice(0, this.latenessCount).sort();
+    return { median: l[l.length >> 1], max: l[l.length - 1] };
+  }
+
+  /** Seconds from the first tick to the end (or now). */
+  get durationSec(): number {
+    return Math.max(((this.endedAt || performance.now()) - this.t0) / 1000, 1e-9);
+  }
+
+  private countError(st: number): void {
+    const kind = STATUS_NAMES[st] ?? `status ${st}`;
+    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
+  }
+
+  /** One sampling tick over every live process. */
+  private tick(time: number, weight: number): void {
+    this.ticks++;
+    this.tickGil = false;
+    this.tickActive = false;
+    for (let k = 0; k < this.processes.length; k++) {
+      const p = this.processes[k];
+      if (p.alive) this.sampleProcess(p, time, weight);
+    }
+    if (this.tickGil) this.gilTicks++;
+    if (this.tickActive) this.activeTicks++;
+    // retire processes that ended during this tick (rare: allocation allowed)
+    for (let k = this.processes.length - 1; k >= 0; k--) if (!this.processes[k].alive) this.retire(this.processes[k]);
+  }
+
+  private sampleProcess(p: SampledProcess, time: number, weight: number): void {
+    const tracer = p.tracer;
+    let late = 0;
+    if (tracer) {
+      late = tracer.late;
+      tracer.pause();
+    }
+    const n = p.core.x.walkSample();
+    if (tracer) {
+      tracer.resume();
+      if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
+    }
+    if (n < 0) {
+      const st = -n;
+      if (st !== 0) debug(`walk of ${p.pid}: ${STATUS_NAMES[st] ?? st}`);
+      if (st === ST_GONE || !isAlive(p.pid)) {
+        p.alive = false;
+        if (p.root) this.requestStop("target exited");
+        return;
+      }
+      if (st === ST_PERM) {
+        p.alive = false;
+        if (p.root) {
+          this.fatal = new WspyError("PERMISSION", `lost permission to read process ${p.pid}`, permissionHint());
+          this.requestStop("interrupted");
+        }
+        return;
+      }
+      this.countError(st);
+      return;
+    }
+    p.threads = n;
+    const v = p.core.i32();
+    const base = p.core.x.walkResultsPtr() >> 2;
+    const stride = this.stride;
+    const idle = !!this.opts.idle, gilOnly = !!this.opts.gil;
+    const classify = !idle || !!this.opts.alwaysClassify;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const r = base + i * stride;
+      const st = v[r + R_STATUS];
+      if (st !== 0) {
+        this.countError(st);
+        v[r + R_KEEP] = 0;
+        continue;
+      }
+      const node = v[r + R_NODE];
+      const gil = v[r + R_GIL] === 1;
+      if (gil) this.tickGil = true;
+      let keep = node >= 0;
+      if (gilOnly && !gil) keep = false;
+      if (classify && node >= 0 && (keep || this.opts.alwaysClassify)) {
+        const active = p.active(v[r + R_TID], node);
+        if (active) this.tickActive = true;
+        else if (!idle) keep = false;
+      }
+      v[r + R_KEEP] = keep ? 1 : 0;
+      if (keep) kept++;
+    }
+    p.samples += kept;
+    this.samples += kept;
+    p.core.refreshThreadNamesIfNew(); // Python's names of new threads (cheap when none are new)
+    p.names.update();
+    this.hooks.onSample?.(p, n, time, weight);
+  }
+
+  /** Every 100 ms: new and ended child processes, exec'd ones, new threads to pause. */
+  private async housekeeping(maxAttach = MAX_ATTACH_PER_ROUND): Promise<void> {
+    for (const p of this.processes) p.tracer?.refresh();
+    if (!this.tree) return;
+    const { added, gone } = this.tree.scan();
+    for (const pid of gone) {
+      this.pending.delete(pid);
+      const p = this.processes.find((q) => q.pid === pid);
+      if (p && !p.root) { p.alive = false; this.retire(p); }
+    }
+    // a child that exec'd another program: what we read is gone; look at it afresh
+    for (const p of this.processes.slice()) {
+      if (p.root || !p.alive) continue;
+      const sig = execSignature(p.pid);
+      if (sig !== p.signature) {
+        p.alive = false;
+        this.retire(p);
+        if (sig) this.pending.set(p.pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true });
+      }
+    }
+    for (const pid of added) this.pending.set(pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true });
+    // one attach per round (an attach reads the interpreter's ELF file): sampling goes on between
+    let attached = 0;
+    for (const [pid, st] of [...this.pending]) {
+      if (this.stop || attached >= maxAttach) return;
+      const sig = execSignature(pid);
+      if (!sig || !isAlive(pid)) { this.pending.delete(pid); continue; }
+      if (!st.retriable && sig === st.signature) continue; // not Python, and has not exec'd since
+      if (st.retriable && performance.now() > st.until && sig === st.signature) continue;
+      attached++;
+      await this.attachChild(pid, sig);
+    }
+  }
+
+  private async attachChild(pid: number, signature: string): Promise<void> {
+    let target: Target;
+    try {
+      target = await Target.attach(pid, { versionTables: this.opts.versionTables, waitMs: 0, wantGil: true });
+    } catch (e) {
+      debug(`attach ${pid} failed: ${(e as Error).message}`);
+      // non-Python children are ignored silently; one not started yet is tried again
+      const retriable = e instanceof WspyError && ((e as WspyError & { retriable?: boolean }).retriable === true);
+      const prev = this.pending.get(pid);
+      const until = prev && prev.signature === signature ? prev.until : performance.now() + CHILD_ATTACH_MS;
+      this.pending.delete(pid); // to the back of the queue: the others get their turn
+      this.pending.set(pid, { signature, until, retriable });
+      return;
+    }
+    this.pending.delete(pid);
+    debug(`attached ${pid} (Python ${target.info.version})`);
+    let tracer: Tracer | null = null;
+    if (this.opts.blocking) {
+      tracer = new Tracer(pid);
+      try { tracer.attach(); } catch { tracer = null; }
+    }
+    const p = new SampledProcess(target, false, tracer, signature, (performance.now() - this.t0) / 1000);
+    this.processes.push(p);
+    this.hooks.onAttach?.(p);
+  }
+
+  /** Takes a process out of the loop: the hook sees its core, then it is detached and closed. */
+  private retire(p: SampledProcess): void {
+    const k = this.processes.indexOf(p);
+    if (k < 0) return;
+    debug(`retire ${p.pid}${p.root ? " (root)" : ""}`);
+    this.processes.splice(k, 1);
+    p.alive = false;
+    p.tracer?.detach();
+    p.names.refresh();
+    try {
+      this.hooks.onRetire?.(p);
+    } finally {
+      p.tasks.close();
+      p.target.close();
+      this.retired.push(p);
+    }
+  }
+
+  /** Retires every process and releases signals: call once after run(), even after an error. */
+  close(): void {
+    if (this.opts.handleSignals !== false) {
+      process.off("SIGINT", this.onSignal);
+      process.off("SIGTERM", this.onSignal);
+    }
+    if (!this.endedAt) this.endedAt = performance.now();
+    let err: unknown = null;
+    while (this.processes.length) {
+      try {
+        this.retire(this.processes[this.processes.length - 1]);
+      } catch (e) {
+        err ??= e;
+      }
+    }
+    detachAll();
+    process.off("exit", this.onExit);
+    if (err) throw err;
+  }
+
+  /** Thread records of the last tick, over every live process. */
+  get threadCount(): number {
+    let n = 0;
+    for (let k = 0; k < this.processes.length; k++) n += this.processes[k].threads;
+    return n;
+  }
+
+  /** The summary's error text: "no errors" or "N errors (kind: n, ...; x% of ticks)". */
+  errorText(): string {
+    const total = Object.values(this.errors).reduce((a, b) => a + b, 0);
+    return total === 0 ? "no errors" :
+      `${total} errors (${Object.entries(this.errors).map(([k, c]) => `${k}: ${c}`).join(", ")}; ${(100 * total / Math.max(1, this.ticks)).toFixed(2)}% of ticks)`;
+  }
+}

@@ -1,0 +1,528 @@
+// `wspy top`: a live, full-screen table of where the target spends its time, refreshed every
+// --delay seconds: %Own and %Total over the last window (per tick, so several busy threads can
+// add up past 100%), OwnTime and TotalTime since the start (or the last reset), by line or by
+// function, with the process, Python version, samples, GIL %, active %, threads and errors on
+// top. Without a terminal, `--plain` prints the same table periodically as plain text.
+// Must not know: CPython layouts (the core walks), output formats. The per-sample hook only adds
+// to typed arrays indexed by the core's stack-trie node ids; strings are made once a refresh.
+// Source of truth: ECMA-48 / xterm control sequences (alternate screen 1049, cursor 25, CUP, EL,
+// ED; cursor keys CSI A/B, PgUp/PgDn CSI 5~/6~); py-spy's `top` columns and keys.
+
+import { writeSync } from "node:fs";
+import { Sampler, SampledProcess, type StopReason } from "./sampler.js";
+import { R_NODE, R_KEEP } from "./core.js";
+import { WspyError } from "./errors.js";
+import { fileShortener } from "./transform.js";
+import { terminalSafe } from "./render/text.js";
+import type { ProfileFrame } from "./profile.js";
+
+export interface TopOptions {
+  pid?: number;
+  command?: string[];
+  rate: number;
+  /** seconds between refreshes */
+  delay: number;
+  duration?: number;
+  idle: boolean;
+  gil?: boolean;
+  subprocesses?: boolean;
+  blocking?: boolean;
+  /** start aggregated by function (no line numbers); L toggles */
+  function?: boolean;
+  fullFilenames?: boolean;
+  /** plain periodic tables instead of the full-screen view (needed without a terminal) */
+  plain?: boolean;
+  /** rows of each plain table */
+  rows?: number;
+  versionTables?: string[];
+  forceVersion?: string;
+  /** where the view goes (default: stdout) */
+  out?: NodeJS.WriteStream;
+  /** keys come from here (default: stdin) */
+  input?: NodeJS.ReadStream;
+  signal?: AbortSignal;
+}
+
+export interface TopResult {
+  stopReason: StopReason | "quit";
+  ticks: number;
+  samples: number;
+  childExitCode?: number;
+}
+
+/** Sort columns, as keys 1–4 select them. */
+export const SORT_COLUMNS = ["%Own", "%Total", "OwnTime", "TotalTime"] as const;
+
+/** One table row: a function (or function line) with its window and running totals. */
+export interface TopRow {
+  label: string;
+  /** share of window ticks (100 = one thread all the time) */
+  ownPct: number;
+  totalPct: number;
+  /** seconds since the start or the last reset */
+  ownTime: number;
+  totalTime: number;
+}
+
+/** Per process: weights by leaf node (window counts, running seconds) and a copy of its tables. */
+class ProcStats {
+  win = new Float64Array(256);
+  last = new Float64Array(256);
+  tot = new Float64Array(256);
+  frames: ProfileFrame[] = [];
+  nodeParent: number[] = [];
+  nodeFrame: number[] = [];
+  retired = false;
+  /** frame id -> global key id, per mode (0 lines, 1 functions); -1 unknown */
+  keys: [Int32Array, Int32Array] = [new Int32Array(0), new Int32Array(0)];
+  readonly shorten: ((f: string) => string) | null;
+  constructor(readonly p: SampledProcess, fullFilenames: boolean) {
+    this.shorten = fullFilenames ? null : fileShortener([p.cwd]);
+  }
+
+  grow(node: number): void {
+    let len = this.win.length;
+    while (len <= node) len *= 2;
+    for (const k of ["win", "last", "tot"] as const) {
+      const a = new Float64Array(len);
+      a.set(this[k]);
+      this[k] = a;
+    }
+  }
+
+  /** Copies the core's frames and nodes added since the last call. */
+  sync(): void {
+    if (this.retired) return;
+    const core = this.p.core;
+    for (let i = this.frames.length, n = core.x.frameCount(); i < n; i++) {
+      const f = core.frame(i);
+      this.frames.push(this.shorten ? { ...f, file: this.shorten(f.file) } : f);
+    }
+    const nNodes = core.x.nodeCount();
+    if (nNodes > this.nodeParent.length) {
+      const v = core.i32();
+      const nb = core.x.nodesPtr() >> 2;
+      for (let i = this.nodeParent.length; i < nNodes; i++) {
+        this.nodeParent.push(v[nb + i * 2]);
+        this.nodeFrame.push(v[nb + i * 2 + 1]);
+      }
+    }
+  }
+}
+
+/** The numbers behind the view; the renderer only formats them. */
+export class TopModel {
+  private stats = new Map<SampledProcess, ProcStats>();
+  private keyIndex = new Map<string, number>();
+  private keyLabel: string[] = [];
+  /** ticks in the last finished window and in the current one */
+  lastWindowTicks = 0;
+  lastWindowSec = 0;
+  private base = { ticks: 0, samples: 0, gil: 0, active: 0, errors: 0 };
+  private win = { ticks: 0, gil: 0, active: 0, at: 0 };
+  gilPct = 0;
+  activePct = 0;
+  byFunction: boolean;
+  sort = 2; // OwnTime, as py-spy
+  private cached: TopRow[] | null = null;
+
+  constructor(private sampler: Sampler | null, private fullFilenames: boolean, byFunction: boolean) {
+    this.byFunction = byFunction;
+  }
+
+  attach(p: SampledProcess): void {
+    if (!this.stats.has(p)) this.stats.set(p, new ProcStats(p, this.fullFilenames));
+  }
+
+  /** The per-tick hook: adds the kept records of p. No allocation. */
+  add(p: SampledProcess, n: number, weight: number): void {
+    const s = this.stats.get(p);
+    if (!s) return;
+    const v = p.core.i32();
+    const base = p.core.x.walkResultsPtr() >> 2;
+    const stride = p.core.x.RESULT_SIZE.value >> 2;
+    for (let i = 0; i < n; i++) {
+      const r = base + i * stride;
+      if (v[r + R_KEEP] === 0) continue;
+      const node = v[r + R_NODE];
+      if (node < 0) continue;
+      if (node >= s.win.length) s.grow(node);
+      s.win[node] += 1;
+      s.tot[node] += weight;
+    }
+  }
+
+  /** A process leaves: keep its tables (its core is about to close). */
+  retire(p: SampledProcess): void {
+    const s = this.stats.get(p);
+    if (!s) return;
+    s.sync();
+    s.retired = true;
+  }
+
+  /** Ends the current window (at each refresh). */
+  roll(nowMs: number): void {
+    const sm = this.sampler;
+    for (const s of this.stats.values()) {
+      const t = s.last;
+      s.last = s.win;
+      s.win = t;
+      s.win.fill(0);
+      s.sync();
+    }
+    if (sm) {
+      const ticks = sm.ticks - this.win.ticks;
+      this.lastWindowTicks = ticks;
+      this.lastWindowSec = this.win.at ? (nowMs - this.win.at) / 1000 : 0;
+      this.gilPct = ticks > 0 ? (100 * (sm.gilTicks - this.win.gil)) / ticks : 0;
+      this.activePct = ticks > 0 ? (100 * (sm.activeTicks - this.win.active)) / ticks : 0;
+      this.win = { ticks: sm.ticks, gil: sm.gilTicks, active: sm.activeTicks, at: nowMs };
+    }
+    this.cached = null;
+  }
+
+  /** R: forget the running totals. */
+  reset(): void {
+    for (const s of this.stats.values()) {
+      s.tot.fill(0);
+      s.last.fill(0);
+    }
+    const sm = this.sampler;
+    if (sm) {
+      this.base = { ticks: sm.ticks, samples: sm.samples, gil: sm.gilTicks, active: sm.activeTicks, errors: this.errorTotal(true) };
+    }
+    this.cached = null;
+  }
+
+  private errorTotal(raw = false): number {
+    const sm = this.sampler;
+    const n = sm ? Object.values(sm.errors).reduce((a, b) => a + b, 0) : 0;
+    return raw ? n : n - this.base.errors;
+  }
+
+  get samples(): number { return this.sampler ? this.sampler.samples - this.base.samples : 0; }
+  get errors(): number { return this.errorTotal(); }
+
+  setFunctionMode(on: boolean): void {
+    if (this.byFunction !== on) { this.byFunction = on; this.cached = null; }
+  }
+
+  setSort(col: number): void {
+    if (col >= 0 && col < SORT_COLUMNS.length) { this.sort = col; this.cached = null; }
+  }
+
+  private keyOf(s: ProcStats, frame: number): number {
+    const mode = this.byFunction ? 1 : 0;
+    let k = s.keys[mode];
+    if (frame >= k.length) {
+      const nk = new Int32Array(Math.max(frame + 1, k.length * 2, 64)).fill(-1);
+      nk.set(k);
+      s.keys[mode] = k = nk;
+    }
+    if (k[frame] >= 0) return k[frame];
+    const f = s.frames[frame];
+    const label = !f ? `frame #${frame}` :
+      f.kind === "thread" || f.kind === "process" ? f.name :
+        mode === 1 || f.line <= 0 ? `${f.name} (${f.file})` : `${f.name} (${f.file}:${f.line})`;
+    let id = this.keyIndex.get(label);
+    if (id === undefined) {
+      id = this.keyLabel.length;
+      this.keyLabel.push(label);
+      this.keyIndex.set(label, id);
+    }
+    k[frame] = id;
+    return id;
+  }
+
+  /** The rows, sorted by the chosen column (then by name). */
+  rows(): TopRow[] {
+    if (this.cached) return this.cached;
+    const ownWin: number[] = [], totWin: number[] = [], ownTot: number[] = [], totTot: number[] = [];
+    const stamp: number[] = [];
+    let run = 0;
+    const touched = new Set<number>();
+    const ticks = Math.max(1, this.lastWindowTicks);
+    for (const s of this.stats.values()) {
+      s.sync();
+      const n = s.nodeParent.length;
+      for (let node = 0; node < n && node < s.tot.length; node++) {
+        const w = s.last[node], t = s.tot[node];
+        if (w === 0 && t === 0) continue;
+        const leafKey = this.keyOf(s, s.nodeFrame[node]);
+        touched.add(leafKey);
+        ownWin[leafKey] = (ownWin[leafKey] ?? 0) + w;
+        ownTot[leafKey] = (ownTot[leafKey] ?? 0) + t;
+        run++;
+        for (let a = node, guard = 0; a >= 0 && guard < n; a = s.nodeParent[a], guard++) {
+          const k = this.keyOf(s, s.nodeFrame[a]);
+          if (stamp[k] === run) continue; // recursion: a function counts once per stack
+          stamp[k] = run;
+          touched.add(k);
+          totWin[k] = (totWin[k] ?? 0) + w;
+          totTot[k] = (totTot[k] ?? 0) + t;
+        }
+      }
+    }
+    const rows: TopRow[] = [];
+    for (const k of touched) {
+      rows.push({
+        label: this.keyLabel[k],
+        ownPct: (100 * (ownWin[k] ?? 0)) / ticks,
+        totalPct: (100 * (totWin[k] ?? 0)) / ticks,
+        ownTime: ownTot[k] ?? 0,
+        totalTime: totTot[k] ?? 0,
+      });
+    }
+    const field = (["ownPct", "totalPct", "ownTime", "totalTime"] as const)[this.sort];
+    rows.sort((a, b) => b[field] - a[field] || b.totalTime - a.totalTime || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    this.cached = rows;
+    return rows;
+  }
+}
+
+// --- formatting -----------------------------------------------------------------------------
+
+const pct = (n: number): string => `${n.toFixed(2)}%`;
+function secs(n: number): string {
+  if (n < 100) return `${n.toFixed(2)}s`;
+  if (n < 10000) return `${n.toFixed(1)}s`;
+  return `${Math.round(n)}s`;
+}
+const padL = (s: string, w: number): string => (s.length >= w ? s : " ".repeat(w - s.length) + s);
+
+export const TABLE_HEADER = `${padL("%Own", 8)} ${padL("%Total", 8)} ${padL("OwnTime", 9)} ${padL("TotalTime", 10)}  Function (file:line)`;
+
+export function formatRow(r: TopRow): string {
+  return `${padL(pct(r.ownPct), 8)} ${padL(pct(r.totalPct), 8)} ${padL(secs(r.ownTime), 9)} ${padL(secs(r.totalTime), 10)}  ${terminalSafe(r.label)}`;
+}
+
+export interface HeaderInfo {
+  pid: number;
+  command: string[];
+  version: string;
+  processes: number;
+  samples: number;
+  gilPct: number;
+  activePct: number;
+  threads: number;
+  errors: number;
+  rate: number;
+  windowSec: number;
+  byFunction: boolean;
+  sort: number;
+  idle: boolean;
+  gilOnly: boolean;
+  status: string;
+}
+
+export function headerLines(h: HeaderInfo): string[] {
+  const more = h.processes > 1 ? ` (+${h.processes - 1} subprocess${h.processes > 2 ? "es" : ""})` : "";
+  return [
+    `wspy top: process ${h.pid} (Python ${h.version})${more}: ${terminalSafe(h.command.join(" "))}`,
+    `Samples: ${h.samples}  GIL: ${h.gilPct.toFixed(2)}%  Active: ${h.activePct.toFixed(2)}%  Threads: ${h.threads}  Errors: ${h.errors}  ` +
+      `(${h.rate}/s, window ${h.windowSec.toFixed(1)} s)`,
+    `Sort: ${SORT_COLUMNS[h.sort]}  ${h.byFunction ? "by function" : "by line"}  idle ${h.idle ? "kept" : "excluded"}${h.gilOnly ? "  GIL holder only" : ""}` +
+      (h.status ? `  ${h.status}` : "  (? help, q quit)"),
+  ];
+}
+
+const HELP = [
+  "wspy top: keys",
+  "",
+  "  1 2 3 4      sort by %Own, %Total, OwnTime, TotalTime",
+  "  L            toggle line numbers (by line / by function)",
+  "  R            reset the running totals (OwnTime, TotalTime, Samples)",
+  "  Up Down      scroll one line",
+  "  PgUp PgDn    scroll one page",
+  "  Home End     first / last row",
+  "  ?            this help (any key closes it)",
+  "  q, Ctrl-C    quit",
+  "",
+  "%Own / %Total: share of the last window's ticks a function was running on top / anywhere",
+  "on a stack (one busy thread = 100%); OwnTime / TotalTime: seconds since start or reset.",
+];
+
+/** Cuts a line to the screen's width (code points; control characters are already escaped). */
+function fit(s: string, width: number): string {
+  if (s.length <= width) return s;
+  const cps = Array.from(s);
+  return cps.length <= width ? s : cps.slice(0, Math.max(0, width)).join("");
+}
+
+// --- the command ----------------------------------------------------------------------------
+
+const ALT_ON = "\x1b[?1049h", ALT_OFF = "\x1b[?1049l", CURSOR_OFF = "\x1b[?25l", CURSOR_ON = "\x1b[?25h";
+
+export async function top(opts: TopOptions): Promise<TopResult> {
+  const out = opts.out ?? process.stdout;
+  const input = opts.input ?? process.stdin;
+  const plain = !!opts.plain;
+  if (!plain && !out.isTTY) {
+    throw new WspyError("BAD_INPUT", "wspy top needs a terminal: its output is not a TTY", "use --plain for plain tables printed every --delay seconds, or `wspy record`/`wspy dump`");
+  }
+  if (!(opts.delay > 0)) throw new WspyError("BAD_INPUT", `delay must be a positive number of seconds, not ${opts.delay}`, "");
+
+  let model: TopModel | null = null;
+  const pendingAttach: SampledProcess[] = [];
+  const sampler = await Sampler.start({
+    pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle, gil: opts.gil,
+    subprocesses: opts.subprocesses, blocking: opts.blocking, alwaysClassify: true,
+    versionTables: opts.versionTables, forceVersion: opts.forceVersion, signal: opts.signal,
+    handleSignals: false, stdio: plain ? "inherit" : "ignore",
+  }, {
+    onAttach: (p) => (model ? model.attach(p) : pendingAttach.push(p)),
+    onSample: (p, n, _time, weight) => model!.add(p, n, weight),
+    onRetire: (p) => model?.retire(p),
+  });
+  model = new TopModel(sampler, !!opts.fullFilenames, !!opts.function);
+  for (const p of pendingAttach) model.attach(p);
+  const m = model;
+  const root = sampler.rootInfo;
+  const command = opts.command ?? root.command;
+
+  let status = "";
+  let quit = false;
+  let scroll = 0;
+  let help = false;
+  let restored = plain;
+  const write = (s: string): void => {
+    try { writeSync((out as unknown as { fd: number }).fd ?? 1, s); } catch { /* terminal gone */ }
+  };
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    write(CURSOR_ON + ALT_OFF);
+    try { if (input.isTTY) input.setRawMode(false); } catch { /* closed */ }
+  };
+  const header = (): string[] => headerLines({
+    pid: root.pid, command, version: root.version, processes: sampler.processes.length,
+    samples: m.samples, gilPct: m.gilPct, activePct: m.activePct, threads: sampler.threadCount, errors: m.errors,
+    rate: opts.rate, windowSec: m.lastWindowSec || opts.delay, byFunction: m.byFunction, sort: m.sort, idle: opts.idle,
+    gilOnly: !!opts.gil, status,
+  });
+
+  const draw = (): void => {
+    if (plain || restored) return;
+    const cols = Math.max(20, out.columns || 80);
+    const lines = Math.max(5, out.rows || 24);
+    let screen: string[];
+    if (help) {
+      screen = HELP.slice();
+    } else {
+      screen = header();
+      screen.push("");
+      screen.push(TABLE_HEADER);
+      const rows = m.rows();
+      const space = Math.max(1, lines - screen.length);
+      scroll = Math.max(0, Math.min(scroll, rows.length - space));
+      for (let i = scroll; i < rows.length && screen.length < lines; i++) screen.push(formatRow(rows[i]));
+      if (rows.length === 0) screen.push("  (no samples yet)");
+    }
+    const body = screen.slice(0, lines).map((l) => fit(l, cols) + "\x1b[K").join("\r\n");
+    write("\x1b[H" + body + "\x1b[J");
+  };
+
+  const printPlain = (): void => {
+    const rows = m.rows();
+    const n = opts.rows ?? 25;
+    const text = [...header(), TABLE_HEADER, ...rows.slice(0, n).map(formatRow), ""].join("\n") + "\n";
+    out.write(text);
+  };
+
+  // every way out restores the terminal: quit, the end, errors (finally), signals, process exit
+  const onExit = (): void => restore();
+  const onSignal = (): void => { quit = true; sampler.requestStop("interrupted"); if (sampler.stopped) wake(); };
+  let wake: () => void = () => {};
+  process.on("exit", onExit);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  const onResize = (): void => draw();
+
+  const pageSize = (): number => Math.max(1, (out.rows || 24) - 5);
+  const onKey = (buf: Buffer): void => {
+    const s = buf.toString("latin1");
+    if (help) { help = false; draw(); return; }
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i];
+      if (c === "\x1b") {
+        const rest = s.slice(i);
+        const seq = /^\x1b(?:\[|O)([0-9;]*)([A-Za-z~])/.exec(rest);
+        if (seq) {
+          i += seq[0].length - 1;
+          const key = seq[1] + seq[2];
+          if (key === "A") scroll = Math.max(0, scroll - 1);
+          else if (key === "B") scroll++;
+          else if (key === "5~") scroll = Math.max(0, scroll - pageSize());
+          else if (key === "6~") scroll += pageSize();
+          else if (key === "H" || key === "1~") scroll = 0;
+          else if (key === "F" || key === "4~") scroll = Number.MAX_SAFE_INTEGER;
+          continue;
+        }
+        continue;
+      }
+      if (c === "q" || c === "Q" || c === "\x03") { quit = true; sampler.requestStop("interrupted"); wake(); return; }
+      if (c >= "1" && c <= "4") m.setSort(c.charCodeAt(0) - 49);
+      else if (c === "l" || c === "L") m.setFunctionMode(!m.byFunction);
+      else if (c === "r" || c === "R") m.reset();
+      else if (c === "?" || c === "h") help = true;
+    }
+    draw();
+  };
+
+  let timer: NodeJS.Timeout | null = null;
+  let exitCode: number | undefined;
+  try {
+    if (!plain) {
+      write(ALT_ON + CURSOR_OFF + "\x1b[H\x1b[2J");
+      if (input.isTTY) input.setRawMode(true);
+      input.on("data", onKey);
+      input.resume();
+      out.on("resize", onResize);
+    }
+    m.roll(Date.now());
+    draw();
+    timer = setInterval(() => {
+      m.roll(Date.now());
+      if (plain) printPlain();
+      else draw();
+    }, opts.delay * 1000);
+    await sampler.run();
+    if (timer) clearInterval(timer);
+    timer = null;
+    if (sampler.fatal) throw sampler.fatal;
+    if (sampler.stopReason === "target exited" && !quit && sampler.child) {
+      exitCode = await Promise.race([sampler.childExit!, new Promise<number>((r) => setTimeout(() => r(-1), 2000))]);
+    }
+    // the target ended on its own: show the last numbers until the user quits
+    if (!plain && !quit && sampler.stopReason === "target exited") {
+      m.roll(Date.now());
+      status = `process ${root.pid} exited${exitCode !== undefined && exitCode >= 0 ? ` (status ${exitCode})` : ""}: press q to quit`;
+      draw();
+      await new Promise<void>((resolve) => { wake = resolve; if (quit) resolve(); });
+    }
+    if (plain) {
+      m.roll(Date.now());
+      printPlain();
+    }
+  } finally {
+    if (timer) clearInterval(timer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+    if (!plain) {
+      input.off("data", onKey);
+      out.off("resize", onResize);
+      input.pause();
+    }
+    restore();
+    process.off("exit", onExit);
+    sampler.close();
+  }
+  // a program top started ends with it
+  if (sampler.child && quit && sampler.child.exitCode === null && sampler.child.signalCode === null) sampler.child.kill("SIGTERM");
+  if (sampler.child && exitCode === undefined && !quit) exitCode = await sampler.childExit!;
+  const result: TopResult = { stopReason: quit ? "quit" : sampler.stopReason, ticks: sampler.ticks, samples: sampler.samples };
+  if (exitCode !== undefined && exitCode >= 0) result.childExitCode = exitCode;
+  return result;
+}
