@@ -69,6 +69,10 @@ const debug = (s: string): void => { if (DEBUG) process.stderr.write(`wspy[sampl
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+/** A cell nobody notifies: Atomics.wait on it is a precise sleep that burns no CPU. */
+const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
+/** The longest the event loop goes without a turn while sampling fast, ms. */
+const YIELD_MS = 5;
 
 function signalNumber(sig: NodeJS.Signals | null): number | undefined {
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
@@ -265,6 +269,7 @@ export class Sampler {
     let lastTick = this.t0;
     let nextHousekeeping = this.t0;
     let nextNames = this.t0 + NAMES_MS;
+    let lastYield = this.t0;
     while (!this.stop) {
       let now = performance.now();
       if (now >= endAt) { this.stopReason = "duration"; break; }
@@ -281,8 +286,11 @@ export class Sampler {
         continue;
       }
       const wait = Math.min(next, endAt, nextHousekeeping) - now;
-      if (wait > 1.5) { await sleep(wait - 1); continue; }
-      if (wait > 0) { await yieldNow(); continue; }
+      // a timer for the bulk of the wait, a precise blocking wait for the last stretch (no spinning);
+      // the event loop runs at least every YIELD_MS so signals and child exits are seen
+      if (wait > 2) { await sleep(wait - 1.5); lastYield = performance.now(); continue; }
+      if (now - lastYield > YIELD_MS) { await yieldNow(); lastYield = performance.now(); continue; }
+      if (wait > 0.02) { Atomics.wait(WAIT_CELL, 0, 0, wait); continue; }
       if (now < next) continue; // woke for housekeeping
       now = performance.now();
       this.pushLateness(now - next);
