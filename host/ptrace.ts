@@ -200,6 +200,8 @@ export class Tracer {
   resume(): void {
     let trapPending = false;
     for (let i = 0; i < this.count; i++) {
+      // a thread that stopped only after the sample was read: continue it now, not next sample
+      if (this.state[i] === PENDING) this.poll(i, WNOHANG);
       const st = this.state[i];
       if (st === STOPPED) {
         const sig = this.pendingSig[i];

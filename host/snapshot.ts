@@ -177,11 +177,12 @@ export function snapshotViewOf(core: Core, bytes: Uint8Array, file: string): Pro
   const active = new Map(info.threads.map((t) => [t.tid, t.active]));
   const states: ThreadStates = { active: (tid) => active.get(tid) ?? true, close: () => {} };
   const names = new Map(info.threads.map((t) => [t.tid, t.name]));
+  const reader = new OfflineReader(core, (addr, len, dst, at) => memory.serve(addr, len, dst, at));
   return {
     describe: `snapshot ${file}`,
     kind: "snapshot",
     pid: info.pid,
-    reader: new OfflineReader(core, (addr, len, dst, at) => memory.serve(addr, len, dst, at)),
+    reader,
     maps: () => [],
     command: () => info.command,
     exe: () => info.exe,
@@ -192,7 +193,7 @@ export function snapshotViewOf(core: Core, bytes: Uint8Array, file: string): Pro
     // OS thread names are not in memory: the ones recorded when the snapshot was taken
     osThreadName: (tid: number) => names.get(tid) ?? "",
     recorded: info.recorded,
-    readProblems: () => "the snapshot does not hold the memory this wspy reads (taken by another version of wspy, or damaged?)",
+    readProblems: () => (reader.misses ? "the snapshot does not hold all the memory this wspy reads (taken by another version of wspy, or damaged?)" : ""),
     close: () => {},
     info,
   };

@@ -358,7 +358,7 @@ export async function top(opts: TopOptions): Promise<TopResult> {
   const input = opts.input ?? process.stdin;
   const plain = !!opts.plain;
   if (!plain && !out.isTTY) {
-    throw new WspyError("BAD_INPUT", "wspy top needs a terminal: its output is not a TTY", "use --plain for plain tables printed every --delay seconds, or `wspy record`/`wspy dump`");
+    throw new WspyError("BAD_INPUT", "top needs a terminal: its output is not a TTY", "use --plain for plain tables printed every --delay seconds, or `wspy record`/`wspy dump`");
   }
   if (!(opts.delay > 0)) throw new WspyError("BAD_INPUT", `delay must be a positive number of seconds, not ${opts.delay}`, "");
 
@@ -480,10 +480,12 @@ export async function top(opts: TopOptions): Promise<TopResult> {
       input.resume();
       out.on("resize", onResize);
     }
-    m.roll(Date.now());
+    let lastRoll = Date.now();
+    m.roll(lastRoll);
     draw();
     timer = setInterval(() => {
-      m.roll(Date.now());
+      lastRoll = Date.now();
+      m.roll(lastRoll);
       if (plain) printPlain();
       else draw();
     }, opts.delay * 1000);
@@ -501,7 +503,8 @@ export async function top(opts: TopOptions): Promise<TopResult> {
       draw();
       await new Promise<void>((resolve) => { wake = resolve; if (quit) resolve(); });
     }
-    if (plain) {
+    // a last table when the last one is not recent (a window of a few ticks would mislead)
+    if (plain && Date.now() - lastRoll >= (opts.delay * 1000) / 2) {
       m.roll(Date.now());
       printPlain();
     }

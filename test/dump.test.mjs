@@ -106,6 +106,9 @@ function comparable(actual, expected) {
   return { got, want };
 }
 
+// the fixtures sleep: interpreters can be checked side by side
+t.jobs = 3;
+
 for (const label of EXPECTED_PYTHONS) {
   if (!findByLabel(label)) t.skip(`${label}: ${missingReason(label)}`);
 }

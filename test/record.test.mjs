@@ -1,8 +1,8 @@
 // `wspy record` (and `dump`) against live interpreters: for every Python on this machine,
 //  - cpu_split.py: heavy() gets 3/4 of the samples and light() 1/4 (±0.05), and every sample
 //    of heavy is at a line of heavy's body;
-//  - deep.py: a 1000-deep recursion is sampled whole: every stack is <module>, main, then 1000
-//    recurse frames ending at the spinning line; nothing is truncated;
+//  - deep.py: a 1000-deep recursion is sampled whole (dump, and record --idle): every stack is
+//    <module>, main, then 1000 recurse frames ending at the sleeping line; nothing is truncated;
 //  - many_threads.py: dump shows the 20 workers, each in its own worker_NN function, and main;
 //  - unicode_names.py + ünïcødé_名前.py: non-ASCII function and file names come back exactly
 //    from `dump --json` (UTF-8 round trip) and stay as they are in the flame graph SVG.
@@ -106,10 +106,11 @@ async function cpuSplit(t, python) {
   const share = heavy / Math.max(1, heavy + light);
   t.ok(Math.abs(share - 0.75) <= 0.05, `heavy's share ${share.toFixed(3)} within 0.75 ± 0.05 (heavy ${heavy}, light ${light})`);
   t.same([...badLines], [], `heavy at lines ${heavyFirst}–${M.HEAVY_LAST}, light at ${lightFirst}–${M.LIGHT_LAST} of ${FIXTURE}`);
-  const heavyStack = stacks.find((s) => s.frames[s.frames.length - 1].name === "heavy");
-  if (heavyStack) {
-    t.same(heavyStack.frames.map((f) => f.name), ["<module>", "main", "heavy"], "heavy's stack: <module>;main;heavy");
-  }
+  const oddStacks = stacks
+    .filter((s) => ["heavy", "light"].includes(s.frames[s.frames.length - 1].name))
+    .map((s) => s.frames.map((f) => f.name).join(";"))
+    .filter((names) => names !== "<module>;main;heavy" && names !== "<module>;main;light");
+  t.same([...new Set(oddStacks)], [], "heavy and light are always under <module>;main");
 }
 
 async function deep(t, python) {
@@ -121,12 +122,12 @@ async function deep(t, python) {
   const fx = await startFixture(python.path, FIXTURE, [120, DEPTH]);
   t.teardown(() => fx.kill());
 
-  // every stack: <module>, main, then DEPTH recurse frames, the innermost at SPIN
+  // every stack: <module>, main, then DEPTH recurse frames, the innermost at SLEEP
   const want = [
     { name: "<module>", file: FILE, line: M.MODULE_CALL },
     { name: "main", file: FILE, line: M.MAIN_CALL },
     ...Array.from({ length: DEPTH - 1 }, () => ({ name: "recurse", file: FILE, line: M.RECURSE })),
-    { name: "recurse", file: FILE, line: M.SPIN },
+    { name: "recurse", file: FILE, line: M.SLEEP },
   ].map(fmt);
 
   const d = await dumpJson(t, fx.pid);
@@ -143,16 +144,17 @@ async function deep(t, python) {
     t.same(diffs, [], `dump: the whole ${DEPTH + 2}-frame stack, frame by frame`);
   }
 
-  const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "deep.txt"), ["-d", "1", "-r", "100"]);
+  // --idle: the innermost frame sleeps
+  const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "deep.txt"), ["-d", "1", "-r", "100", "--idle"]);
   const total = stacks.reduce((a, s) => a + s.count, 0);
-  t.ok(total >= 30, `samples recorded (${total})`);
+  t.ok(total >= 20, `samples recorded (${total})`);
   let whole = 0;
-  let withSpin = 0;
+  let atSleep = 0;
   const others = [];
   for (const s of stacks) {
     const leaf = s.frames[s.frames.length - 1];
-    if (leaf.name === "recurse" && leaf.line === M.SPIN) {
-      withSpin += s.count;
+    if (leaf.name === "recurse" && leaf.line === M.SLEEP) {
+      atSleep += s.count;
       const n = s.frames.filter((f) => f.name === "recurse").length;
       if (n < DEPTH) others.push(`${n} recurse frames (x${s.count})`);
     }
@@ -160,7 +162,7 @@ async function deep(t, python) {
     if (labels.length === want.length && labels.every((l, i) => l === want[i])) whole += s.count;
     else others.push(`${labels.length} frames: ${labels.slice(0, 3).join(";")};…;${labels.slice(-2).join(";")} (x${s.count})`);
   }
-  t.equal(withSpin, total, "every sample is at the innermost spinning frame");
+  t.equal(atSleep, total, "every sample is at the innermost, sleeping frame");
   t.same(others.slice(0, 10), [], `every sampled stack is the whole ${DEPTH + 2}-frame stack, none truncated`);
   t.equal(whole, total, "whole stacks / samples");
 }
@@ -281,7 +283,8 @@ for (const label of EXPECTED_PYTHONS) {
 
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
-    // alone, so its sampling rate does not suffer from the other parts
+    // alone: on a busy machine the fixture is descheduled for long stretches, during which
+    // every sample sees the same frame, and the share gets noisy
     t.test("cpu_split.py: heavy 3/4, light 1/4", (t) => cpuSplit(t, python));
     // then the others side by side (their recordings have fixed durations)
     t.test("deep, many threads, unicode", { jobs: 3 }, async (t) => {

@@ -72,7 +72,7 @@ export const DICT_MODEL_311 = 3;            // compact dict: dk_log2_size, dk_ki
 
 export const MANAGED_DICT_NONE = 0;         // the dict pointer is at tp_dictoffset
 export const MANAGED_DICT_PRE_HEADER_311 = 1; // dict at obj-24, values at obj-32 (3.11)
-export const MANAGED_DICT_TAGGED_312 = 2;   // obj-24 holds a dict, or values | 1 (3.12)
+export const MANAGED_DICT_TAGGED_312 = 2;   // obj-24 holds a dict, or values - 1 (odd: values = word + 1) (3.12)
 export const MANAGED_DICT_INLINE_313 = 3;   // values inline at obj + tp_basicsize, dict at obj-24 (3.13+)
 
 export const LONG_MODEL_NONE = 0;

@@ -260,6 +260,10 @@ export class CoreFile {
       maps.push({ start, end, offset: u64(dv, p + 16), path: text(pathsPtr + dv.getUint32(p + 24, true), dv.getUint32(p + 28, true)) });
     }
     maps.sort((a, b) => a.start - b.start);
+    if (!maps.length) {
+      throw new WspyError("BAD_INPUT", `core file ${file} does not list the files the process had mapped (no NT_FILE note), so the interpreter cannot be found in it`,
+        "take the core with gdb's gcore or a Linux 3.7+ kernel, which write that note");
+    }
     this.maps = maps;
     this.mapStart = Float64Array.from(maps, (m) => m.start);
 
@@ -458,6 +462,8 @@ export class CoreFile {
  * order, stopping at the first that fails (as process_vm_readv does).
  */
 export class OfflineReader implements Reader {
+  /** iovecs that could not be served so far */
+  misses = 0;
   constructor(
     private core: Core,
     private serveRange: (addr: number, len: number, dst: Uint8Array, at: number) => boolean,
@@ -476,7 +482,10 @@ export class OfflineReader implements Reader {
       const len = u64(dv, l + 8);
       const addr = u64(dv, r);
       if (len === 0) continue;
-      if (at < 0 || at + len > mem.length || !this.serveRange(addr, len, mem, at)) break;
+      if (at < 0 || at + len > mem.length || !this.serveRange(addr, len, mem, at)) {
+        this.misses++;
+        break;
+      }
       total += len;
     }
     return total === 0 && count > 0 ? -EFAULT : total;

@@ -93,8 +93,8 @@ export function mergeRanges(reads: MemoryRange[]): MemoryRange[] {
   return out;
 }
 
-/** The file's bytes for header and ranges. */
-export function encodeSnapshot(header: Record<string, unknown>, ranges: MemoryRange[]): Buffer {
+/** The file's bytes for header and ranges (level: gzip's, 1 fast to 9 small). */
+export function encodeSnapshot(header: Record<string, unknown>, ranges: MemoryRange[], level = 9): Buffer {
   const total = ranges.reduce((s, r) => s + r.data.length, 0);
   const head = Buffer.from(JSON.stringify({ ...header, ranges: ranges.length, bytes: total }) + "\n", "utf8");
   const body = Buffer.alloc(ranges.length * RANGE_HEAD + total);
@@ -106,7 +106,7 @@ export function encodeSnapshot(header: Record<string, unknown>, ranges: MemoryRa
     body.set(r.data, p + RANGE_HEAD);
     p += RANGE_HEAD + r.data.length;
   }
-  const gz = gzipSync(Buffer.concat([head, body]), { level: 9 });
+  const gz = gzipSync(Buffer.concat([head, body]), { level });
   return Buffer.concat([Buffer.from(`${SNAPSHOT_MAGIC}${SNAPSHOT_FORMAT}\n`, "latin1"), gz]);
 }
 
