@@ -8,7 +8,7 @@ export { readCallCount, readLastErrno } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
   elfParse, elfSymbol, elfSymbolSize, elfType_ as elfType, elfFirstLoadVaddr, elfFirstLoadOffset,
-  elfPyRuntimeSection, elfPyRuntimeSectionSize, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
+  elfPyRuntimeSection, elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
 } from "./locate/elf";
 export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";

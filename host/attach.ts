@@ -7,7 +7,7 @@
 // Source of truth: ../shared/docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
 
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync, openSync, fstatSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
 import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, STATUS_NAMES, R_STATUS } from "./core.js";
 import { LiveReader, Reader } from "./reader.js";
@@ -70,6 +70,8 @@ export interface ProcessView {
   exe(): string;
   /** The whole of a mapped file named as the process saw it (maps: its mappings). Throws WspyError. */
   readMappedFile(file: string, maps: Mapping[]): Buffer;
+  /** An open handle on a mapped file, so only the parts ELF parsing needs are read (optional). */
+  openMappedFile?(file: string, maps: Mapping[]): MappedFile | null;
   threadStates(): ThreadStates;
   /** snapshots: what attach found when the snapshot was taken */
   readonly recorded?: RecordedAttach;
@@ -181,10 +183,31 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
         }
       }
     },
+    openMappedFile: (file: string): MappedFile | null => {
+      try {
+        const fd = openSync(targetPath(pid, file), "r");
+        const st = fstatSync(fd);
+        return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
+      } catch {
+        return null; // readMappedFile tries the mapping itself and names the problem
+      }
+    },
     threadStates: () => new TaskStates(pid),
     close: () => reader.close(),
   };
 }
+
+/** An open mapped file: its descriptor, size, and an identity for caching what it holds. */
+export interface MappedFile {
+  fd: number;
+  size: number;
+  /** device, inode, size and modification time: the same key means the same bytes */
+  key: string;
+  close(): void;
+}
+
+/** ELF facts by file identity: a second process on the same interpreter skips the parse. */
+const ELF_CACHE = new Map<string, ElfFacts>();
 
 /** A target: the core attached to a process (live, a core file or a snapshot) through its view. */
 export class Target {
@@ -257,9 +280,52 @@ export class Target {
   /** The ELF facts of the interpreter's file: parsed by the core, or recorded in a snapshot. */
   private static elfFacts(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[]): ElfFacts {
     if (view.recorded) return view.recorded.elf;
+    const handle = view.openMappedFile?.(mod.path, mod.maps) ?? null;
+    if (handle) {
+      try {
+        const cached = ELF_CACHE.get(handle.key);
+        if (cached) return cached;
+        const facts = Target.parseElf(core, view, mod, command, () => Target.loadElfSparse(core, handle), handle.size);
+        ELF_CACHE.set(handle.key, facts);
+        return facts;
+      } finally {
+        handle.close();
+      }
+    }
     const bytes = view.readMappedFile(mod.path, mod.maps);
-    const ptr = core.copyIn(bytes);
-    const st = core.x.elfParse(ptr, bytes.length);
+    return Target.parseElf(core, view, mod, command, () => core.copyIn(bytes), bytes.length);
+  }
+
+  /**
+   * Loads the parts of an ELF file that parsing needs (headers, section headers, symbol and
+   * string tables: about a megabyte of a 20+ MB libpython) into core memory, at their file
+   * offsets in a buffer the size of the file. The core says which ranges it needs.
+   */
+  private static loadElfSparse(core: Core, handle: MappedFile): number {
+    const ptr = core.x.allocBuffer(handle.size);
+    if (!ptr) throw new WspyError("INTERNAL", `cannot allocate ${handle.size} bytes for an ELF file`);
+    const readInto = (off: number, len: number): void => {
+      let done = 0;
+      while (done < len) {
+        const n = readSync(handle.fd, core.u8(), ptr + off + done, len - done, off + done);
+        if (n <= 0) break;
+        done += n;
+      }
+    };
+    readInto(0, Math.min(64, handle.size));
+    for (let stage = 0; stage < 4; stage++) {
+      const n = core.x.elfNextRanges(ptr, handle.size, stage);
+      if (n <= 0) break;
+      const ranges = new Int32Array(core.x.memory.buffer, core.x.elfRangesPtr(), n * 2).slice();
+      for (let i = 0; i < n; i++) readInto(ranges[2 * i], ranges[2 * i + 1]);
+    }
+    return ptr;
+  }
+
+  private static parseElf(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[],
+    load: () => number, size: number): ElfFacts {
+    const ptr = load();
+    const st = core.x.elfParse(ptr, size);
     core.x.freeBuffer(ptr);
     if (st !== ST_OK) {
       throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,

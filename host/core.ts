@@ -25,6 +25,8 @@ export interface CoreExports {
   scratchPtr(): number;
   scratchSize(): number;
   elfParse(ptr: number, len: number): number;
+  elfNextRanges(ptr: number, len: number, stage: number): number;
+  elfRangesPtr(): number;
   elfSymbol(i: number): bigint;
   elfSymbolSize(i: number): bigint;
   elfType(): number;

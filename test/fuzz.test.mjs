@@ -444,7 +444,8 @@ if (isMainThread) {
     }
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     t.comment(`${total} cases (seed ${seed}): ${JSON.stringify(counts)}; errors by code ${JSON.stringify(errorCodes)}`);
-    t.ok(total >= 500, `at least 500 cases ran (${total})`);
+    // about 50 cases a second on an idle 2-core machine, far fewer when other tests share it
+    t.ok(total >= 200, `at least 200 cases ran (${total})`);
     t.ok(counts.stacks > 0, "some mutated inputs still decode to stacks");
     for (const f of findings) t.fail(`case ${f.case}: ${f.outcome} (${f.mutations ?? ""}): ${f.detail} — rerun: WSPY_FUZZ_SEED=${seed} WSPY_FUZZ_CASE=${f.case}${cores.length ? ` WSPY_FUZZ_CORES=${cores.join(",")}` : ""} node test/fuzz.test.mjs`);
     t.equal(findings.length, 0, "no traps, crashes or hangs");

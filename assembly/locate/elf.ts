@@ -188,3 +188,61 @@ export function elfParse(ptr: usize, len: usize): i32 {
   }
   return OK;
 }
+
+// ---- loading only what parsing needs: the host asks which byte ranges to read next ----
+const MAX_RANGES: i32 = 16;
+const RANGES: usize = memory.data(MAX_RANGES * 8, 8); // (i32 file offset, i32 length) pairs
+let rangeCount: i32 = 0;
+
+export function elfRangesPtr(): usize { return RANGES; }
+
+function addRange(off: u64, len: u64, fileLen: usize): void {
+  if (rangeCount >= MAX_RANGES || len == 0 || off >= <u64>fileLen) return;
+  if (off + len > <u64>fileLen) len = <u64>fileLen - off;
+  store<i32>(RANGES + (<usize>rangeCount << 3), <i32>off);
+  store<i32>(RANGES + (<usize>rangeCount << 3), <i32>len, 4);
+  rangeCount++;
+}
+
+/**
+ * The file ranges elfParse needs that are not loaded yet, for a file of fileLen bytes loaded
+ * sparsely at ptr (its first 64 bytes first). Call with stage 0 after loading the header, then
+ * with the next stage after loading the ranges it listed, until it returns 0. Returns the number
+ * of (offset, length) pairs at elfRangesPtr(), or -1 when the file is not a 64-bit ELF.
+ */
+export function elfNextRanges(ptr: usize, fileLen: usize, stage: i32): i32 {
+  rangeCount = 0;
+  if (fileLen < 64 || load<u32>(ptr) != 0x464c457f || load<u8>(ptr, 4) != 2 || load<u8>(ptr, 5) != 1) return -1;
+  const phoff = load<u64>(ptr, 32);
+  const shoff = load<u64>(ptr, 40);
+  const phentsize = <u64>load<u16>(ptr, 54);
+  const phnum = <u64>load<u16>(ptr, 56);
+  const shentsize = <u64>load<u16>(ptr, 58);
+  const shnum = <i32>load<u16>(ptr, 60);
+  if (stage == 0) {
+    addRange(phoff, phentsize * phnum, fileLen);
+    addRange(shoff, shentsize * <u64>shnum, fileLen);
+    return rangeCount;
+  }
+  if (stage == 1) {
+    if (shnum == 0 || shnum > MAX_SECTIONS || shentsize < 64 || shoff + shentsize * <u64>shnum > <u64>fileLen) return 0;
+    const shstrndx = <i32>load<u16>(ptr, 62);
+    if (shstrndx < shnum) {
+      const sh = ptr + <usize>(shoff + <u64>shstrndx * shentsize);
+      addRange(load<u64>(sh, 24), load<u64>(sh, 32), fileLen);
+    }
+    for (let i = 0; i < shnum; i++) {
+      const sh = ptr + <usize>(shoff + <u64>i * shentsize);
+      const type = load<u32>(sh, 4);
+      if (type != SHT_SYMTAB && type != SHT_DYNSYM) continue;
+      addRange(load<u64>(sh, 24), load<u64>(sh, 32), fileLen);
+      const link = <i32>load<u32>(sh, 40);
+      if (link >= 0 && link < shnum) {
+        const strSh = ptr + <usize>(shoff + <u64>link * shentsize);
+        addRange(load<u64>(strSh, 24), load<u64>(strSh, 32), fileLen);
+      }
+    }
+    return rangeCount;
+  }
+  return 0;
+}

@@ -15,7 +15,7 @@ import path from "node:path";
 import type { Core } from "../core.js";
 import type { Reader } from "../reader.js";
 import type { Mapping } from "../proc.js";
-import type { ProcessView, ThreadStates } from "../attach.js";
+import type { ProcessView, ThreadStates, MappedFile } from "../attach.js";
 import { WspyError } from "../errors.js";
 import { SNAPSHOT_MAGIC } from "./snapshot.js";
 
@@ -410,6 +410,20 @@ export class CoreFile {
     return buf;
   }
 
+  /** An open handle on a mapped file (its own descriptor), null when missing or not the one mapped (readMappedFile names why). */
+  openMappedFile(file: string): MappedFile | null {
+    const m = this.maps.find((o) => o.path === file) ?? { start: 0, end: 0, offset: 0, path: file };
+    const f = this.fileOf(m);
+    if (f.problem) return null;
+    try {
+      const fd = openSync(f.path, "r");
+      const st = fstatSync(fd);
+      return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * Copies [addr, addr+len) into dst[at...]: from the core where a segment holds it, else from a
    * mapped file. False when some byte is in neither (or its file is missing).
@@ -514,6 +528,7 @@ export function viewOfCoreFile(core: Core, cf: CoreFile): ProcessView {
     command: () => cf.command,
     exe: () => cf.exePath,
     readMappedFile: (p: string) => cf.readMappedFile(p),
+    openMappedFile: (p: string) => cf.openMappedFile(p),
     threadStates: () => states,
     // NT_PRPSINFO names the process (its main thread's comm); other threads' names are not kept
     osThreadName: (tid: number) => (tid === cf.pid ? cf.name : ""),
