@@ -5,11 +5,14 @@
 
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
-import { record } from "./record.js";
-import { dump, renderDumpText } from "./dump.js";
-import { dumpCoreFile, dumpSnapshotFile, takeSnapshot } from "./snapshot.js";
 import { checkWritable, writeAtomic } from "./output.js";
-import { top } from "./top.js";
+// the commands' modules load when a command runs: start-up stays small
+const lazy = {
+  record: () => import("./record.js"),
+  dump: () => import("./dump.js"),
+  snapshot: () => import("./snapshot.js"),
+  top: () => import("./top.js"),
+};
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
 import { convertCommand } from "./convert.js";
 import { viewCommand } from "./view.js";
@@ -81,6 +84,7 @@ export function buildProgram(): Command {
       if (o.pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
       const format = o.format as OutputFormat;
       const output = o.output ?? `wspy-${o.pid ?? new Date().toISOString().replace(/[:.]/g, "-")}.${DEFAULT_EXT[format]}`;
+      const { record } = await lazy.record();
       const res = await record({
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
         duration: o.duration, idle: !!o.idle, versionTables: o.versionTable, forceVersion: o.forceVersion,
@@ -113,6 +117,8 @@ export function buildProgram(): Command {
       if ((o.exe || o.sysroot) && !o.core) throw new WspyError("BAD_INPUT", "--exe and --sysroot go with --core FILE", "");
       if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
       const offline = { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals, exe: o.exe, sysroot: o.sysroot };
+      const { dump, renderDumpText } = await lazy.dump();
+      const { dumpCoreFile, dumpSnapshotFile } = await lazy.snapshot();
       const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
         : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
         : await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking, locals: o.locals });
@@ -131,6 +137,7 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const output = o.output ?? `wspy-${o.pid}.snapshot`;
       checkWritable(output);
+      const { takeSnapshot } = await lazy.snapshot();
       const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
       writeAtomic(output, s.bytes);
       process.stderr.write(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}\n`);
@@ -160,6 +167,7 @@ export function buildProgram(): Command {
     .action(async (command: string[], o) => {
       if (!o.pid && command.length === 0) throw new WspyError("BAD_INPUT", "top needs a process: -p PID, or a command after --", "e.g. wspy top -p 1234");
       if (o.pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
+      const { top } = await lazy.top();
       const res = await top({
         pid: o.pid, command: command.length ? command : undefined, rate: o.rate, delay: o.delay, duration: o.duration,
         idle: !!o.idle, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking,

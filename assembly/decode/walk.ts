@@ -896,7 +896,10 @@ export function walkSample(): i32 {
       speculate = true;
     }
     const ident = load<u64>(ts + oIdent);
-    const tid = threadTid(ts, ident);
+    // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
+    // its frame pointers hold then is not a stack of this process
+    if (ident == 0) store<i32>(r, -1, 2 * 4);
+    const tid = ident == 0 ? 0 : threadTid(ts, ident);
     store<i32>(r, tid, 0);
     store<i32>(r, internThread(ident, tid), 4);
     store<i32>(r, st, 3 * 4);

@@ -10,7 +10,8 @@
 // The schema below states the messages and fields wspy writes, with the same numbers.
 
 import { gzipSync } from "node:zlib";
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
+import { createRequire } from "node:module";
 import type { Profile } from "../profile.js";
 import { threadLabel } from "./common.js";
 
@@ -72,7 +73,11 @@ message Function {
 let profileType: protobuf.Type | null = null;
 /** The perftools.profiles.Profile message type, parsed once (field names kept in snake_case). */
 export function pprofType(): protobuf.Type {
-  if (!profileType) profileType = protobuf.parse(PPROF_PROTO, { keepCase: true }).root.lookupType("perftools.profiles.Profile");
+  // protobufjs loads on first use: only pprof output needs it
+  if (!profileType) {
+    const pb = createRequire(import.meta.url)("protobufjs") as typeof protobuf;
+    profileType = pb.parse(PPROF_PROTO, { keepCase: true }).root.lookupType("perftools.profiles.Profile");
+  }
   return profileType;
 }
 
