@@ -19,7 +19,7 @@ export {
 } from "./decode/walk";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
-  setThreadName, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
+  setThreadName, pushSample, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
   internFrame, internNode,
 } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";

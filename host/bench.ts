@@ -15,29 +15,33 @@ import { benchRender } from "./render/bench-render.js";
 
 interface Python { label: string; version: string; path: string }
 interface Row {
-  python: string; depth: number; threads: number; samples: number;
+  python: string; depth: number; threads: number; changing: boolean; samples: number;
   usPerSampleMedian: number; usPerSampleP99: number; readsPerSample: number;
   samplesPerSecond: number; errorRate: number;
 }
 
-const SHAPES = [
+const SHAPES: { depth: number; threads: number; changing?: boolean }[] = [
   { depth: 10, threads: 1 }, { depth: 50, threads: 1 }, { depth: 500, threads: 1 },
-  { depth: 50, threads: 10 },
+  { depth: 50, threads: 10 }, { depth: 50, threads: 100 },
+  // recursion down to 500 and back without pause: torn reads at the highest rate
+  { depth: 500, threads: 1, changing: true },
 ];
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
 
-function startTarget(py: string, depth: number, threads: number): Promise<ChildProcess> {
+function startTarget(py: string, depth: number, threads: number, changing = false): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(py, [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), String(depth), String(threads), "120"], { stdio: ["ignore", "pipe", "inherit"] });
+    const args = changing ? [path.join(PACKAGE_ROOT, "test", "fixtures", "changing_stack.py"), String(depth), "120"]
+      : [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), String(depth), String(threads), "120"];
+    const child = spawn(py, args, { stdio: ["ignore", "pipe", "inherit"] });
     let buf = "";
     child.stdout!.on("data", (d) => { buf += d; if (buf.includes("ready")) resolve(child); });
     child.on("exit", (c) => reject(new Error(`bench target exited ${c}`)));
   });
 }
 
-async function benchOne(py: Python, depth: number, threads: number): Promise<Row> {
-  const child = await startTarget(py.path, depth, threads);
+async function benchOne(py: Python, depth: number, threads: number, changing = false): Promise<Row> {
+  const child = await startTarget(py.path, depth, threads, changing);
   try {
     const target = await Target.attach(child.pid!, {});
     const core = target.core;
@@ -65,7 +69,7 @@ async function benchOne(py: Python, depth: number, threads: number): Promise<Row
     target.close();
     times.sort();
     return {
-      python: py.label, depth, threads, samples: SAMPLES,
+      python: py.label, depth, threads, changing, samples: SAMPLES,
       usPerSampleMedian: +(times[SAMPLES >> 1] * 1000).toFixed(1),
       usPerSampleP99: +(times[Math.floor(SAMPLES * 0.99)] * 1000).toFixed(1),
       readsPerSample: +(reads / SAMPLES).toFixed(2),
@@ -126,15 +130,49 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
   };
 }
 
+/**
+ * Memory after an hour at 100 Hz: 360,000 samples over 10,000 distinct stacks 20 deep, interned
+ * by the core as a recording would, lifted into a Profile and rendered as a flame graph.
+ * Returns the process's RSS in MB at each step.
+ */
+async function memoryAfterAnHour(): Promise<{ samples: number; stacks: number; rssStartMb: number; rssTablesMb: number; rssRenderedMb: number }> {
+  const { Core } = await import("./core.js");
+  const { renderProfile } = await import("./render/index.js");
+  const mb = () => +(process.memoryUsage().rss / 2 ** 20).toFixed(1);
+  const rssStartMb = mb();
+  const core = new Core();
+  const names: number[] = [];
+  for (let i = 0; i < 500; i++) names.push(core.internString(`function_${i}`));
+  const file = core.internString("/srv/app/module.py");
+  const leaves: number[] = [];
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let s = 0; s < 10_000; s++) {
+    let node = -1;
+    for (let d = 0; d < 20; d++) {
+      const name = d < 3 ? names[d] : names[Math.floor(rand() * names.length)];
+      node = core.x.internNode(node, core.x.internFrame(name, file, 10 + d, 0, 1));
+    }
+    leaves.push(node);
+  }
+  const thread = 0;
+  for (let i = 0; i < 360_000; i++) core.x.pushSample(i / 100, 0.01, thread, leaves[i % leaves.length]);
+  const rssTablesMb = mb();
+  const profile = core.liftProfile({ target: "synthetic", pid: 0, pythonVersion: "3.12", rate: 100, durationSec: 3600, samples: 360_000, errors: {}, startedAt: new Date().toISOString() });
+  renderProfile(profile, "flamegraph", {});
+  const rssRenderedMb = mb();
+  return { samples: 360_000, stacks: leaves.length, rssStartMb, rssTablesMb, rssRenderedMb };
+}
+
 async function main(): Promise<void> {
   const helpers = await import(pathToFileURL(path.join(PACKAGE_ROOT, "test", "helpers", "pythons.mjs")).href);
   const pythons = (helpers.findPythons() as Python[]).filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian"));
   const rows: Row[] = [];
   for (const py of process.env.WSPY_BENCH_ONLY === "cost" ? [] : pythons) {
     for (const s of SHAPES) {
-      const row = await benchOne(py, s.depth, s.threads);
+      const row = await benchOne(py, s.depth, s.threads, !!s.changing);
       rows.push(row);
-      process.stderr.write(`${row.python} depth ${row.depth} threads ${row.threads}: ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%\n`);
+      process.stderr.write(`${row.python} depth ${row.depth}${row.changing ? " (changing)" : ""} threads ${row.threads}: ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%\n`);
     }
   }
   const dir = path.join(PACKAGE_ROOT, "build", "bench");
@@ -148,14 +186,17 @@ async function main(): Promise<void> {
       process.stderr.write(`${c.python} at ${c.rate} Hz for ${c.seconds} s: profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), target slowdown ×${c.targetSlowdown}\n`);
     }
   }
+  const memory = await memoryAfterAnHour();
+  process.stderr.write(`memory: ${memory.samples} samples, ${memory.stacks} stacks: RSS ${memory.rssStartMb} MB at start, ${memory.rssTablesMb} MB with the tables, ${memory.rssRenderedMb} MB after lifting and rendering\n`);
   const render = benchRender();
   process.stderr.write(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB\n`);
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, costs, render }, null, 2) + "\n");
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, costs, render, memory }, null, 2) + "\n");
   const costMd = ["", "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | target slowdown (unprofiled work / profiled work) |", "|---|---:|---:|---:|---:|---:|",
     ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.targetSlowdown} |`)];
+  const memMd = ["", `Memory after an hour at 100 Hz (${memory.samples} samples over ${memory.stacks} distinct stacks, 20 deep): RSS ${memory.rssTablesMb} MB with the core's tables, ${memory.rssRenderedMb} MB after lifting and rendering a flame graph (${memory.rssStartMb} MB at start).`];
   const renderMd = ["", `Rendering a synthetic hour at 100 Hz with ${render.stacks} distinct stacks (${render.samples} samples) to SVG: ${render.ms.toFixed(0)} ms, ${render.rects} rectangles, ${(render.bytes / 1024).toFixed(0)} KiB.`];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...costMd, ...renderMd].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...costMd, ...memMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   process.stderr.write(`wrote ${path.join(dir, "report.json")} and report.md\n`);

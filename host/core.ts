@@ -86,6 +86,9 @@ export interface CoreExports {
   threadsPtr(): number;
   setThreadName(threadId: number, nameId: number): void;
   internString(ptr: number, len: number): number;
+  internFrame(nameId: number, fileId: number, line: number, kind: number, firstLine: number): number;
+  internNode(parent: number, frameId: number): number;
+  pushSample(time: number, weight: number, threadId: number, node: number): number;
   sampleCount(): number;
   sampleTimesPtr(): number;
   sampleWeightsPtr(): number;

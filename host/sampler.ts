@@ -132,6 +132,11 @@ export class SampledProcess {
   active(tid: number, node: number): boolean {
     return !this.waiting.waiting(node) && this.tasks.active(tid);
   }
+
+  /** A thread that holds the GIL is active unless its innermost frame is a known wait. */
+  activeHoldingGil(node: number): boolean {
+    return !this.waiting.waiting(node);
+  }
 }
 
 export class Sampler {
@@ -397,7 +402,8 @@ export class Sampler {
       let keep = node >= 0;
       if (gilOnly && !gil) keep = false;
       if (classify && node >= 0 && (keep || this.opts.alwaysClassify)) {
-        const active = p.active(v[r + R_TID], node);
+        // the GIL holder is running (Python code, or C code that kept the GIL): no /proc read
+        const active = gil ? p.activeHoldingGil(node) : p.active(v[r + R_TID], node);
         if (active) this.tickActive = true;
         else if (!idle) keep = false;
       }

@@ -104,8 +104,10 @@ function qAdd(addr: u64, len: i32, dst: usize): i32 {
 }
 
 /** Issues the queued reads (MAX_IOV per syscall). OK, or ERR_GONE / ERR_PERM. */
+const MAX_RESTARTS: i32 = 4;
 function qFlush(): i32 {
   let i = 0;
+  let restarts = 0;
   while (i < qCount) {
     batchReset();
     const first = i;
@@ -120,8 +122,10 @@ function qFlush(): i32 {
       continue;
     }
     for (let k = 0; k < done; k++) unchecked(qOk[first + k] = true);
-    // process_vm_readv stops at the first unreadable iovec: retry the rest after it
+    // process_vm_readv stops at the first unreadable iovec: go on after it, a few times (a stack
+    // that shrank leaves many speculative addresses unmapped; those are read alone if needed)
     if (first + done < i) {
+      if (++restarts > MAX_RESTARTS) break;
       i = first + done + 1;
     }
   }
@@ -162,6 +166,8 @@ const pfStart = new StaticArray<i32>(MAX_THREADS + 1);
 let pfCursor: i32 = 0;
 let pfLo: i32 = 0, pfHi: i32 = 0; // the current thread's range
 let speculate: bool = true;        // off while a torn thread is retried
+const MAX_SPEC_LOOSE_FRAMES: i32 = 64;
+let looseReads: i32 = 0;
 
 // prefetched code windows
 let pcArena: usize = 0;
@@ -410,9 +416,19 @@ function localFrame(addr: u64): usize {
   }
   // generator frames, C-stack entry frames, and every frame object ≤3.10
   if (speculate) {
-    specCur.frames.pushU64(addr);
+    // interpreter frames outside chunks are few (entry and generator frames); many means the
+    // chunks moved under this sample: not worth speculating on next time
+    if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || specCur.frames.len - unchecked(specCur.frameStart[curSlot]) < MAX_SPEC_LOOSE_FRAMES) {
+      specCur.frames.pushU64(addr);
+    }
     const p = prefetchedFrame(addr);
     if (p != 0) return p;
+  }
+  // interpreter frames outside every chunk are few; hundreds mean the chunks moved under this
+  // sample (a stack that shrank and grew): give up on it as torn rather than read them one by one
+  if (frameModel != C.FRAME_MODEL_FRAME_OBJECT && ++looseReads > MAX_SPEC_LOOSE_FRAMES) {
+    fail(ERR_CHAIN, 10, addr);
+    return 0;
   }
   return readRemote(addr, FRAME_BUF, frameLen) == OK ? FRAME_BUF : 0;
 }
@@ -627,6 +643,7 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
   chunkFirst = poolUsed;
   chunkEnd = poolUsed;
   nextChunkAddr = 0;
+  looseReads = 0;
   if (frameModel == C.FRAME_MODEL_FRAME_OBJECT) {
     frame = load<u64>(ts + <usize>O[F.F_TSTATE_FRAME]);
     depth = walkFrameObjects(frame);
