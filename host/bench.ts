@@ -113,14 +113,17 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
     c.stdout!.on("data", on);
     c.on("exit", (code) => reject(new Error(`bench target exited ${code}`)));
   });
-  // unprofiled and profiled targets run at the same time on this 2-core machine
-  const plain = await start();
+  // one after another, so wspy's own CPU does not steal from a neighbour: plain, profiled, plain
+  const plain1 = await start();
+  const work1 = await workOf(plain1);
   const profiled = await start();
-  const plainWork = workOf(plain);
   const profWork = workOf(profiled);
   const out = path.join(PACKAGE_ROOT, "build", "bench", `cost-${process.pid}.txt`);
   const rec = cpuOf([process.execPath, cli, "record", "-p", String(profiled.pid), "-r", String(rate), "-d", String(seconds), "-f", "raw", "-o", out]);
-  const [a, b] = await Promise.all([plainWork, profWork]);
+  const b = await profWork;
+  const plain2 = await start();
+  const work2 = await workOf(plain2);
+  const a = (work1 + work2) / 2;
   const startup = cpuOf([process.execPath, cli, "tables", "list"]);
   return {
     python: py.label, rate, seconds,
