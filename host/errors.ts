@@ -3,6 +3,8 @@
 // Must not know: CPython layouts; the CLI decides how to print.
 // Source of truth: this file; ../shared/docs/design.md §6.
 
+import { readFileSync } from "node:fs";
+
 export type ErrorCode =
   | "NO_SUCH_PROCESS"   // the pid does not exist (or exited)
   | "PERMISSION"        // not allowed to read the target
@@ -36,16 +38,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
 export function permissionHint(): string {
   let scope = "";
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    scope = readFileSyncSafe("/proc/sys/kernel/yama/ptrace_scope").trim();
+    scope = readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
   } catch { /* no Yama */ }
   const scopeText = scope ? ` (kernel.yama.ptrace_scope is ${scope})` : "";
   return "run wspy as the same user as the target or as root, allow it with " +
     "`sudo sysctl kernel.yama.ptrace_scope=0`" + scopeText +
     ", or grant CAP_SYS_PTRACE (containers: `docker run --cap-add SYS_PTRACE`)";
-}
-
-import { readFileSync } from "node:fs";
-function readFileSyncSafe(path: string): string {
-  return readFileSync(path, "utf8");
 }

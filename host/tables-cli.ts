@@ -2,6 +2,7 @@
 // Must not know: CPython layouts (the core validates, tables.ts loads).
 // Source of truth: README "Version tables".
 
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Core } from "./core.js";
 import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tables.js";
@@ -41,7 +42,7 @@ export function tablesCommand(): Command {
         throw new WspyError("UNSUPPORTED", `no version table for Python ${version}`, "see README, \"Version tables\"");
       }
       process.stdout.write(`${t.file}\n`);
-      process.stdout.write(require_text(t.file));
+      process.stdout.write(readFileSync(t.file, "utf8"));
     });
   tables
     .command("check")
@@ -77,5 +78,3 @@ export function tablesCommand(): Command {
   return tables;
 }
 
-import { readFileSync } from "node:fs";
-function require_text(file: string): string { return readFileSync(file, "utf8"); }

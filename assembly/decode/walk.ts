@@ -57,6 +57,7 @@ let codeLo: i32 = 0, codeLen: i32 = 0;
 const FRAME_BUF: usize = memory.data(MAX_WINDOW, 16);
 const CODE_BUF: usize = memory.data(MAX_WINDOW, 16);
 const GIL_BUF: usize = memory.data(64, 16);
+const TID_BUF: usize = memory.data(8, 8);
 
 // per-frame scratch of the current thread
 const frameCode = new StaticArray<u64>(MAX_FRAMES);
@@ -339,8 +340,8 @@ function threadTid(ts: usize, ident: u64): i32 {
   if (nativeIdModel == C.THREAD_NATIVE_ID_FIELD) return <i32>load<u32>(ts + <usize>O[F.F_TSTATE_NATIVE_THREAD_ID]);
   const cached = tidCache.get(ident);
   if (cached >= 0) return cached;
-  if (readRemote(ident + PTHREAD_TID_OFFSET, GIL_BUF, 4) != OK) return 0;
-  const tid = load<i32>(GIL_BUF);
+  if (readRemote(ident + PTHREAD_TID_OFFSET, TID_BUF, 4) != OK) return 0;
+  const tid = load<i32>(TID_BUF);
   if (tid > 0) tidCache.set(ident, tid);
   return tid > 0 ? tid : 0;
 }
