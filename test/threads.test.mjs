@@ -54,7 +54,11 @@ for (const label of ["pyenv 2.7", "provisioned 3.15"]) {
     const g = await recordRaw(t, busy.pid, path.join(dir, "gil.txt"), ["-i", "--gil"]);
     const gl = leaves(g.stacks);
     t.ok(total(gl) > 50, `samples with -i --gil (${total(gl)})`);
-    t.same(Object.keys(gl), ["spin"], `with -i --gil only spin() appears: ${JSON.stringify(gl)}`);
+    // 2.7's Event.wait(timeout) polls: every ≤50 ms the waiter takes the GIL to try its lock
+    // (threading.py's Condition.wait), so it is rightly caught holding the GIL now and then
+    const polls = label === "pyenv 2.7" ? (gl.wait ?? 0) : 0;
+    t.same(Object.keys(gl).filter((k) => k !== "spin" && !(polls && k === "wait")), [], `with -i --gil only spin() appears: ${JSON.stringify(gl)}`);
+    t.ok(polls <= 0.05 * total(gl), `2.7's polling waiter holds the GIL rarely: ${polls} of ${total(gl)}`);
     t.ok(g.gil >= 75, `GIL held in ${g.gil}% of ticks while worker-a spins (near 100)`);
 
     // default: idle threads left out (a sleeper may be caught running for an instant)
@@ -65,7 +69,9 @@ for (const label of ["pyenv 2.7", "provisioned 3.15"]) {
     // that is seen now and then, so "absent" is a small share, against most with --idle
     t.ok((dl.spin ?? 0) / Math.max(1, total(dl)) >= 0.8, `spin() is ≥ 80% of the default profile: ${JSON.stringify(dl)}`);
     t.ok(idleShare <= 0.2, `sleeping and waiting threads are (nearly) absent by default: ${(100 * idleShare).toFixed(1)}%`);
-    t.notOk(d.stacks.some((s) => s.frames.some((f) => fnName(f) === "waiter")), "the Event waiter never appears by default");
+    const waiterSamples = d.stacks.filter((s) => s.frames.some((f) => fnName(f) === "waiter")).reduce((a, s) => a + s.count, 0);
+    if (label === "pyenv 2.7") t.ok(waiterSamples <= 0.05 * total(dl), `the polling Event waiter is (nearly) absent by default: ${waiterSamples}`);
+    else t.equal(waiterSamples, 0, "the Event waiter never appears by default");
 
     // --idle: every thread, sleepers included; --threads: a root frame per thread
     const i = await recordRaw(t, busy.pid, path.join(dir, "idle.txt"), ["--idle", "--threads"]);
