@@ -28,6 +28,8 @@ const SHAPES: { depth: number; threads: number; changing?: boolean }[] = [
 ];
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
+/** WSPY_BENCH_ONLY=samples,cost,memory: the parts to run (default all) */
+const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,cost,memory").split(",");
 
 function startTarget(py: string, depth: number, threads: number, changing = false): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
   const helpers = await import(pathToFileURL(path.join(PACKAGE_ROOT, "test", "helpers", "pythons.mjs")).href);
   const pythons = (helpers.findPythons() as Python[]).filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian"));
   const rows: Row[] = [];
-  for (const py of process.env.WSPY_BENCH_ONLY === "cost" ? [] : pythons) {
+  for (const py of ONLY.includes("samples") ? pythons : []) {
     for (const s of SHAPES) {
       const row = await benchOne(py, s.depth, s.threads, !!s.changing);
       rows.push(row);
@@ -182,13 +184,14 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const costs: CostRow[] = [];
   const costPy = pythons.find((p) => p.version.startsWith("3.12.")) ?? pythons[0];
-  if (costPy) {
+  if (costPy && ONLY.includes("cost")) {
     for (const rate of [100, 1000]) {
       const c = await costAt(costPy, rate, 5);
       costs.push(c);
       process.stderr.write(`${c.python} at ${c.rate} Hz for ${c.seconds} s: profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), target slowdown ×${c.targetSlowdown}\n`);
     }
   }
+  if (!ONLY.includes("memory")) return; // a partial run: the lines above are its result; the report is left as it was
   const memory = await memoryAfterAnHour();
   process.stderr.write(`memory: ${memory.samples} samples, ${memory.stacks} stacks: RSS ${memory.rssStartMb} MB at start, ${memory.rssTablesMb} MB with the tables, ${memory.rssRenderedMb} MB after lifting and rendering\n`);
   const render = benchRender();

@@ -104,10 +104,10 @@ function qAdd(addr: u64, len: i32, dst: usize): i32 {
   return i;
 }
 
-/** Issues the queued reads (MAX_IOV per syscall). OK, or ERR_GONE / ERR_PERM. */
+/** Issues the queued reads from index `from` on (MAX_IOV per syscall). OK, or ERR_GONE / ERR_PERM. */
 const MAX_RESTARTS: i32 = 4;
-function qFlush(): i32 {
-  let i = 0;
+function qFlush(from: i32): i32 {
+  let i = from;
   let restarts = 0;
   while (i < qCount) {
     batchReset();
@@ -151,19 +151,25 @@ class SpecGen {
   chunkStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   codeStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   owner: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
+  /** the tstate's newest data-stack chunk and (3.11) cframe address, as the walk found them */
+  newest: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
+  cframe: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
   count: i32 = 0;
   clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.count = 0; }
 }
 let specPrev = new SpecGen();
 let specCur = new SpecGen();
 
-// prefetched frames outside chunks, per slot: [pfStart[slot], pfStart[slot+1])
+// prefetched frames outside chunks, per slot: [pfStart[slot], pfEnd[slot])
 let pfArena: usize = 0;
 let pfCap: i32 = 0;
 let pfCount: i32 = 0;
 const pfAddr = new StaticArray<u64>(MAX_QUEUE);
 const pfQ = new StaticArray<i32>(MAX_QUEUE);
-const pfStart = new StaticArray<i32>(MAX_THREADS + 1);
+const pfStart = new StaticArray<i32>(MAX_THREADS);
+const pfEnd = new StaticArray<i32>(MAX_THREADS);
+// what each slot's reads were queued for in the first batch: its tstate (0: not queued)
+const slotSpecOwner = new StaticArray<u64>(MAX_THREADS);
 let pfCursor: i32 = 0;
 let pfLo: i32 = 0, pfHi: i32 = 0; // the current thread's range
 let speculate: bool = true;        // off while a torn thread is retried
@@ -639,7 +645,7 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
   curSlot = slot;
   // this thread's prefetched frames and chunk copies
   pfLo = unchecked(pfStart[slot]);
-  pfHi = unchecked(pfStart[slot + 1]);
+  pfHi = unchecked(pfEnd[slot]);
   pfCursor = pfLo;
   chunkFirst = poolUsed;
   chunkEnd = poolUsed;
@@ -730,12 +736,14 @@ function adoptChunks(slot: i32, chunk: u64): void {
   nextChunkAddr = expected;
 }
 
-/** Queues thread slot `slot`'s speculative reads (its tstate window is at ts). */
-function queueThread(slot: i32, t: u64, ts: usize): void {
+/**
+ * Queues thread slot `slot`'s reads: its newest chunk `chunk` and cframe `cf` (from its tstate,
+ * or as last seen), and the older chunks and loose frames seen last time.
+ */
+function queueThread(slot: i32, t: u64, chunk: u64, cf: u64): void {
   unchecked(slotCframeQ[slot] = -1);
-  if (frameModel == C.FRAME_MODEL_CFRAME) {
-    const cf = load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]);
-    if (cf != 0) unchecked(slotCframeQ[slot] = qAdd(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME], 8, CFRAME_SLOTS + (<usize>slot << 3)));
+  if (frameModel == C.FRAME_MODEL_CFRAME && cf != 0) {
+    unchecked(slotCframeQ[slot] = qAdd(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME], 8, CFRAME_SLOTS + (<usize>slot << 3)));
   }
   const prev = specPrev;
   const same = slot < prev.count && unchecked(prev.owner[slot]) == t;
@@ -743,7 +751,6 @@ function queueThread(slot: i32, t: u64, ts: usize): void {
   unchecked(slotChunkStart[slot] = poolUsed);
   unchecked(slotChunkQueued[slot] = 0);
   if (frameModel != C.FRAME_MODEL_FRAME_OBJECT) {
-    const chunk = load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]);
     if (chunk != 0) {
       queueChunk(slot, chunk);
       if (same) {
@@ -771,7 +778,16 @@ function queueThread(slot: i32, t: u64, ts: usize): void {
       }
     }
   }
-  unchecked(pfStart[slot + 1] = pfCount);
+  unchecked(pfEnd[slot] = pfCount);
+}
+
+/** A slot with nothing queued. */
+function queueNothing(slot: i32): void {
+  unchecked(pfStart[slot] = pfCount);
+  unchecked(pfEnd[slot] = pfCount);
+  unchecked(slotChunkStart[slot] = poolUsed);
+  unchecked(slotChunkQueued[slot] = 0);
+  unchecked(slotCframeQ[slot] = -1);
 }
 
 function queueChunk(slot: i32, addr: u64): void {
@@ -787,16 +803,19 @@ function queueChunk(slot: i32, addr: u64): void {
 }
 
 /** Queues the previous sample's code objects for validation; returns the first queue index. */
+let codesQueued: i32 = 0;
 function queueCodes(): i32 {
   const prev = specPrev;
   const n = prev.codes.len;
   const first = qCount;
+  codesQueued = 0;
   if (n == 0) return first;
   const arena = growArena(pcArena, pcCap, n, codeLen);
   if (arena == 0) return first;
   if (arena != pcArena) { pcArena = arena; pcCap = n * codeLen; }
   for (let k = 0; k < n; k++) {
     if (qAdd(prev.codes.getU64(k) + <u64>codeLo, codeLen, pcArena + <usize>k * codeLen) < 0) break;
+    codesQueued++;
   }
   return first;
 }
@@ -804,7 +823,7 @@ function queueCodes(): i32 {
 /** Marks the code entries whose prefetched windows still match as validated this sample. */
 function checkCodes(first: i32): void {
   const prev = specPrev;
-  const n = qCount - first;
+  const n = codesQueued;
   for (let k = 0; k < n && k < prev.codes.len; k++) {
     if (!unchecked(qOk[first + k])) continue;
     const e = codeMap.get(prev.codes.getU64(k));
@@ -820,8 +839,9 @@ const slotCframeQ = new StaticArray<i32>(MAX_THREADS);
  * Samples every thread once. Returns the number of thread records (walkResultsPtr), or a
  * negative status when the thread list itself could not be read (target gone, no permission).
  * A thread whose stack was torn is retried once with fresh reads, then reported with its status.
- * At steady state this is two syscalls: the thread list, then every thread's chunks, frames
- * outside chunks and code-object checks, each at the previous sample's addresses.
+ * At steady state this is one syscall: the thread list, every thread's chunks, frames outside
+ * chunks and code-object checks, each at the previous sample's addresses; a second one only for
+ * threads whose newest chunk (or cframe) moved, or that are new.
  */
 export function walkSample(): i32 {
   resultCount = 0;
@@ -836,8 +856,11 @@ export function walkSample(): i32 {
   speculate = true;
   const oNext = <usize>O[F.F_TSTATE_NEXT], oInterp = <usize>O[F.F_TSTATE_INTERP], oIdent = <usize>O[F.F_TSTATE_THREAD_ID];
 
-  // phase A: the interpreter's thread head (and GIL) and the thread states seen last time
+  // phase A, one batch: the interpreter's thread head (and GIL), the thread states seen last
+  // time, and every thread's chunks, loose frames and code checks as last seen
   qCount = 0;
+  poolUsed = 0;
+  pfCount = 0;
   qAdd(interpAddr + <u64>interpLo, interpLen, INTERP_BUF);
   let gilQ = -1;
   if (wantGil) {
@@ -846,12 +869,27 @@ export function walkSample(): i32 {
   }
   const firstT = qCount;
   for (let i = 0; i < listCount; i++) qAdd(unchecked(listAddr[i]), tstateLen, tstateArena + <usize>i * tstateLen);
-  let st = qFlush();
+  const prev = specPrev;
+  for (let i = 0; i < listCount; i++) {
+    const owner = unchecked(listAddr[i]);
+    if (i < prev.count && unchecked(prev.owner[i]) == owner) {
+      queueThread(i, owner, unchecked(prev.newest[i]), unchecked(prev.cframe[i]));
+      unchecked(slotSpecOwner[i] = owner);
+    } else {
+      queueNothing(i);
+      unchecked(slotSpecOwner[i] = 0);
+    }
+  }
+  for (let k = 0; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
+  const codesQ = queueCodes();
+  let st = qFlush(0);
   if (st != OK) return -st;
   if (!unchecked(qOk[0])) return -fail(ERR_READ, 0, interpAddr);
+  checkCodes(codesQ);
   const gil = wantGil ? gilHolderFrom(gilQ) : 0;
   let t = load<u64>(INTERP_BUF + <usize>(O[F.F_INTERP_THREADS_HEAD] - interpLo));
   // follow the list; slots that still hold the same thread use what was just read
+  const specSlots = listCount;
   let n = 0;
   while (t != 0) {
     if (n >= MAX_THREADS) return -fail(ERR_LIMIT, 1, t);
@@ -869,19 +907,23 @@ export function walkSample(): i32 {
   }
   listCount = n;
 
-  // phase B: every thread's chunks, frames outside chunks and code checks, in one go
-  qCount = 0;
-  poolUsed = 0;
-  pfCount = 0;
+  // phase B, only for threads whose chunk, cframe or tstate moved since last time (and new ones)
+  const firstB = qCount;
+  const pfB = pfCount;
   for (let i = 0; i < n; i++) {
-    if (unchecked(listOk[i])) queueThread(i, unchecked(listAddr[i]), tstateArena + <usize>i * tstateLen);
-    else { unchecked(pfStart[i] = pfCount); unchecked(pfStart[i + 1] = pfCount); unchecked(slotChunkStart[i] = poolUsed); unchecked(slotChunkQueued[i] = 0); unchecked(slotCframeQ[i] = -1); }
+    if (!unchecked(listOk[i])) { queueNothing(i); continue; }
+    const ts = tstateArena + <usize>i * tstateLen;
+    const chunk = frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0;
+    const cf = frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0;
+    const t = unchecked(listAddr[i]);
+    if (i < specSlots && unchecked(slotSpecOwner[i]) == t && unchecked(prev.newest[i]) == chunk && unchecked(prev.cframe[i]) == cf) continue;
+    queueThread(i, t, chunk, cf);
   }
-  for (let k = 0; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
-  const codesQ = queueCodes();
-  st = qFlush();
-  if (st != OK) return -st;
-  checkCodes(codesQ);
+  if (qCount > firstB) {
+    for (let k = pfB; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
+    st = qFlush(firstB);
+    if (st != OK) return -st;
+  }
 
   // phase C: decode each thread from local copies
   specCur.clear();
@@ -913,6 +955,9 @@ export function walkSample(): i32 {
       if (st == ERR_GONE || st == ERR_PERM) return -st;
       speculate = true;
     }
+    // the addresses to read this thread at next time, as its tstate shows them now
+    unchecked(specCur.newest[i] = frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0);
+    unchecked(specCur.cframe[i] = frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0);
     const ident = load<u64>(ts + oIdent);
     // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
     // its frame pointers hold then is not a stack of this process
