@@ -149,7 +149,14 @@ export class Core {
       },
     };
     const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled, imports as loader.Imports);
-    this.x = inst.exports as unknown as CoreExports;
+    // the loader wraps each exported function to pass an argument count (rest arguments: an
+    // array per call); no export has optional parameters, so the hot path calls them directly
+    const x = inst.exports as unknown as Record<string, unknown>;
+    for (const k of Object.keys(x)) {
+      const original = (x[k] as { original?: unknown } | null)?.original;
+      if (typeof original === "function") x[k] = original;
+    }
+    this.x = x as unknown as CoreExports;
     this.frameStride = this.x.frameStride();
   }
 

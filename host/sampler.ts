@@ -71,8 +71,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 /** A cell nobody notifies: Atomics.wait on it is a precise sleep that burns no CPU. */
 const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
-/** The longest the event loop goes without a turn while sampling fast, ms. */
-const YIELD_MS = 5;
+/** The longest the event loop goes without a turn while sampling, ms (signals, child exits, top's keys). */
+const YIELD_MS = 25;
+/** Waits longer than this go through the event loop's timers; shorter ones block precisely, ms. */
+const TIMER_WAIT_MS = 50;
 
 function signalNumber(sig: NodeJS.Signals | null): number | undefined {
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
@@ -279,7 +281,7 @@ export class Sampler {
       let now = performance.now();
       if (now >= endAt) { this.stopReason = "duration"; break; }
       if (now >= nextHousekeeping) {
-        await this.housekeeping();
+        if (this.tree || this.opts.blocking) await this.housekeeping();
         // from its end: an attach can take long, and sampling goes on between attaches
         now = performance.now();
         nextHousekeeping = now + HOUSEKEEPING_MS;
@@ -291,9 +293,10 @@ export class Sampler {
         continue;
       }
       const wait = Math.min(next, endAt, nextHousekeeping) - now;
-      // a timer for the bulk of the wait, a precise blocking wait for the last stretch (no spinning);
-      // the event loop runs at least every YIELD_MS so signals and child exits are seen
-      if (wait > 2) { await sleep(wait - 1.5); lastYield = performance.now(); continue; }
+      // one wake-up per tick (each costs the kernel a context switch): a precise blocking wait up
+      // to TIMER_WAIT_MS, a timer beyond (low rates); the event loop gets a turn (no sleep) at
+      // least every YIELD_MS so signals and child exits are seen
+      if (wait > TIMER_WAIT_MS) { await sleep(wait - 1); lastYield = performance.now(); continue; }
       if (now - lastYield > YIELD_MS) { await yieldNow(); lastYield = performance.now(); continue; }
       if (wait > 0.02) { Atomics.wait(WAIT_CELL, 0, 0, wait); continue; }
       if (now < next) continue; // woke for housekeeping
