@@ -4,7 +4,7 @@
 // Must not know: files, processes, clocks, terminals, output formats.
 // Source of truth: ../shared/docs/design.md §2; host/core.ts is the one caller.
 
-export { readCallCount, readLastErrno } from "./io";
+export { readCallCount, readLastErrno, ioForgetBase } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
   elfParse, elfSymbol, elfSymbolSize, elfType_ as elfType, elfFirstLoadVaddr, elfFirstLoadOffset,

@@ -54,6 +54,9 @@ function ensureBase(): void {
   }
 }
 
+/** The reader changed: ask the host for the memory's base again before the next read. */
+export function ioForgetBase(): void { memPages = -1; }
+
 export function batchReset(): void {
   batchCount = 0;
   batchWanted = 0;

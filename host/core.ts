@@ -16,6 +16,7 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
   __getString(ptr: number): string;
   readCallCount(): number;
+  ioForgetBase(): void;
   lastErrorCode(): number;
   lastErrorDetail(): number;
   lastErrorAddr(): bigint;
@@ -140,7 +141,7 @@ export class Core {
         read: (localIov: number, remoteIov: number, count: number): number =>
           this.reader ? this.reader.readv(this.base + localIov, this.base + remoteIov, count) : -3,
         locateMemory: (dst: number): void => {
-          this.base = addressOf(this.x.memory.buffer);
+          this.base = this.nativeBase();
           new DataView(this.x.memory.buffer).setBigUint64(dst, BigInt(this.base), true);
         },
         abort: (msg: number, file: number, line: number, col: number): void => {
@@ -160,14 +161,22 @@ export class Core {
     this.frameStride = this.x.frameStride();
   }
 
-  setReader(reader: Reader | null): void { this.reader = reader; }
+  setReader(reader: Reader | null): void {
+    this.reader = reader;
+    this.x.ioForgetBase();
+  }
+
+  /** The absolute address of linear memory for a live reader; offline readers take 0 (no koffi). */
+  private nativeBase(): number {
+    return this.reader?.native ? addressOf(this.x.memory.buffer) : 0;
+  }
 
   /** The memory base the live reader uses; offline readers subtract it from local iovecs. */
   memoryBase(): number { return this.base; }
 
   /** Locates linear memory now (attach-time reads built outside the core). */
   memoryBaseNow(): number {
-    this.base = addressOf(this.x.memory.buffer);
+    this.base = this.nativeBase();
     return this.base;
   }
 

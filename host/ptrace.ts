@@ -9,7 +9,8 @@
 // Source of truth: ptrace(2) ("PTRACE_SEIZE", "PTRACE_INTERRUPT", "Group-stop", "Signal-delivery-
 // stop", "PTRACE_LISTEN"), waitpid(2), <sys/ptrace.h> and <sys/wait.h> (request and option numbers).
 
-import koffi from "koffi";
+import { createRequire } from "node:module";
+import type koffiType from "koffi";
 import { readdirSync } from "node:fs";
 import { WspyError, permissionHint } from "./errors.js";
 
@@ -34,8 +35,11 @@ type WaitpidFn = (pid: number, status: Int32Array, options: number) => number;
 let ptrace: PtraceFn | null = null;
 let waitpid: WaitpidFn | null = null;
 
+/** koffi, loaded with the first tracer (--blocking) */
+let koffi: typeof koffiType;
 function load(): void {
   if (ptrace) return;
+  koffi = createRequire(import.meta.url)("koffi") as typeof koffiType;
   const libc = koffi.load("libc.so.6");
   ptrace = libc.func("long ptrace(long request, int pid, intptr_t addr, intptr_t data)") as PtraceFn;
   waitpid = libc.func("int waitpid(int pid, void *status, int options)") as WaitpidFn;

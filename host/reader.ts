@@ -4,20 +4,26 @@
 // Must not know: CPython layouts (it moves bytes), what the core does with them.
 // Source of truth: process_vm_readv(2); koffi's documentation (primitive and pointer types).
 
-import koffi from "koffi";
+import { createRequire } from "node:module";
+import type koffiType from "koffi";
 
 export interface Reader {
+  /** true when local iovecs must hold real addresses (process_vm_readv); offline readers take any base */
+  readonly native?: boolean;
   /** Reads `count` iovec pairs (local at localIovAbs, remote at remoteIovAbs). Bytes read or -errno. */
   readv(localIovAbs: number, remoteIovAbs: number, count: number): number;
   close(): void;
 }
 
-let libc: koffi.IKoffiLib | null = null;
+/** koffi (a native module, tens of ms to load): loaded by the first live read, not by offline commands */
+let koffi: typeof koffiType;
+let libc: koffiType.IKoffiLib | null = null;
 let processVmReadv: ((pid: number, local: number, lcnt: number, remote: number, rcnt: number, flags: number) => number) | null = null;
 let memmoveAddr: ((dst: Uint8Array, src: Uint8Array, n: number) => number) | null = null;
 
 function loadLibc(): void {
   if (libc) return;
+  koffi = createRequire(import.meta.url)("koffi") as typeof koffiType;
   libc = koffi.load("libc.so.6");
   // pointers as intptr_t numbers: user-space addresses fit a double exactly (< 2^47)
   processVmReadv = libc.func("intptr_t process_vm_readv(int pid, intptr_t local_iov, uint64_t liovcnt, intptr_t remote_iov, uint64_t riovcnt, uint64_t flags)") as typeof processVmReadv;
@@ -33,10 +39,12 @@ export function addressOf(buffer: ArrayBuffer): number {
 }
 
 export function errno(): number {
+  loadLibc();
   return koffi.errno();
 }
 
 export class LiveReader implements Reader {
+  readonly native = true;
   constructor(public readonly pid: number) {
     loadLibc();
   }

@@ -24,17 +24,21 @@ export interface TableInfo {
   python?: string;
 }
 
-/** Field names of the core, as "section.field" -> field id. */
+/** Field names of the core, as "section.field" -> field id (the same for every core: read once). */
+let fieldIndexCache: Map<string, number> | null = null;
 function fieldIndex(core: Core): Map<string, number> {
-  const m = new Map<string, number>();
+  if (fieldIndexCache) return fieldIndexCache;
+  const m = (fieldIndexCache = new Map<string, number>());
   for (let i = 0, n = core.x.fieldCount(); i < n; i++) {
     m.set(`${core.str(core.x.fieldSection(i))}.${core.str(core.x.fieldName(i))}`, i);
   }
   return m;
 }
 
+let capIndexCache: Map<string, { id: number; values: string[] }> | null = null;
 function capIndex(core: Core): Map<string, { id: number; values: string[] }> {
-  const m = new Map<string, { id: number; values: string[] }>();
+  if (capIndexCache) return capIndexCache;
+  const m = (capIndexCache = new Map<string, { id: number; values: string[] }>());
   for (let i = 0, n = core.x.capCount(); i < n; i++) {
     const values = core.str(core.x.capValues(i));
     m.set(core.str(core.x.capName(i)), { id: i, values: values ? values.split("|") : [] });

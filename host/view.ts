@@ -7,11 +7,8 @@
 // documented `#profileURL=` and `#title=` hash parameters.
 // Source of truth: speedscope's README ("Importing via URL"), node_modules/speedscope/dist/release/.
 
-import http from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Command } from "commander";
 import { WspyError } from "./errors.js";
@@ -104,6 +101,8 @@ export async function startViewer(file: string, opts: { port?: number } = {}): P
     throw new WspyError("INTERNAL", `the speedscope viewer files are missing (${dir})`, "reinstall wspy (npm ci)");
   }
   if (!assets.has("index.html")) throw new WspyError("INTERNAL", `the speedscope viewer has no index.html in ${dir}`, "reinstall wspy (npm ci)");
+  // the server's modules load when a viewer starts, not with every wspy command
+  const [http, { randomBytes }] = await Promise.all([import("node:http"), import("node:crypto")]);
   const token = randomBytes(16).toString("hex");
   const profilePath = `/profile/${token}/${encodeURIComponent(prof.name)}`;
   const cache = new Map<string, Buffer>();
@@ -160,7 +159,8 @@ export async function startViewer(file: string, opts: { port?: number } = {}): P
 }
 
 /** Opens url in the desktop's browser; failures are reported, never fatal. */
-function openBrowser(url: string, log: (s: string) => void): void {
+async function openBrowser(url: string, log: (s: string) => void): Promise<void> {
+  const { spawn } = await import("node:child_process");
   const [cmd, args] = process.platform === "darwin" ? ["open", [url]]
     : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]]
     : ["xdg-open", [url]];
@@ -187,7 +187,7 @@ export async function view(file: string, opts: ViewOptions = {}): Promise<void> 
   const viewer = await startViewer(file, { port: opts.port });
   process.stdout.write(viewer.url + "\n");
   log(`wspy: serving ${file} in speedscope at http://127.0.0.1:${viewer.port}/ (Ctrl-C stops)`);
-  if (opts.open) openBrowser(viewer.url, log);
+  if (opts.open) void openBrowser(viewer.url, log);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

@@ -39,6 +39,7 @@ export class RecordingReader implements Reader {
   private reads: MemoryRange[] = [];
   private recordedBytes = 0;
   constructor(private inner: Reader, private core: Core) {}
+  get native(): boolean | undefined { return this.inner.native; }
 
   readv(localIovAbs: number, remoteIovAbs: number, count: number): number {
     const n = this.inner.readv(localIovAbs, remoteIovAbs, count);
