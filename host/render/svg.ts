@@ -40,34 +40,45 @@ const SEARCH_FILL = "rgb(230,0,230)";
 const MERGED_FILL = "rgb(185,185,185)";
 const SEARCH_BOX_W = 210;
 
-/** The merged call tree: node 0 is the synthetic "all" root (frame -1). */
+/**
+ * The merged call tree: node 0 is the synthetic "all" root (frame -1). Children are linked
+ * lists (firstChild / nextSibling) found through one map keyed by (parent, frame): an hour's
+ * profile has ~10^5 nodes, and a Map per node would cost tens of MB.
+ */
 interface Tree {
   frame: number[];
   parent: number[];
   depth: number[];
   total: number[];
-  children: Map<number, number>[];
+  firstChild: number[];
+  nextSibling: number[];
 }
 
+/** (parent, frame id) as one exact number key: frame ids stay below 2^24, nodes below 2^29. */
+const FRAME_KEY = 2 ** 24;
+
 function buildTree(profile: Profile): Tree {
-  const tree: Tree = { frame: [-1], parent: [-1], depth: [0], total: [0], children: [new Map()] };
+  const tree: Tree = { frame: [-1], parent: [-1], depth: [0], total: [0], firstChild: [-1], nextSibling: [-1] };
   const nNodes = profile.nodeParent.length;
   // trie node -> merged node (-1 = not yet mapped)
   const merged = new Int32Array(nNodes).fill(-1);
   const self: number[] = [0];
+  const childOf = new Map<number, number>();
 
   const child = (parent: number, fid: number): number => {
-    const kids = tree.children[parent];
-    let c = kids.get(fid);
-    if (c === undefined) {
+    const key = parent * FRAME_KEY + (fid >= 0 && fid < FRAME_KEY ? fid : FRAME_KEY - 1);
+    let c = childOf.get(key);
+    if (c === undefined || tree.frame[c] !== fid) {
       c = tree.frame.length;
       tree.frame.push(fid);
       tree.parent.push(parent);
       tree.depth.push(tree.depth[parent] + 1);
       tree.total.push(0);
-      tree.children.push(new Map());
+      tree.firstChild.push(-1);
+      tree.nextSibling.push(tree.firstChild[parent]);
+      tree.firstChild[parent] = c;
       self.push(0);
-      kids.set(fid, c);
+      childOf.set(key, c);
     }
     return c;
   };
@@ -223,7 +234,7 @@ export function renderFlamegraph(profile: Profile, opts: FlamegraphOptions = {})
     if (tree.depth[m] > maxDepth) maxDepth = tree.depth[m];
     const kids: number[] = [];
     let narrowCount = 0, narrowSamples = 0;
-    for (const c of tree.children[m].values()) {
+    for (let c = tree.firstChild[m]; c >= 0; c = tree.nextSibling[c]) {
       if (drawable[c] === 1) kids.push(c);
       else { narrowCount++; narrowSamples += tree.total[c]; }
     }
