@@ -123,14 +123,24 @@ interface CostRow {
   wakeFloorUsPerTick: number;
   /** unprofiled work / profiled work, median of the pairs; and the spread of plain runs against each other */
   targetSlowdown: number; slowdownPairs: number[]; plainNoise: number;
+  /** the same per CPU second of the target (insensitive to the machine lending its CPU elsewhere) */
+  slowdownPerCpu: number; slowdownPerCpuPairs: number[]; plainPerCpuNoise: number;
+  /** the work counts: plain runs, and profiled runs between them */
+  plainWork: Work[]; profiledWork: Work[];
 }
 
-/** A bench target doing work for `seconds`; resolves with its work count when it exits. */
-function workTarget(py: Python, seconds: number): Promise<{ child: ChildProcess; work: Promise<number> }> {
+/** What a bench target did: loop iterations, and its own CPU seconds. */
+interface Work { work: number; cpu: number }
+
+/** A bench target doing work for `seconds`; resolves with its work when it exits. */
+function workTarget(py: Python, seconds: number): Promise<{ child: ChildProcess; work: Promise<Work> }> {
   return new Promise((resolve, reject) => {
     const c = spawn(py.path, [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), "50", "1", String(seconds), "work"], { stdio: ["ignore", "pipe", "inherit"] });
     let buf = "";
-    const work = new Promise<number>((res) => c.on("exit", () => res(Number(/work (\d+)/.exec(buf)?.[1] ?? NaN))));
+    const work = new Promise<Work>((res) => c.on("exit", () => {
+      const m = /work (\d+) cpu ([\d.]+)/.exec(buf);
+      res({ work: Number(m?.[1] ?? NaN), cpu: Number(m?.[2] ?? NaN) });
+    }));
     c.stdout!.on("data", (d) => { buf += d; if (buf.includes("ready")) resolve({ child: c, work }); });
     c.on("exit", (code) => { if (!buf.includes("ready")) reject(new Error(`bench target exited ${code}`)); });
   });
@@ -156,21 +166,23 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
   const cli = path.join(PACKAGE_ROOT, "build", "host", "cli.js");
   const out = path.join(PACKAGE_ROOT, "build", "bench", `cost-${process.pid}.txt`);
   const record = (pid: number, d: number) => cpuOf([process.execPath, cli, "record", "-p", String(pid), "-r", String(rate), "-d", String(d), "-f", "raw", "-o", out]);
-  const plain: number[] = [];
+  const plain: Work[] = [];
   const cpu: number[] = [];
   const short: number[] = [];
   const pairs: number[] = [];
-  {
-    const t = await workTarget(py, seconds + 1);
-    plain.push(await t.work);
-  }
+  const cpuPairs: number[] = [];
+  const profiledWork: Work[] = [];
+  plain.push(await (await workTarget(py, seconds + 1)).work);
+  const perCpu = (w: Work) => w.work / w.cpu;
   for (let k = 0; k < REPEATS; k++) {
     const p = await workTarget(py, seconds + 1);
     cpu.push(record(p.child.pid!, seconds).cpu);
     const profiled = await p.work;
-    const t = await workTarget(py, seconds + 1);
-    plain.push(await t.work);
-    pairs.push(+(((plain[plain.length - 2] + plain[plain.length - 1]) / 2) / profiled).toFixed(3));
+    profiledWork.push(profiled);
+    plain.push(await (await workTarget(py, seconds + 1)).work);
+    const [a, b] = [plain[plain.length - 2], plain[plain.length - 1]];
+    pairs.push(+(((a.work + b.work) / 2) / profiled.work).toFixed(3));
+    cpuPairs.push(+(((perCpu(a) + perCpu(b)) / 2) / perCpu(profiled)).toFixed(3));
   }
   // a short recording (same attach and output, few ticks) for the per-tick cost
   {
@@ -179,7 +191,8 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
     p.child.kill("SIGKILL");
   }
   const startup = median(Array.from({ length: REPEATS }, () => cpuOf([process.execPath, cli, "tables", "list"]).cpu));
-  const noise = plain.slice(1).map((w, i) => Math.abs(w / plain[i] - 1));
+  const noise = plain.slice(1).map((w, i) => Math.abs(w.work / plain[i].work - 1));
+  const cpuNoise = plain.slice(1).map((w, i) => Math.abs(perCpu(w) / perCpu(plain[i]) - 1));
   return {
     python: py.label, rate, seconds, repeats: REPEATS, cpuMeasure: cpuMeasure(),
     profilerCpuSec: +(median(cpu) - startup).toFixed(3),
@@ -188,6 +201,8 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
     wakeFloorUsPerTick: +wakeFloor(rate, seconds).toFixed(1),
     targetSlowdown: median(pairs), slowdownPairs: pairs,
     plainNoise: +Math.max(0, ...noise).toFixed(3),
+    slowdownPerCpu: median(cpuPairs), slowdownPerCpuPairs: cpuPairs, plainPerCpuNoise: +Math.max(0, ...cpuNoise).toFixed(3),
+    plainWork: plain, profiledWork,
   };
 }
 
@@ -288,7 +303,7 @@ async function main(): Promise<void> {
     for (const rate of [100, 1000]) {
       const c = await costAt(costPy, rate, 5);
       costs.push(c);
-      log(`${c.python} at ${c.rate} Hz for ${c.seconds} s (${c.cpuMeasure}, median of ${c.repeats}): profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), ${c.usPerTick} µs/tick (waking alone: ${c.wakeFloorUsPerTick} µs), target slowdown ×${c.targetSlowdown} (pairs ${c.slowdownPairs.join(", ")}; plain runs differ by up to ${(c.plainNoise * 100).toFixed(1)}%)`);
+      log(`${c.python} at ${c.rate} Hz for ${c.seconds} s (${c.cpuMeasure}, median of ${c.repeats}): profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), ${c.usPerTick} µs/tick (waking alone: ${c.wakeFloorUsPerTick} µs), target slowdown ×${c.targetSlowdown} (pairs ${c.slowdownPairs.join(", ")}; plain runs differ by up to ${(c.plainNoise * 100).toFixed(1)}%), per target CPU second ×${c.slowdownPerCpu} (pairs ${c.slowdownPerCpuPairs.join(", ")}; plain runs differ by up to ${(c.plainPerCpuNoise * 100).toFixed(1)}%)`);
     }
   }
   if (!ONLY.includes("memory")) return; // a partial run: the lines above are its result; the report is left as it was
@@ -300,8 +315,8 @@ async function main(): Promise<void> {
   const pacedMd = ["", "| python | changing 500-deep stack, paced at | samples | errors | reads/sample |", "|---|---:|---:|---:|---:|",
     ...paced.map((e) => `| ${e.python} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
   const costMd = ["", `CPU by ${costs[0]?.cpuMeasure ?? "-"}, median of ${REPEATS} runs; slowdown from alternating plain and profiled runs.`, "",
-    "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | µs per tick | of which waking up alone | target slowdown (median) | slowdown pairs | plain-run noise |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-    ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.usPerTick} | ${c.wakeFloorUsPerTick} | ×${c.targetSlowdown} | ${c.slowdownPairs.join(", ")} | ±${(c.plainNoise * 100).toFixed(1)}% |`)];
+    "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | µs per tick | of which waking up alone | target slowdown, work per second (pairs; plain-run noise) | per target CPU second (pairs; noise) |", "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.usPerTick} | ${c.wakeFloorUsPerTick} | ×${c.targetSlowdown} (${c.slowdownPairs.join(", ")}; ±${(c.plainNoise * 100).toFixed(1)}%) | ×${c.slowdownPerCpu} (${c.slowdownPerCpuPairs.join(", ")}; ±${(c.plainPerCpuNoise * 100).toFixed(1)}%) |`)];
   const memMd = ["", `Memory after an hour at 100 Hz, in a process of its own (${memory.samples} samples over ${memory.stacks} distinct stacks, 20 deep): RSS ${memory.rssTablesMb} MB with the core's tables, ${memory.rssRenderedMb} MB after lifting and rendering a flame graph (${memory.rssStartMb} MB at start, peak ${memory.peakRssMb} MB).`];
   const renderMd = ["", `Rendering a synthetic hour at 100 Hz with ${render.stacks} distinct stacks (${render.samples} samples) to SVG: ${render.ms.toFixed(0)} ms, ${render.rects} rectangles, ${(render.bytes / 1024).toFixed(0)} KiB.`];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
