@@ -174,6 +174,8 @@ let pfCursor: i32 = 0;
 let pfLo: i32 = 0, pfHi: i32 = 0; // the current thread's range
 let speculate: bool = true;        // off while a torn thread is retried
 const MAX_SPEC_LOOSE_FRAMES: i32 = 64;
+/** Fresh attempts at a thread whose stack tore under the reads (each a few reads). */
+const MAX_TORN_RETRIES: i32 = 3;
 let looseReads: i32 = 0;
 
 // prefetched code windows
@@ -944,8 +946,8 @@ export function walkSample(): i32 {
     }
     st = sampleThread(i, ts, r);
     if (st == ERR_GONE || st == ERR_PERM) return -st;
-    if (st != OK) {
-      // torn: once more, every read fresh
+    // torn (the stack moved under the reads): again at once, every read fresh, a few times
+    for (let retry = 0; st != OK && retry < MAX_TORN_RETRIES; retry++) {
       speculate = false;
       specCur.frames.len = unchecked(specCur.frameStart[i]);
       specCur.chunks.len = unchecked(specCur.chunkStart[i]);
@@ -954,6 +956,7 @@ export function walkSample(): i32 {
       if (st == OK) st = sampleThread(i, ts, r);
       if (st == ERR_GONE || st == ERR_PERM) return -st;
       speculate = true;
+      if (st == ERR_CHAIN && load<u64>(ts + oInterp) != interpAddr) break; // the thread is gone
     }
     // the addresses to read this thread at next time, as its tstate shows them now
     unchecked(specCur.newest[i] = frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0);
