@@ -31,15 +31,34 @@ const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(","
 /** WSPY_BENCH_ONLY=samples,cost,memory: the parts to run (default all) */
 const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,cost,memory").split(",");
 
-function startTarget(py: string, depth: number, threads: number, changing = false): Promise<ChildProcess> {
+/** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
+function startFixture(py: string, fixture: string, args: string[]): Promise<{ child: ChildProcess; output: Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const args = changing ? [path.join(PACKAGE_ROOT, "test", "fixtures", "changing_stack.py"), String(depth), "120"]
-      : [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), String(depth), String(threads), "120"];
-    const child = spawn(py, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(py, [path.join(PACKAGE_ROOT, "test", "fixtures", fixture), ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let buf = "";
-    child.stdout!.on("data", (d) => { buf += d; if (buf.includes("ready")) resolve(child); });
-    child.on("exit", (c) => reject(new Error(`bench target exited ${c}`)));
+    const output = new Promise<string>((res) => child.on("exit", () => res(buf)));
+    child.stdout!.on("data", (d) => { buf += d; if (buf.includes("ready")) resolve({ child, output }); });
+    child.on("exit", (c) => { if (!buf.includes("ready")) reject(new Error(`bench target ${fixture} exited ${c}`)); });
   });
+}
+
+async function startTarget(py: string, depth: number, threads: number, changing = false): Promise<ChildProcess> {
+  const started = changing ? await startFixture(py, "changing_stack.py", [String(depth), "120"])
+    : await startFixture(py, "bench_target.py", [String(depth), String(threads), "120"]);
+  return started.child;
+}
+
+/** Thread records of the last walk (n of them) that failed; with keep, the others are marked kept. */
+function failedRecords(core: Target["core"], n: number, keep: boolean): number {
+  const v = core.i32();
+  const base = core.x.walkResultsPtr() >> 2;
+  const stride = core.x.RESULT_SIZE.value >> 2;
+  let failed = 0;
+  for (let k = 0; k < n; k++) {
+    if (v[base + k * stride + R_STATUS] !== 0) failed++;
+    else if (keep) v[base + k * stride + R_KEEP] = 1;
+  }
+  return failed;
 }
 
 async function benchOne(py: Python, depth: number, threads: number, changing = false): Promise<Row> {
@@ -56,13 +75,8 @@ async function benchOne(py: Python, depth: number, threads: number, changing = f
     for (let i = 0; i < SAMPLES; i++) {
       const s = performance.now();
       const n = core.x.walkSample();
-      const v = core.i32();
-      const base = core.x.walkResultsPtr() >> 2;
-      for (let k = 0; k < n; k++) {
-        records++;
-        if (v[base + k * 8 + R_STATUS] !== 0) errors++;
-        v[base + k * 8 + R_KEEP] = 1;
-      }
+      records += Math.max(0, n);
+      errors += failedRecords(core, n, true);
       core.x.walkCommit(i, 0.001);
       times[i] = performance.now() - s;
     }
@@ -133,17 +147,13 @@ interface CostRow {
 interface Work { work: number; cpu: number }
 
 /** A bench target doing work for `seconds`; resolves with its work when it exits. */
-function workTarget(py: Python, seconds: number): Promise<{ child: ChildProcess; work: Promise<Work> }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(py.path, [path.join(PACKAGE_ROOT, "test", "fixtures", "bench_target.py"), "50", "1", String(seconds), "work"], { stdio: ["ignore", "pipe", "inherit"] });
-    let buf = "";
-    const work = new Promise<Work>((res) => c.on("exit", () => {
-      const m = /work (\d+) cpu ([\d.]+)/.exec(buf);
-      res({ work: Number(m?.[1] ?? NaN), cpu: Number(m?.[2] ?? NaN) });
-    }));
-    c.stdout!.on("data", (d) => { buf += d; if (buf.includes("ready")) resolve({ child: c, work }); });
-    c.on("exit", (code) => { if (!buf.includes("ready")) reject(new Error(`bench target exited ${code}`)); });
+async function workTarget(py: Python, seconds: number): Promise<{ child: ChildProcess; work: Promise<Work> }> {
+  const { child, output } = await startFixture(py.path, "bench_target.py", ["50", "1", String(seconds), "work"]);
+  const work = output.then((out) => {
+    const m = /work (\d+) cpu ([\d.]+)/.exec(out);
+    return { work: Number(m?.[1] ?? NaN), cpu: Number(m?.[2] ?? NaN) };
   });
+  return { child, work };
 }
 
 /** CPU of a Node process that only sleeps on the sampler's schedule (jittered, rate per second) for seconds. */
@@ -224,9 +234,8 @@ async function pacedErrors(py: Python, rate: number, samples: number): Promise<{
       const w = next - performance.now();
       if (w > 0) Atomics.wait(cell, 0, 0, w);
       const n = core.x.walkSample();
-      const v = core.i32();
-      const base = core.x.walkResultsPtr() >> 2;
-      for (let k = 0; k < n; k++) { records++; if (v[base + k * 8 + R_STATUS] !== 0) errors++; }
+      records += Math.max(0, n);
+      errors += failedRecords(core, n, false);
     }
     const reads = core.x.readCallCount() - reads0;
     target.close();

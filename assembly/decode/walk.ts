@@ -658,7 +658,7 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
     depth = walkFrameObjects(frame);
   } else {
     if (frameModel == C.FRAME_MODEL_CFRAME) {
-      const cf = load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]);
+      const cf = tstateCframe(ts);
       const q = unchecked(slotCframeQ[slot]);
       if (cf == 0) frame = 0;
       else if (speculate && q >= 0 && unchecked(qOk[q])) frame = load<u64>(CFRAME_SLOTS + (<usize>slot << 3));
@@ -669,8 +669,7 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
     } else {
       frame = load<u64>(ts + <usize>O[F.F_TSTATE_CURRENT_FRAME]);
     }
-    const chunk = load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]);
-    adoptChunks(slot, chunk);
+    adoptChunks(slot, tstateChunk(ts));
     const base = O[F.F_TSTATE_BASE_FRAME] >= 0 ? load<u64>(ts + <usize>O[F.F_TSTATE_BASE_FRAME]) : 0;
     depth = walkInterpreterFrames(frame, base);
   }
@@ -736,6 +735,16 @@ function adoptChunks(slot: i32, chunk: u64): void {
   chunkFirst = first;
   chunkEnd = i;
   nextChunkAddr = expected;
+}
+
+/** The newest data-stack chunk in a tstate window (0 where frames are objects, ≤3.10). */
+function tstateChunk(ts: usize): u64 {
+  return frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0;
+}
+
+/** The cframe in a tstate window (3.11 only, else 0). */
+function tstateCframe(ts: usize): u64 {
+  return frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0;
 }
 
 /**
@@ -840,7 +849,8 @@ const slotCframeQ = new StaticArray<i32>(MAX_THREADS);
 /**
  * Samples every thread once. Returns the number of thread records (walkResultsPtr), or a
  * negative status when the thread list itself could not be read (target gone, no permission).
- * A thread whose stack was torn is retried once with fresh reads, then reported with its status.
+ * A thread whose stack was torn is retried with fresh reads (MAX_TORN_RETRIES times), then
+ * reported with its status.
  * At steady state this is one syscall: the thread list, every thread's chunks, frames outside
  * chunks and code-object checks, each at the previous sample's addresses; a second one only for
  * threads whose newest chunk (or cframe) moved, or that are new.
@@ -915,8 +925,8 @@ export function walkSample(): i32 {
   for (let i = 0; i < n; i++) {
     if (!unchecked(listOk[i])) { queueNothing(i); continue; }
     const ts = tstateArena + <usize>i * tstateLen;
-    const chunk = frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0;
-    const cf = frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0;
+    const chunk = tstateChunk(ts);
+    const cf = tstateCframe(ts);
     const t = unchecked(listAddr[i]);
     if (i < specSlots && unchecked(slotSpecOwner[i]) == t && unchecked(prev.newest[i]) == chunk && unchecked(prev.cframe[i]) == cf) continue;
     queueThread(i, t, chunk, cf);
@@ -959,8 +969,8 @@ export function walkSample(): i32 {
       if (st == ERR_CHAIN && load<u64>(ts + oInterp) != interpAddr) break; // the thread is gone
     }
     // the addresses to read this thread at next time, as its tstate shows them now
-    unchecked(specCur.newest[i] = frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0);
-    unchecked(specCur.cframe[i] = frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0);
+    unchecked(specCur.newest[i] = tstateChunk(ts));
+    unchecked(specCur.cframe[i] = tstateCframe(ts));
     const ident = load<u64>(ts + oIdent);
     // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
     // its frame pointers hold then is not a stack of this process
