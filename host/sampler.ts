@@ -274,14 +274,16 @@ export class Sampler {
     const endAt = this.opts.duration !== undefined ? this.t0 + this.opts.duration * 1000 : Infinity;
     let next = this.t0;
     let lastTick = this.t0;
-    let nextHousekeeping = this.t0;
+    // housekeeping (new children, traced threads) only when following children or pausing threads:
+    // otherwise nothing wakes the loop between ticks
+    let nextHousekeeping = this.tree || this.opts.blocking ? this.t0 : Infinity;
     let nextNames = this.t0 + NAMES_MS;
     let lastYield = this.t0;
     while (!this.stop) {
       let now = performance.now();
       if (now >= endAt) { this.stopReason = "duration"; break; }
       if (now >= nextHousekeeping) {
-        if (this.tree || this.opts.blocking) await this.housekeeping();
+        await this.housekeeping();
         // from its end: an attach can take long, and sampling goes on between attaches
         now = performance.now();
         nextHousekeeping = now + HOUSEKEEPING_MS;
