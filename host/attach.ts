@@ -14,7 +14,7 @@ import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
 import { loadAllTables, loadTableText, TableInfo } from "./tables.js";
-import { readInputFile, openRegular, inputLimit, sizeText, raiseHint } from "./files.js";
+import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "./files.js";
 
 // symbol indices of assembly/locate/elf.ts
 const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
@@ -333,7 +333,7 @@ export class Target {
     const st = core.x.elfParse(ptr, size);
     core.x.freeBuffer(ptr);
     if (st !== ST_OK && fileSize > size) {
-      throw new WspyError("BAD_INPUT", `${mod.path} is ${sizeText(fileSize)} and its ELF headers or symbols are not in its first ${sizeText(size)} (the limit for an ELF file)`, raiseHint("ELF file"));
+      throw new WspyError("BAD_INPUT", `${shownName(mod.path)} is ${sizeText(fileSize)} and its ELF headers or symbols are not in its first ${sizeText(size)} (the limit for an ELF file)`, raiseHint("ELF file"));
     }
     if (st !== ST_OK) {
       throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,

@@ -83,6 +83,11 @@ export function quoteText(s: string, max = 40): string {
   return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + (s.length > max ? "…" : "");
 }
 
+/** A path or name from a file (a core's file list), fit for a message: as it is when printable ASCII, else quoted and escaped. */
+export function shownName(s: string): string {
+  return /^[\x20-\x7e]*$/.test(s) && s.length <= 4096 ? s : quoteText(s, 256);
+}
+
 /** Why open(2) failed, in words. */
 function openProblem(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

@@ -18,7 +18,7 @@ import type { Mapping } from "../proc.js";
 import type { ProcessView, ThreadStates, MappedFile } from "../attach.js";
 import { WspyError } from "../errors.js";
 import { SNAPSHOT_MAGIC } from "./snapshot.js";
-import { openInputFile, openRegular, inputLimit, sizeText, raiseHint } from "../files.js";
+import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../files.js";
 
 /** The core's core-file exports (assembly/locate/core-file.ts), typed where used. */
 export interface CoreFileExports {
@@ -360,7 +360,7 @@ export class CoreFile {
     f = { fd: -1, path: local, problem: "", irregular: false, warned: false };
     // never blocks: a FIFO or device named by the core (or planted under --sysroot) is not opened
     // for reading, nor waited on; it is left out like a missing file (host/files.ts openRegular)
-    const named = `${local}${local !== m.path ? ` (for ${m.path})` : ""}`;
+    const named = `${shownName(local)}${local !== m.path ? ` (for ${shownName(m.path)})` : ""}`;
     const o = openRegular(local);
     if ("fd" in o) {
       f.fd = o.fd;
@@ -381,7 +381,7 @@ export class CoreFile {
    */
   private check(m: FileMapping, fd: number, local: string): string {
     const size = fstatSync(fd).size;
-    const named = `${local}${local !== m.path ? ` (for ${m.path})` : ""}`;
+    const named = `${shownName(local)}${local !== m.path ? ` (for ${shownName(m.path)})` : ""}`;
     if (this.maps.some((o) => o.path === m.path && o.offset >= size)) return `${named} is not the file the process had mapped (it is smaller)`;
     const first = this.maps.find((o) => o.path === m.path && o.offset === 0);
     if (!first) return "";
@@ -406,7 +406,7 @@ export class CoreFile {
     }
     const size = fstatSync(f.fd).size;
     const limit = inputLimit("ELF file");
-    if (size > limit) throw new WspyError("BAD_INPUT", `${f.path} is ${sizeText(size)}, over the ${sizeText(limit)} limit for an ELF file read whole`, raiseHint("ELF file"));
+    if (size > limit) throw new WspyError("BAD_INPUT", `${shownName(f.path)} is ${sizeText(size)}, over the ${sizeText(limit)} limit for an ELF file read whole`, raiseHint("ELF file"));
     const buf = Buffer.alloc(size);
     readExactly(f.fd, buf, 0, size, 0);
     return buf;
