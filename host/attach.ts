@@ -7,13 +7,14 @@
 // Source of truth: ../shared/docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
 
-import { readFileSync, readlinkSync, openSync, fstatSync, closeSync, readSync } from "node:fs";
+import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
 import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, STATUS_NAMES, R_STATUS } from "./core.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
 import { loadAllTables, loadTableText, TableInfo } from "./tables.js";
+import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "./files.js";
 
 // symbol indices of assembly/locate/elf.ts
 const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
@@ -170,27 +171,25 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
     },
     readMappedFile: (file: string, maps: Mapping[]): Buffer => {
       // the ELF file, through the target's root (containers), else the mapping itself
+      // bounded, regular files only, never blocking (host/files.ts)
       try {
-        return readFileSync(targetPath(pid, file));
+        return readInputFile(targetPath(pid, file), { kind: "ELF file", what: file });
       } catch {
         const first = maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
         try {
-          return readFileSync(`/proc/${pid}/map_files/${first.start.toString(16)}-${first.end.toString(16)}`);
+          return readInputFile(`/proc/${pid}/map_files/${first.start.toString(16)}-${first.end.toString(16)}`, { kind: "ELF file", what: file });
         } catch (e2) {
-          const code = (e2 as NodeJS.ErrnoException).code;
-          if (code === "EACCES" || code === "EPERM") throw new WspyError("PERMISSION", `permission denied reading ${file} of process ${pid}`, permissionHint());
+          if (e2 instanceof WspyError && e2.code === "BAD_INPUT" && / limit /.test(e2.message)) throw e2;
+          if (e2 instanceof WspyError && e2.code === "PERMISSION") throw new WspyError("PERMISSION", `permission denied reading ${file} of process ${pid}`, permissionHint());
           throw new WspyError("NOT_PYTHON", `cannot read ${file}, the interpreter of process ${pid}`, "the file may have been replaced or deleted since the process started");
         }
       }
     },
     openMappedFile: (file: string): MappedFile | null => {
-      try {
-        const fd = openSync(targetPath(pid, file), "r");
-        const st = fstatSync(fd);
-        return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
-      } catch {
-        return null; // readMappedFile tries the mapping itself and names the problem
-      }
+      const o = openRegular(targetPath(pid, file)); // never blocks on a FIFO (host/files.ts)
+      if (!("fd" in o)) return null; // readMappedFile tries the mapping itself and names the problem
+      const st = o.stats, fd = o.fd;
+      return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
     },
     threadStates: () => new TaskStates(pid),
     close: () => reader.close(),
@@ -285,7 +284,10 @@ export class Target {
       try {
         const cached = ELF_CACHE.get(handle.key);
         if (cached) return cached;
-        const facts = Target.parseElf(core, view, mod, command, () => Target.loadElfSparse(core, handle), handle.size);
+        // an ELF file is seen through its first inputLimit("ELF file") bytes at most: the core
+        // asks for ranges (headers, symbol tables) inside that, each read into one buffer
+        const size = Math.min(handle.size, inputLimit("ELF file"));
+        const facts = Target.parseElf(core, view, mod, command, () => Target.loadElfSparse(core, handle, size), size, handle.size);
         ELF_CACHE.set(handle.key, facts);
         return facts;
       } finally {
@@ -301,9 +303,12 @@ export class Target {
    * string tables: about a megabyte of a 20+ MB libpython) into core memory, at their file
    * offsets in a buffer the size of the file. The core says which ranges it needs.
    */
-  private static loadElfSparse(core: Core, handle: MappedFile): number {
-    const ptr = core.x.allocBuffer(handle.size);
-    if (!ptr) throw new WspyError("INTERNAL", `cannot allocate ${handle.size} bytes for an ELF file`);
+  private static loadElfSparse(core: Core, handle: MappedFile, size: number): number {
+    let ptr = 0;
+    try {
+      ptr = core.x.allocBuffer(size);
+    } catch { /* the core's allocator refused it: below */ }
+    if (!ptr) throw new WspyError("BAD_INPUT", `cannot hold ${sizeText(size)} of an ELF file in memory`, "lower WSPY_MAX_INPUT_MB");
     const readInto = (off: number, len: number): void => {
       let done = 0;
       while (done < len) {
@@ -312,9 +317,9 @@ export class Target {
         done += n;
       }
     };
-    readInto(0, Math.min(64, handle.size));
+    readInto(0, Math.min(64, size));
     for (let stage = 0; stage < 4; stage++) {
-      const n = core.x.elfNextRanges(ptr, handle.size, stage);
+      const n = core.x.elfNextRanges(ptr, size, stage);
       if (n <= 0) break;
       const ranges = new Int32Array(core.x.memory.buffer, core.x.elfRangesPtr(), n * 2).slice();
       for (let i = 0; i < n; i++) readInto(ranges[2 * i], ranges[2 * i + 1]);
@@ -323,10 +328,13 @@ export class Target {
   }
 
   private static parseElf(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[],
-    load: () => number, size: number): ElfFacts {
+    load: () => number, size: number, fileSize = size): ElfFacts {
     const ptr = load();
     const st = core.x.elfParse(ptr, size);
     core.x.freeBuffer(ptr);
+    if (st !== ST_OK && fileSize > size) {
+      throw new WspyError("BAD_INPUT", `${shownName(mod.path)} is ${sizeText(fileSize)} and its ELF headers or symbols are not in its first ${sizeText(size)} (the limit for an ELF file)`, raiseHint("ELF file"));
+    }
     if (st !== ST_OK) {
       throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
         view.kind === "process" ? "pass the pid of a CPython interpreter" : Target.notPythonHint(view));

@@ -3,10 +3,10 @@
 // Must not know: the core, the reader, CPython layouts; how each format is written (renderers).
 // Source of truth: the recording format in render/wspy.ts; README "Output formats".
 
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { WspyError } from "./errors.js";
+import { readInputFile, raiseHint } from "./files.js";
 import { checkWritable, writeAtomic } from "./output.js";
 import type { Profile } from "./profile.js";
 import {
@@ -14,15 +14,12 @@ import {
   type OutputFormat, type RenderOptions,
 } from "./render/index.js";
 
-/** Reads a file whole; a missing or unreadable file is a one-line BAD_INPUT error. */
+/**
+ * Reads a recording (or a profile to view) whole, bounded (host/files.ts): a missing,
+ * unreadable, non-regular or too large file is a one-line error.
+ */
 export function readInput(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : (e as Error).message;
-    throw new WspyError("BAD_INPUT", `cannot read ${file}: ${why}`, "");
-  }
+  return readInputFile(file, { kind: "recording" });
 }
 
 /** Decodes a recording's bytes; anything wrong is a one-line BAD_INPUT error naming the file. */
@@ -30,6 +27,7 @@ export function decodeRecording(file: string, bytes: Uint8Array): Profile {
   try {
     return decodeWspy(bytes);
   } catch (e) {
+    if (e instanceof RecordingError && e.overLimit) throw new WspyError("BAD_INPUT", `${file}: ${e.message}`, raiseHint("recording"));
     if (e instanceof RecordingError) {
       throw new WspyError("BAD_INPUT", `${file} is not a readable wspy recording: ${e.message}`, "record one with `wspy record -f wspy -o FILE.wspy ...`");
     }

@@ -7,12 +7,12 @@
 // Source of truth: host/readers/snapshot.ts (format), host/attach.ts (RecordedAttach, ProcessView),
 // README ("Core dumps and snapshots").
 
-import { readFileSync } from "node:fs";
 import { Core } from "./core.js";
 import { Target, ProcessView, RecordedAttach, ElfFacts, SYM_NAMES, SYM_COUNT, ThreadStates } from "./attach.js";
 import { dumpTarget, DumpResult } from "./dump.js";
 import { exportTable } from "./tables.js";
 import { WspyError } from "./errors.js";
+import { readInputFile, quoteText } from "./files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "./readers/snapshot.js";
 import { OfflineReader, coreFileView, CoreFileOptions } from "./readers/core-file.js";
 
@@ -120,7 +120,7 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
   if (typeof elf !== "object" || elf === null || Array.isArray(elf)) throw damaged(file, "header field elf must be an object");
   const symsIn = elf.symbols as Record<string, unknown>;
   if (typeof symsIn !== "object" || symsIn === null || Array.isArray(symsIn)) throw damaged(file, "header field elf.symbols must be an object");
-  for (const k of Object.keys(symsIn)) if (!(SYM_NAMES as readonly string[]).includes(k)) throw damaged(file, `header field elf.symbols.${k} is not a symbol wspy uses`);
+  for (const k of Object.keys(symsIn)) if (!(SYM_NAMES as readonly string[]).includes(k)) throw damaged(file, `header field elf.symbols.${quoteText(k)} is not a symbol wspy uses`);
   const symbols: bigint[] = [];
   for (let i = 0; i < SYM_COUNT; i++) symbols.push(SYM_NAMES[i] in symsIn ? bigHex(file, symsIn[SYM_NAMES[i]], `elf.symbols.${SYM_NAMES[i]}`) : 0n);
   const facts: ElfFacts = {
@@ -158,15 +158,8 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
 
 /** A snapshot file as a ProcessView for core (whose memory the reader serves). */
 export function snapshotView(core: Core, file: string): ProcessView & { info: SnapshotInfo } {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "EPERM") throw new WspyError("PERMISSION", `permission denied reading ${file}`, "check the file's permissions");
-    throw new WspyError("BAD_INPUT", `cannot read ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (e as Error).message}`, "check the path");
-  }
-  return snapshotViewOf(core, bytes, file);
+  // bounded, regular files only (host/files.ts): /dev/zero or a link to it is refused
+  return snapshotViewOf(core, readInputFile(file, { kind: "snapshot" }), file);
 }
 
 /** A snapshot's bytes as a ProcessView (file: how messages name it). */
@@ -225,7 +218,7 @@ export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions
 /** Every thread's stack in an ELF core file. */
 export function dumpCoreFile(file: string, opts: OfflineDumpOptions = {}): DumpResult {
   const core = new Core();
-  const view = coreFileView(core, file, { exe: opts.exe, sysroot: opts.sysroot });
+  const view = coreFileView(core, file, { exe: opts.exe, sysroot: opts.sysroot, notice: opts.notice });
   return dumpView(core, view, opts);
 }
 

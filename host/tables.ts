@@ -4,10 +4,11 @@
 // Must not know: which fields a version needs or what they mean (the core's fields.ts does).
 // Source of truth: the format "wspy-version-table/1" documented in README ("Version tables").
 
-import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { readdirSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { WspyError } from "./errors.js";
+import { readInputFile, quoteText, jsonProblem } from "./files.js";
 import { Core, PACKAGE_ROOT, ST_OK } from "./core.js";
 
 export const TABLE_FORMAT = "wspy-version-table/1";
@@ -58,6 +59,11 @@ export function versionBounds(v: string, upper: boolean): number | null {
   return ((major << 24) | (minor << 16) | (micro << 8) | (upper ? 0xff : 0)) >>> 0;
 }
 
+/** A name from the file, fit for a message: printable ASCII as it is, anything else quoted and escaped. */
+function named(s: string): string {
+  return /^[\x21-\x7e]{1,80}$/.test(s) ? s : quoteText(s);
+}
+
 function bad(file: string, where: string, what: string): never {
   throw new WspyError("BAD_TABLE", `version table ${file}: ${where}: ${what}`,
     "fix the file (format in README, section \"Version tables\"), or check it with `wspy tables check FILE`");
@@ -75,9 +81,11 @@ const PROBLEMS: Record<number, string> = {
 export function loadTableFile(core: Core, file: string, plugin: boolean): TableInfo {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // bounded, regular files only (host/files.ts): /dev/zero or a link to it is refused
+    text = readInputFile(file, { kind: "version table", what: `version table ${file}` }).toString("utf8");
   } catch (e) {
-    throw new WspyError("BAD_TABLE", `version table ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "check the path");
+    if (e instanceof WspyError && (e.code === "BAD_INPUT" || e.code === "PERMISSION")) throw new WspyError("BAD_TABLE", e.message, e.hint);
+    throw e;
   }
   return loadTableText(core, text, file, plugin);
 }
@@ -88,24 +96,24 @@ export function loadTableText(core: Core, text: string, file: string, plugin: bo
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    bad(file, "JSON", (e as Error).message);
+    bad(file, "JSON", jsonProblem(e));
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) bad(file, "top level", "must be a JSON object");
   const t = doc as Record<string, unknown>;
-  for (const k of Object.keys(t)) if (!TOP_KEYS.includes(k)) bad(file, k, "unknown key");
+  for (const k of Object.keys(t)) if (!TOP_KEYS.includes(k)) bad(file, named(k), "unknown key");
   for (const k of REQUIRED_TOP) if (!(k in t)) bad(file, k, "is missing");
   if (t.format !== TABLE_FORMAT) bad(file, "format", `must be "${TABLE_FORMAT}"`);
   if (typeof t.source !== "string" || !t.source) bad(file, "source", "must be a non-empty string (where the numbers came from)");
   if (t.python !== undefined && typeof t.python !== "string") bad(file, "python", "must be a string");
   const versions = t.versions as Record<string, unknown>;
   if (typeof versions !== "object" || versions === null) bad(file, "versions", "must be an object {min, max}");
-  for (const k of Object.keys(versions)) if (k !== "min" && k !== "max") bad(file, `versions.${k}`, "unknown key");
+  for (const k of Object.keys(versions)) if (k !== "min" && k !== "max") bad(file, `versions.${named(k)}`, "unknown key");
   if (typeof versions.min !== "string") bad(file, "versions.min", "must be a version string like \"3.8\" or \"3.8.5\"");
   if (typeof versions.max !== "string") bad(file, "versions.max", "must be a version string like \"3.8\" or \"3.8.5\"");
   const minHex = versionBounds(versions.min, false);
   const maxHex = versionBounds(versions.max, true);
-  if (minHex === null) bad(file, "versions.min", `"${versions.min}" is not a version like "3.8" or "3.8.5"`);
-  if (maxHex === null) bad(file, "versions.max", `"${versions.max}" is not a version like "3.8" or "3.8.5"`);
+  if (minHex === null) bad(file, "versions.min", `${quoteText(versions.min)} is not a version like "3.8" or "3.8.5"`);
+  if (maxHex === null) bad(file, "versions.max", `${quoteText(versions.max)} is not a version like "3.8" or "3.8.5"`);
   if (minHex > maxHex) bad(file, "versions", "min is after max");
 
   const id = core.x.tableNew(minHex, maxHex, plugin ? 1 : 0);
@@ -114,7 +122,7 @@ export function loadTableText(core: Core, text: string, file: string, plugin: bo
   if (typeof capsDoc !== "object" || capsDoc === null || Array.isArray(capsDoc)) bad(file, "capabilities", "must be an object");
   for (const [k, v] of Object.entries(capsDoc)) {
     const c = caps.get(k);
-    if (!c) bad(file, `capabilities.${k}`, `unknown capability (known: ${[...caps.keys()].join(", ")})`);
+    if (!c) bad(file, `capabilities.${named(k)}`, `unknown capability (known: ${[...caps.keys()].join(", ")})`);
     let value: number;
     if (c.values.length === 0) {
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0) bad(file, `capabilities.${k}`, "must be a non-negative integer");
@@ -130,11 +138,11 @@ export function loadTableText(core: Core, text: string, file: string, plugin: bo
   if (typeof offsets !== "object" || offsets === null || Array.isArray(offsets)) bad(file, "offsets", "must be an object of sections");
   const sections = new Set([...fields.keys()].map((k) => k.split(".")[0]));
   for (const [section, body] of Object.entries(offsets)) {
-    if (!sections.has(section)) bad(file, `offsets.${section}`, `unknown section (known: ${[...sections].join(", ")})`);
+    if (!sections.has(section)) bad(file, `offsets.${named(section)}`, `unknown section (known: ${[...sections].join(", ")})`);
     if (typeof body !== "object" || body === null || Array.isArray(body)) bad(file, `offsets.${section}`, "must be an object of field offsets");
     for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
       const fid = fields.get(`${section}.${field}`);
-      if (fid === undefined) bad(file, `offsets.${section}.${field}`, "unknown field");
+      if (fid === undefined) bad(file, `offsets.${section}.${named(field)}`, "unknown field");
       if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
         bad(file, `offsets.${section}.${field}`, "must be a non-negative integer");
       }

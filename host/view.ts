@@ -13,6 +13,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { WspyError } from "./errors.js";
 import { readInput, decodeRecording } from "./convert.js";
+import { jsonProblem } from "./files.js";
 import { renderSpeedscope, isWspyRecording } from "./render/index.js";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -70,7 +71,7 @@ export function profileForViewing(file: string): ViewProfile {
     try {
       doc = JSON.parse(new TextDecoder().decode(bytes));
     } catch (e) {
-      throw new WspyError("BAD_INPUT", `${file} is not valid JSON: ${(e as Error).message}`, "give a speedscope JSON file or a .wspy recording");
+      throw new WspyError("BAD_INPUT", `${file} is not valid JSON: ${jsonProblem(e)}`, "give a speedscope JSON file or a .wspy recording");
     }
     // speedscope's own format (FileFormat.File), or the Trace Event Format (object or array form)
     const o = (doc ?? {}) as Record<string, unknown>;

@@ -10,7 +10,7 @@
 // Linux fs/binfmt_elf.c (what a core holds: vma_dump_size, fill_files_note); process_vm_readv(2)
 // (the semantics the reader imitates: iovecs served in order, stopping at the first that fails).
 
-import { openSync, readSync, closeSync, fstatSync } from "node:fs";
+import { readSync, closeSync, fstatSync } from "node:fs";
 import path from "node:path";
 import type { Core } from "../core.js";
 import type { Reader } from "../reader.js";
@@ -18,6 +18,7 @@ import type { Mapping } from "../proc.js";
 import type { ProcessView, ThreadStates, MappedFile } from "../attach.js";
 import { WspyError } from "../errors.js";
 import { SNAPSHOT_MAGIC } from "./snapshot.js";
+import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../files.js";
 
 /** The core's core-file exports (assembly/locate/core-file.ts), typed where used. */
 export interface CoreFileExports {
@@ -56,6 +57,8 @@ export interface CoreFileOptions {
   exe?: string;
   /** a folder holding the mapped files at their paths (cores from another machine) */
   sysroot?: string;
+  /** where a one-line warning goes when a file the core names is not a regular file (default: stderr) */
+  notice?: (line: string) => void;
 }
 
 /** How much of a file's head is read first, and at most (program headers of a huge core). */
@@ -95,7 +98,7 @@ export function fileSource(fd: number): ByteSource {
 
 interface Segment { vaddr: number; end: number; offset: number; writable: boolean }
 interface FileMapping { start: number; end: number; offset: number; path: string }
-interface OpenFile { fd: number; path: string; problem: string }
+interface OpenFile { fd: number; path: string; problem: string; irregular: boolean; warned: boolean }
 
 /** Two u32 halves as a number (exact below 2^53, imprecise but huge above). */
 function u64(dv: DataView, p: number): number {
@@ -144,6 +147,8 @@ export class CoreFile {
   private readonly opts: CoreFileOptions;
   /** files reads needed that are missing or differ, by the path the process saw */
   readonly missing = new Map<string, string>();
+  /** files reads needed that are not regular files (FIFOs, devices), left out with a warning */
+  skippedIrregular = 0;
 
   private constructor(file: string, src: ByteSource, opts: CoreFileOptions) {
     this.file = file;
@@ -154,20 +159,8 @@ export class CoreFile {
 
   /** Opens and parses file with core's help. Throws a WspyError saying what the file is when it is not a core. */
   static open(core: Core, file: string, opts: CoreFileOptions = {}): CoreFile {
-    let fd: number;
-    try {
-      fd = openSync(file, "r");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EPERM") throw new WspyError("PERMISSION", `permission denied reading ${file}`, "check the file's permissions");
-      throw new WspyError("BAD_INPUT", `cannot open ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (e as Error).message}`, "check the path");
-    }
-    try {
-      if (!fstatSync(fd).isFile()) throw new WspyError("BAD_INPUT", `${file} is not a regular file`, "pass an ELF core file");
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
+    // a regular file, opened without blocking (host/files.ts); read by ranges, each bounded, never whole
+    const { fd } = openInputFile(file);
     return CoreFile.fromSource(core, file, fileSource(fd), opts);
   }
 
@@ -364,13 +357,20 @@ export class CoreFile {
     let f = this.files.get(m.path);
     if (f) return f;
     const local = this.resolve(m.path);
-    f = { fd: -1, path: local, problem: "" };
-    try {
-      f.fd = openSync(local, "r");
-    } catch (e) {
-      f.problem = `${local}${local !== m.path ? ` (for ${m.path})` : ""} is missing (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`;
+    f = { fd: -1, path: local, problem: "", irregular: false, warned: false };
+    // never blocks: a FIFO or device named by the core (or planted under --sysroot) is not opened
+    // for reading, nor waited on; it is left out like a missing file (host/files.ts openRegular)
+    const named = `${shownName(local)}${local !== m.path ? ` (for ${shownName(m.path)})` : ""}`;
+    const o = openRegular(local);
+    if ("fd" in o) {
+      f.fd = o.fd;
+      f.problem = this.check(m, f.fd, local);
+    } else if (o.irregular) {
+      f.irregular = true;
+      f.problem = `${named} is left out: ${o.why}`;
+    } else {
+      f.problem = `${named} is missing (${o.why})`;
     }
-    if (f.fd >= 0) f.problem = this.check(m, f.fd, local);
     this.files.set(m.path, f);
     return f;
   }
@@ -381,7 +381,7 @@ export class CoreFile {
    */
   private check(m: FileMapping, fd: number, local: string): string {
     const size = fstatSync(fd).size;
-    const named = `${local}${local !== m.path ? ` (for ${m.path})` : ""}`;
+    const named = `${shownName(local)}${local !== m.path ? ` (for ${shownName(m.path)})` : ""}`;
     if (this.maps.some((o) => o.path === m.path && o.offset >= size)) return `${named} is not the file the process had mapped (it is smaller)`;
     const first = this.maps.find((o) => o.path === m.path && o.offset === 0);
     if (!first) return "";
@@ -405,6 +405,8 @@ export class CoreFile {
         "copy the files of the machine the core came from into a folder and pass --sysroot DIR, or pass --exe PATH for the executable");
     }
     const size = fstatSync(f.fd).size;
+    const limit = inputLimit("ELF file");
+    if (size > limit) throw new WspyError("BAD_INPUT", `${shownName(f.path)} is ${sizeText(size)}, over the ${sizeText(limit)} limit for an ELF file read whole`, raiseHint("ELF file"));
     const buf = Buffer.alloc(size);
     readExactly(f.fd, buf, 0, size, 0);
     return buf;
@@ -415,13 +417,10 @@ export class CoreFile {
     const m = this.maps.find((o) => o.path === file) ?? { start: 0, end: 0, offset: 0, path: file };
     const f = this.fileOf(m);
     if (f.problem) return null;
-    try {
-      const fd = openSync(f.path, "r");
-      const st = fstatSync(fd);
-      return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
-    } catch {
-      return null;
-    }
+    const o = openRegular(f.path);
+    if (!("fd" in o)) return null;
+    const st = o.stats, fd = o.fd;
+    return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
   }
 
   /**
@@ -446,6 +445,11 @@ export class CoreFile {
       const f = this.fileOf(m);
       if (f.problem) {
         this.missing.set(m.path, f.problem);
+        if (f.irregular && !f.warned) {
+          f.warned = true;
+          this.skippedIrregular++;
+          (this.opts.notice ?? ((l: string) => process.stderr.write(l + "\n")))(`wspy: warning: core file ${this.file}: ${f.problem}; reads from it fail`);
+        }
         return false;
       }
       // up to the mapping's end or the next segment the core holds, whichever is first

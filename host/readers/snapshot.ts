@@ -9,15 +9,15 @@
 // Must not know: CPython layouts, what the header's facts mean (host/snapshot.ts fills and uses them).
 // Source of truth: this file (the format); process_vm_readv(2) (what the reader imitates).
 
-import { gzipSync, gunzipSync } from "node:zlib";
+import { gzipSync } from "node:zlib";
 import type { Core } from "../core.js";
 import type { Reader } from "../reader.js";
 import { WspyError } from "../errors.js";
+import { gunzipLimited, inputLimit, jsonProblem } from "../files.js";
 
 export const SNAPSHOT_MAGIC = "wspy-snapshot ";
 export const SNAPSHOT_FORMAT = 1;
-/** Decompressed size read at most (a few hundred KB is typical). */
-export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
+// Decompressed size read at most: host/files.ts's limit for a snapshot (a few hundred KB is typical).
 /** Header line read at most. */
 const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 /** Ranges read at most. */
@@ -141,10 +141,10 @@ export function decodeSnapshot(bytes: Uint8Array, name: string): DecodedSnapshot
   }
   let raw: Buffer;
   try {
-    raw = gunzipSync(buf.subarray(nl + 1), { maxOutputLength: MAX_SNAPSHOT_BYTES });
+    raw = gunzipLimited(buf.subarray(nl + 1), name, "snapshot", inputLimit("snapshot"));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "";
-    const why = code === "ERR_BUFFER_TOO_LARGE" ? `it expands past ${MAX_SNAPSHOT_BYTES} bytes` : /unexpected end/i.test((e as Error).message) ? "it is truncated" : "its compressed data is corrupt";
+    if (e instanceof WspyError) throw e; // past the limit: named, with how to raise it
+    const why = /unexpected end/i.test((e as Error).message) ? "it is truncated" : "its compressed data is corrupt";
     throw new WspyError("BAD_INPUT", `${name} is a damaged wspy snapshot: ${why}`, hint);
   }
   const hEnd = raw.indexOf(0x0a);
@@ -153,7 +153,7 @@ export function decodeSnapshot(bytes: Uint8Array, name: string): DecodedSnapshot
   try {
     header = JSON.parse(raw.subarray(0, hEnd).toString("utf8"));
   } catch (e) {
-    throw new WspyError("BAD_INPUT", `${name} is a damaged wspy snapshot: its header is not JSON (${(e as Error).message})`, hint);
+    throw new WspyError("BAD_INPUT", `${name} is a damaged wspy snapshot: its header is not JSON (${jsonProblem(e)})`, hint);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new WspyError("BAD_INPUT", `${name} is a damaged wspy snapshot: its header is not a JSON object`, hint);

@@ -24,19 +24,19 @@
 
 import { gzipSync, gunzipSync } from "node:zlib";
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile.js";
+import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../files.js";
 
 export const WSPY_MAGIC = "WSPYREC\u0000";
 export const WSPY_MAJOR = 1;
 export const WSPY_MINOR = 0;
 const HEADER_BYTES = 12;
-/** a recording decompressing to more than this is refused rather than exhausting memory */
-const MAX_BODY_BYTES = 2 ** 31 - 1;
 
 const KINDS: (ProfileFrame["kind"] | "native")[] = ["python", "thread", "process", "native"];
 
 /** A recording that cannot be read: the message says what is wrong, without the file name. */
 export class RecordingError extends Error {
-  constructor(message: string) {
+  /** overLimit: the recording is refused for its size (a limit the user may raise), not damaged */
+  constructor(message: string, public overLimit = false) {
     super(message);
     this.name = "RecordingError";
   }
@@ -187,8 +187,12 @@ class In {
 
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
-/** A Profile from a recording's bytes; throws RecordingError saying what is wrong. */
-export function decodeWspy(bytes: Uint8Array): Profile {
+/**
+ * A Profile from a recording's bytes; throws RecordingError saying what is wrong (never quoting
+ * the file's bytes raw). maxBodyBytes: what the gzip body may expand to at most (a gzip bomb
+ * stops there; default: the recording limit of host/files.ts).
+ */
+export function decodeWspy(bytes: Uint8Array, maxBodyBytes = inputLimit("recording")): Profile {
   if (bytes.length === 0) throw new RecordingError("the file is empty");
   if (!isWspyRecording(bytes)) throw new RecordingError("not a wspy recording (no WSPYREC header)");
   if (bytes.length < HEADER_BYTES) throw new RecordingError("the header is cut short");
@@ -200,10 +204,13 @@ export function decodeWspy(bytes: Uint8Array): Profile {
   }
   let body: Uint8Array;
   try {
-    body = gunzipSync(bytes.subarray(HEADER_BYTES), { maxOutputLength: MAX_BODY_BYTES });
+    body = gunzipSync(bytes.subarray(HEADER_BYTES), { maxOutputLength: maxBodyBytes });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
-    const why = code === "Z_BUF_ERROR" || /unexpected end/i.test((e as Error).message) ? "it is truncated" : `its compressed data is corrupt (${(e as Error).message})`;
+    if (code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError) {
+      throw new RecordingError(`it expands past the ${sizeText(maxBodyBytes)} limit for a recording when decompressed`, true);
+    }
+    const why = code === "Z_BUF_ERROR" || /unexpected end/i.test((e as Error).message) ? "it is truncated" : `its compressed data is corrupt (${code || "zlib error"})`;
     throw new RecordingError(`cannot decompress the recording: ${why}`);
   }
 
@@ -215,10 +222,10 @@ export function decodeWspy(bytes: Uint8Array): Profile {
     const tagBytes = top.bytes(4);
     const tag = String.fromCharCode(...tagBytes);
     const len = top.u32();
-    if (len > top.left) throw new RecordingError(`section ${JSON.stringify(tag)} is cut short (${len} bytes declared, ${top.left} left)`);
+    if (len > top.left) throw new RecordingError(`section ${quoteBytes(tagBytes)} is cut short (${len} bytes declared, ${top.left} left)`);
     const payload = top.bytes(len);
     if (tag === "END ") { ended = true; break; }
-    if (!/^[A-Z]{4}$/.test(tag)) throw new RecordingError(`unreadable section tag ${JSON.stringify(tag)} at offset ${top.pos - 8 - len}`);
+    if (!/^[A-Z]{4}$/.test(tag)) throw new RecordingError(`unreadable section tag ${quoteBytes(tagBytes)} at offset ${top.pos - 8 - len}`);
     if (sections.has(tag)) throw new RecordingError(`section ${tag} appears twice`);
     sections.set(tag, payload); // unknown (newer minor version) sections are kept and ignored
   }
@@ -237,7 +244,7 @@ export function decodeWspy(bytes: Uint8Array): Profile {
     try {
       parsed = JSON.parse(utf8Strict.decode(s.bytes(s.left)));
     } catch (e) {
-      throw new RecordingError(`the meta section is not valid JSON (${(e as Error).message})`);
+      throw new RecordingError(`the meta section is not valid JSON (${e instanceof TypeError ? "not UTF-8" : jsonProblem(e)})`);
     }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new RecordingError("the meta section is not a JSON object");
     const p = parsed as Record<string, unknown>;
