@@ -63,9 +63,9 @@ function installSignals(): void {
   const numbers: Record<string, number> = { SIGHUP: 1, SIGQUIT: 3 };
   for (const sig of ["SIGHUP", "SIGQUIT"] as const) {
     const handler = (): void => {
-      // a command with its own handler for this signal (top's SIGHUP) has it already
-      if (process.listenerCount(sig) > 1) return;
-      const stoppers = process.listeners("SIGINT");
+      // a command that listens for this signal itself (top's SIGHUP) is not told twice
+      const own = new Set(process.listeners(sig));
+      const stoppers = process.listeners("SIGINT").filter((f) => !own.has(f));
       if (stoppers.length === 0) process.exit(128 + numbers[sig]);
       for (const f of stoppers) (f as (s: NodeJS.Signals) => void)("SIGINT");
     };
