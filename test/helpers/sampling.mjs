@@ -68,8 +68,12 @@ export function runAsOther(cmd) {
   return r.stdout;
 }
 
-/** Starts a long command as OTHER_UID in a clean environment (tap's NODE_OPTIONS would write into .tap). */
+/**
+ * Starts a long command as OTHER_UID in a clean environment: `env -i`, since tap's process-info
+ * hook re-adds its NODE_OPTIONS to spawned children, and they would write into .tap as that user.
+ */
 export function spawnAsOther(cmd, env = {}) {
-  const [file, args] = asOther(cmd);
-  return spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, HOME: "/tmp", ...env } });
+  const vars = Object.entries({ PATH: process.env.PATH, HOME: "/tmp", ...env }).map(([k, v]) => `${k}=${v}`);
+  const [file, args] = asOther(["env", "-i", ...vars, ...cmd]);
+  return spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
 }
