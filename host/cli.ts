@@ -5,7 +5,7 @@
 
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
-import { checkWritable, writeAtomic } from "./output.js";
+import { checkWritable, writeOutput } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
   record: () => import("./record.js"),
@@ -29,6 +29,12 @@ function parsePositive(name: string) {
     return n;
   };
 }
+/** -r: 1..10000 samples per second (record.ts MIN_RATE..MAX_RATE), an integer or a decimal. */
+function parseRate(v: string): number {
+  const n = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= 10_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 10000 samples per second, not ${JSON.stringify(v)}`, "e.g. -r 100");
+  return n;
+}
 function collect(v: string, prev: string[] = []): string[] { return [...prev, v]; }
 
 const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
@@ -44,6 +50,31 @@ function fail(e: unknown): never {
   process.stderr.write(`wspy: internal error: ${err?.message ?? String(e)} (please report it${process.env.WSPY_DEBUG ? "" : "; WSPY_DEBUG=1 shows details"})\n`);
   if (process.env.WSPY_DEBUG) process.stderr.write(`${err?.stack}\n`);
   process.exit(EXIT_CODES.INTERNAL);
+}
+
+/**
+ * Signals: a closed terminal (SIGHUP) and SIGQUIT end a recording like Ctrl-C, keeping the
+ * profile: while a command listens for SIGINT (record, top, view), they are handed to its
+ * handlers; otherwise they end wspy with the usual status. SIGUSR1 would open Node's inspector
+ * on 127.0.0.1:9229 (anyone local could then run code as wspy's user, maybe root): it is ignored.
+ */
+function installSignals(): void {
+  process.on("SIGUSR1", () => { /* no inspector */ });
+  const numbers: Record<string, number> = { SIGHUP: 1, SIGQUIT: 3 };
+  for (const sig of ["SIGHUP", "SIGQUIT"] as const) {
+    const handler = (): void => {
+      // a command that listens for this signal itself (top's SIGHUP) is not told twice
+      const own = new Set(process.listeners(sig));
+      const stoppers = process.listeners("SIGINT").filter((f) => !own.has(f));
+      if (stoppers.length === 0) process.exit(128 + numbers[sig]);
+      for (const f of stoppers) (f as (s: NodeJS.Signals) => void)("SIGINT");
+    };
+    process.on(sig, handler);
+  }
+  // the terminal may be gone when the summary is printed (SIGHUP): not worth a crash
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && e.code !== "EIO") throw e;
+  });
 }
 
 export function buildProgram(): Command {
@@ -62,7 +93,7 @@ export function buildProgram(): Command {
     .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
     .option("-o, --output <file>", "where to write the profile (default: wspy-<pid|time>.<ext>)")
     .addOption(new Option("-f, --format <format>", "output format").choices([...OUTPUT_FORMATS]).default("flamegraph"))
-    .option("-r, --rate <hz>", "samples per second", parsePositive("rate"), 100)
+    .option("-r, --rate <hz>", "samples per second", parseRate, 100)
     .option("-d, --duration <seconds>", "stop after this many seconds (default: until Ctrl-C or the program exits)", parsePositive("duration"))
     .option("-i, --idle", "keep samples of idle threads (sleeping, waiting)", false)
     .option("-g, --gil", "keep only the samples of the thread holding the GIL", false)
@@ -139,7 +170,7 @@ export function buildProgram(): Command {
       checkWritable(output);
       const { takeSnapshot } = await lazy.snapshot();
       const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
-      writeAtomic(output, s.bytes);
+      writeOutput(output, s.bytes, { private: true, what: "snapshot" });
       process.stderr.write(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}\n`);
     });
 
@@ -147,7 +178,7 @@ export function buildProgram(): Command {
     .command("top")
     .description("a live view of the functions taking time, refreshed every second (q quits, ? helps)")
     .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
-    .option("-r, --rate <hz>", "samples per second", parsePositive("rate"), 100)
+    .option("-r, --rate <hz>", "samples per second", parseRate, 100)
     .option("--delay <seconds>", "seconds between refreshes", parsePositive("delay"), 1)
     .option("-d, --duration <seconds>", "stop after this many seconds (default: until q, Ctrl-C or the program exits)", parsePositive("duration"))
     .option("-i, --idle", "count idle threads too (sleeping, waiting)", false)
@@ -183,4 +214,5 @@ export function buildProgram(): Command {
   return program;
 }
 
+installSignals();
 buildProgram().parseAsync(process.argv).catch(fail);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { WspyError } from "./errors.js";
 import { readInputFile, raiseHint } from "./files.js";
-import { checkWritable, writeAtomic } from "./output.js";
+import { checkWritable, writeOutput } from "./output.js";
 import type { Profile } from "./profile.js";
 import {
   renderProfile, decodeWspy, RecordingError, OUTPUT_FORMATS, FORMAT_EXTENSIONS,
@@ -60,7 +60,7 @@ export function convert(opts: ConvertOptions): { output: string; profile: Profil
   const output = opts.output ?? defaultOutput(opts.input, opts.format);
   const profile = loadRecording(opts.input);
   checkWritable(output);
-  writeAtomic(output, renderProfile(profile, opts.format, opts.render ?? {}));
+  writeOutput(output, renderProfile(profile, opts.format, opts.render ?? {}), { what: "profile" });
   log(`wspy: wrote ${opts.format} to ${output}`);
   return { output, profile };
 }

@@ -3,7 +3,7 @@
 // Must not know: CPython layouts; the CLI decides how to print.
 // Source of truth: this file; ../shared/docs/design.md §6.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 export type ErrorCode =
   | "NO_SUCH_PROCESS"   // the pid does not exist (or exited)
@@ -13,6 +13,7 @@ export type ErrorCode =
   | "BAD_TABLE"         // a version-table file is malformed
   | "BAD_INPUT"         // a bad command line, a file that cannot be written
   | "LAUNCH"            // the command to profile could not be started
+  | "OUTPUT"            // the result could not be written where asked (it was kept elsewhere)
   | "INTERNAL";         // a bug in wspy
 
 export class WspyError extends Error {
@@ -31,17 +32,42 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   UNSUPPORTED: 6,
   BAD_TABLE: 7,
   LAUNCH: 8,
+  OUTPUT: 9,
   INTERNAL: 70,
 };
 
-/** The hint for a permission failure on pid, naming every way to grant access. */
-export function permissionHint(): string {
+/**
+ * Whether pid made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0), a setuid start, a change of
+ * user): the kernel then gives its /proc files to root, while its status still names its own user.
+ * True only when that user is ours and we are not root (as root, the generic hint applies).
+ */
+export function isNonDumpable(pid: number): boolean {
+  const euid = process.geteuid?.();
+  if (euid === undefined || euid === 0) return false;
+  try {
+    const uid = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return !!uid && Number(uid[1]) === euid && statSync(`/proc/${pid}/mem`).uid !== euid;
+  } catch {
+    return false;
+  }
+}
+
+/** The hint for a permission failure on pid, naming every way to grant access that applies here. */
+export function permissionHint(pid?: number): string {
+  if (pid !== undefined && isNonDumpable(pid)) {
+    return "a non-dumpable process is closed to every other process of its user: run wspy as root (or with CAP_SYS_PTRACE), " +
+      "or keep the program dumpable (no prctl(PR_SET_DUMPABLE, 0); started without setuid)";
+  }
   let scope = "";
   try {
     scope = readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
-  } catch { /* no Yama */ }
-  const scopeText = scope ? ` (kernel.yama.ptrace_scope is ${scope})` : "";
-  return "run wspy as the same user as the target or as root, allow it with " +
-    "`sudo sysctl kernel.yama.ptrace_scope=0`" + scopeText +
-    ", or grant CAP_SYS_PTRACE (containers: `docker run --cap-add SYS_PTRACE`)";
+  } catch { /* no Yama: nothing to suggest about it */ }
+  const yama = scope && scope !== "0" ? `, allow it with \`sudo sysctl kernel.yama.ptrace_scope=0\` (it is ${scope})` : "";
+  return `run wspy as the same user as the target or as root${yama}, or grant CAP_SYS_PTRACE (containers: \`docker run --cap-add SYS_PTRACE\`)`;
+}
+
+/** The PERMISSION error for reading `what` of pid, with the hint that fits the cause. */
+export function permissionError(pid: number, what = `process ${pid}`): WspyError {
+  const own = isNonDumpable(pid);
+  return new WspyError("PERMISSION", `permission denied reading ${what}${own ? ": the target made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0), a setuid start or a change of user)" : ""}`, permissionHint(pid));
 }

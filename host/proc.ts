@@ -3,7 +3,7 @@
 // Source of truth: proc(5) (/proc/PID/maps, /proc/PID/task/TID/stat, /proc/PID/root).
 
 import { readFileSync, readdirSync, openSync, readSync, closeSync, statSync } from "node:fs";
-import { WspyError, permissionHint } from "./errors.js";
+import { WspyError, permissionError } from "./errors.js";
 
 export interface Mapping {
   start: number;
@@ -24,17 +24,25 @@ export function procError(pid: number, e: unknown): never {
     throw new WspyError("NO_SUCH_PROCESS", `no process with pid ${pid}`, "check the pid with `ps`; the process may have exited");
   }
   if (code === "EACCES" || code === "EPERM") {
-    throw new WspyError("PERMISSION", `permission denied reading process ${pid}`, permissionHint());
+    throw permissionError(pid);
   }
   throw new WspyError("INTERNAL", `cannot read /proc/${pid}: ${(e as Error).message}`);
 }
 
 export function checkPid(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) throw new WspyError("BAD_INPUT", `not a process id: ${pid}`, "pass the numeric pid of a running Python process");
+  let status: string;
   try {
     statSync(`/proc/${pid}`);
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch (e) {
     procError(pid, e);
+  }
+  // a zombie has exited: only its exit status is left, until its parent reaps it
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  if (state === "Z" || state === "X") {
+    const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1];
+    throw new WspyError("NO_SUCH_PROCESS", `process ${pid} has exited (a zombie${ppid ? ` its parent ${ppid} has not reaped` : ""})`, "profile a running process; check it with `ps`");
   }
 }
 

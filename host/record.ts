@@ -6,7 +6,7 @@
 import { TargetInfo } from "./attach.js";
 import { WspyError } from "./errors.js";
 import { renderProfile, OutputFormat, type RenderOptions } from "./render/index.js";
-import { writeAtomic, checkWritable } from "./output.js";
+import { writeOutput, checkWritable } from "./output.js";
 import type { Profile } from "./profile.js";
 import { Sampler, SampledProcess } from "./sampler.js";
 import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "./transform.js";
@@ -86,10 +86,20 @@ export function shapeProfiles(list: (ProcessProfile & { cwd: string })[], opts: 
   return mergeProcesses(shaped, meta);
 }
 
+/** Sampling rates wspy accepts, Hz (README: record options). */
+export const MIN_RATE = 1, MAX_RATE = 10_000;
+
+/** Throws BAD_INPUT unless rate is a number of samples per second in MIN_RATE..MAX_RATE. */
+export function checkRate(rate: number): void {
+  if (!(Number.isFinite(rate) && rate >= MIN_RATE && rate <= MAX_RATE)) {
+    throw new WspyError("BAD_INPUT", `rate must be between ${MIN_RATE} and ${MAX_RATE} samples per second, not ${rate}`, "e.g. -r 100");
+  }
+}
+
 export async function record(opts: RecordOptions): Promise<RecordResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
-  if (!(opts.rate > 0 && opts.rate <= 100_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 100000 samples per second, not ${opts.rate}`, "");
-  if (opts.duration !== undefined && !(opts.duration > 0)) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
+  checkRate(opts.rate);
+  if (opts.duration !== undefined && !(opts.duration > 0 && Number.isFinite(opts.duration))) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
   checkWritable(opts.output);
 
   let samples = 0;
@@ -143,7 +153,14 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   for (const r of recorded) r.profile.meta = { ...r.profile.meta, durationSec, errors: s.errors };
   const profile = shapeProfiles(recorded, opts, meta);
   if (recorded.length === 1 && !opts.subprocesses) profile.meta = meta;
-  writeAtomic(opts.output, renderProfile(profile, opts.format, opts.render ?? {}));
+  // the summary is printed whether or not the write succeeds; a failed write (the profile kept
+  // elsewhere) is thrown after it
+  let writeError: unknown = null;
+  try {
+    writeOutput(opts.output, renderProfile(profile, opts.format, opts.render ?? {}), { what: "profile" });
+  } catch (e) {
+    writeError = e;
+  }
   const lateness = s.latenessStats();
   const rateAchieved = s.ticks / durationSec;
   const gilShare = s.ticks ? s.gilTicks / s.ticks : 0;
@@ -163,6 +180,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   };
   const procText = recorded.length > 1 ? ` from ${recorded.length} processes` : "";
   log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`);
+  if (writeError) throw writeError;
   log(`wspy: wrote ${opts.format} to ${opts.output}`);
   if (s.fatal) throw s.fatal;
   if (s.childExit) result.childExitCode = await s.childExit;

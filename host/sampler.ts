@@ -151,6 +151,8 @@ export class Sampler {
   samples = 0;
   /** ticks where some sampled thread held the GIL */
   gilTicks = 0;
+  /** ticks in which at least one error was counted (the summary's share: at most 100%) */
+  errorTicks = 0;
   /** ticks where some sampled thread was active */
   activeTicks = 0;
   readonly errors: Record<string, number> = {};
@@ -167,6 +169,7 @@ export class Sampler {
   private lateness = new Float64Array(1024);
   private latenessCount = 0;
   private tickGil = false;
+  private errorsBeforeTick = 0;
   private tickActive = false;
   private readonly stride: number;
   private readonly tree: ProcessTree | null;
@@ -343,6 +346,7 @@ export class Sampler {
   /** One sampling tick over every live process. */
   private tick(time: number, weight: number): void {
     this.ticks++;
+    this.errorsBeforeTick = this.errorTotal();
     this.tickGil = false;
     this.tickActive = false;
     for (let k = 0; k < this.processes.length; k++) {
@@ -350,6 +354,7 @@ export class Sampler {
       if (p.alive) this.sampleProcess(p, time, weight);
     }
     if (this.tickGil) this.gilTicks++;
+    if (this.errorTotal() !== this.errorsBeforeTick) this.errorTicks++;
     if (this.tickActive) this.activeTicks++;
     // retire processes that ended during this tick (rare: allocation allowed)
     for (let k = this.processes.length - 1; k >= 0; k--) if (!this.processes[k].alive) this.retire(this.processes[k]);
@@ -527,10 +532,16 @@ export class Sampler {
     return n;
   }
 
-  /** The summary's error text: "no errors" or "N errors (kind: n, ...; x% of ticks)". */
+  private errorTotal(): number {
+    let total = 0;
+    for (const k in this.errors) total += this.errors[k];
+    return total;
+  }
+
+  /** The summary's error text: "no errors" or "N errors (kind: n, ...; in x% of ticks)", x ≤ 100. */
   errorText(): string {
-    const total = Object.values(this.errors).reduce((a, b) => a + b, 0);
+    const total = this.errorTotal();
     return total === 0 ? "no errors" :
-      `${total} errors (${Object.entries(this.errors).map(([k, c]) => `${k}: ${c}`).join(", ")}; ${(100 * total / Math.max(1, this.ticks)).toFixed(2)}% of ticks)`;
+      `${total} errors (${Object.entries(this.errors).map(([k, c]) => `${k}: ${c}`).join(", ")}; in ${(100 * this.errorTicks / Math.max(1, this.ticks)).toFixed(2)}% of ticks)`;
   }
 }

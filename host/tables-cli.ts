@@ -7,7 +7,7 @@ import { Command } from "commander";
 import { Core } from "./core.js";
 import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tables.js";
 import { Target } from "./attach.js";
-import { checkWritable, writeAtomic } from "./output.js";
+import { checkWritable, writeOutput } from "./output.js";
 import { WspyError } from "./errors.js";
 
 export function tablesCommand(): Command {
@@ -69,7 +69,7 @@ export function tablesCommand(): Command {
         const source = tableSource.startsWith("_Py_DebugOffsets")
           ? `_Py_DebugOffsets of Python ${version} (${binary}), exported by wspy tables export on ${new Date().toISOString().slice(0, 10)}`
           : `copied from ${tableSource} by wspy tables export`;
-        writeAtomic(o.output, exportTable(target.core, tableId, versionHex, source, version));
+        writeOutput(o.output, exportTable(target.core, tableId, versionHex, source, version), { what: "version table" });
         process.stderr.write(`wspy: wrote the version table of Python ${version} to ${o.output}\n`);
       } finally {
         target.close();

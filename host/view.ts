@@ -127,7 +127,12 @@ export async function startViewer(file: string, opts: { port?: number } = {}): P
     if (urlPath === profilePath) {
       return send(200, prof.name.endsWith(".json") ? "application/json" : "application/octet-stream", prof.bytes);
     }
-    const name = urlPath === "/" ? "index.html" : decodeURIComponent(urlPath.slice(1));
+    let name: string;
+    try {
+      name = urlPath === "/" ? "index.html" : decodeURIComponent(urlPath.slice(1));
+    } catch {
+      return send(400, "text/plain", "bad request: malformed %-escape in the path\n"); // `GET /%`
+    }
     if (!assets.has(name)) return send(404, "text/plain", "not found\n");
     let body = cache.get(name);
     if (!body) {

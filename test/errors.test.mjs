@@ -38,7 +38,7 @@ t.test("not a Python process", async (t) => {
   oneLine(t, await wspy(["dump", "-p", String(child.pid)]), 5, /is not a Python process/);
 });
 
-t.test("permission denied names ptrace_scope and CAP_SYS_PTRACE", { skip: process.getuid() !== 0 ? "needs root to start a target another user cannot read" : !py312 ? missingReason("3.12") : false }, async (t) => {
+t.test("permission denied names CAP_SYS_PTRACE, and ptrace_scope only on a kernel with Yama", { skip: process.getuid() !== 0 ? "needs root to start a target another user cannot read" : !py312 ? missingReason("3.12") : false }, async (t) => {
   const fx = await startFixture(py312.path, "idle.py");
   t.teardown(fx.kill);
   // wspy as nobody, the target as root
@@ -53,7 +53,10 @@ t.test("permission denied names ptrace_scope and CAP_SYS_PTRACE", { skip: proces
     c.on("close", (code) => resolve({ code, stderr, stdout: "" }));
   });
   oneLine(t, r, 4, /permission denied/);
-  t.match(r.stderr, /ptrace_scope/);
+  let scope = null;
+  try { scope = readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim(); } catch { /* no Yama */ }
+  if (scope !== null && scope !== "0") t.match(r.stderr, /ptrace_scope/, `Yama is on (ptrace_scope ${scope}): the hint names it`);
+  else t.notMatch(r.stderr, /ptrace_scope/, `the hint does not name ptrace_scope (${scope === null ? "no Yama on this kernel" : "it is 0 already"})`);
   t.match(r.stderr, /CAP_SYS_PTRACE/);
 });
 
