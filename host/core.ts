@@ -9,6 +9,7 @@ import path from "node:path";
 import * as loader from "@assemblyscript/loader";
 import type { Reader } from "./reader.js";
 import { addressOf } from "./reader.js";
+import { WspyError } from "./errors.js";
 import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "./profile.js";
 
 /** The core's exports, typed where the host uses them. */
@@ -104,6 +105,83 @@ export interface CoreExports {
   localsTextPtr(): number;
 }
 
+/**
+ * A trap in the core: an abort (assertion) or a WebAssembly RuntimeError (out-of-bounds access,
+ * unreachable). Always a bug in wspy, never the target's fault; the instance that trapped may be
+ * left half-way through an update, so a caller that goes on uses a fresh Core.
+ */
+export class CoreTrap extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CoreTrap";
+  }
+}
+
+/** Is e a trap of the WASM core (RuntimeError or abort), as opposed to a host error? */
+export function isCoreTrap(e: unknown): e is Error {
+  return e instanceof CoreTrap || e instanceof WebAssembly.RuntimeError;
+}
+
+/** The one-line INTERNAL error a trap becomes where it ends a command. */
+export function coreTrapError(e: Error, what: string): WspyError {
+  return new WspyError("INTERNAL", `internal error in the core while ${what}: ${e.message}`,
+    "a bug: please report it with the command and the target's Python version; WSPY_DEBUG=1 shows where");
+}
+
+/**
+ * Appends profile b (recorded later, by another core instance, of the same process) to a:
+ * frames, stack nodes and threads are interned again so equal ones are shared.
+ */
+export function joinProfiles(a: Profile, b: Profile): Profile {
+  const frames = a.frames.slice();
+  const frameKey = (f: ProfileFrame): string => `${f.kind ?? "python"}\u0000${f.name}\u0000${f.file}\u0000${f.line}\u0000${f.firstLine ?? 0}`;
+  const frameIndex = new Map<string, number>();
+  frames.forEach((f, i) => { if (!frameIndex.has(frameKey(f))) frameIndex.set(frameKey(f), i); });
+  const frameMap = b.frames.map((f) => {
+    const k = frameKey(f);
+    let id = frameIndex.get(k);
+    if (id === undefined) { id = frames.length; frames.push(f); frameIndex.set(k, id); }
+    return id;
+  });
+  const parents = Array.from(a.nodeParent), nodeFrames = Array.from(a.nodeFrame);
+  const nodeIndex = new Map<string, number>();
+  for (let i = 0; i < parents.length; i++) nodeIndex.set(`${parents[i]},${nodeFrames[i]}`, i);
+  const nodeMap = new Int32Array(b.nodeParent.length);
+  for (let i = 0; i < b.nodeParent.length; i++) {
+    // a node's parent comes before it (the trie is built root first)
+    const parent = b.nodeParent[i] >= 0 ? nodeMap[b.nodeParent[i]] : -1;
+    const frame = frameMap[b.nodeFrame[i]];
+    const k = `${parent},${frame}`;
+    let id = nodeIndex.get(k);
+    if (id === undefined) { id = parents.length; parents.push(parent); nodeFrames.push(frame); nodeIndex.set(k, id); }
+    nodeMap[i] = id;
+  }
+  const threads = a.threads.slice();
+  const threadMap = b.threads.map((t) => {
+    let id = threads.findIndex((u) => u.ident === t.ident && u.tid === t.tid);
+    if (id < 0) { id = threads.length; threads.push(t); }
+    else if (!threads[id].name && t.name) threads[id] = { ...threads[id], name: t.name };
+    return id;
+  });
+  const cat = <T extends Float64Array | Int32Array>(x: T, y: T, make: (n: number) => T): T => {
+    const out = make(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return {
+    frames,
+    nodeParent: Int32Array.from(parents),
+    nodeFrame: Int32Array.from(nodeFrames),
+    sampleTime: cat(a.sampleTime, b.sampleTime, (n) => new Float64Array(n)),
+    sampleWeight: cat(a.sampleWeight, b.sampleWeight, (n) => new Float64Array(n)),
+    sampleThread: cat(a.sampleThread, Int32Array.from(b.sampleThread, (t) => (t >= 0 ? threadMap[t] : t)), (n) => new Int32Array(n)),
+    sampleNode: cat(a.sampleNode, Int32Array.from(b.sampleNode, (n) => (n >= 0 ? nodeMap[n] : n)), (n) => new Int32Array(n)),
+    threads,
+    meta: { ...a.meta, samples: a.meta.samples + b.meta.samples },
+  };
+}
+
 /** Status codes of assembly/status.ts, by value. */
 export const STATUS_NAMES = [
   "ok", "read failed", "target gone", "permission denied", "torn stack", "limit hit", "no runtime",
@@ -145,7 +223,9 @@ export class Core {
           new DataView(this.x.memory.buffer).setBigUint64(dst, BigInt(this.base), true);
         },
         abort: (msg: number, file: number, line: number, col: number): void => {
-          throw new Error(`wspy core aborted at ${line}:${col}`);
+          let text = "";
+          try { text = `${this.str(msg)} in ${this.str(file)}`; } catch { /* memory too broken to read the message */ }
+          throw new CoreTrap(`wspy core aborted${text ? `: ${text}` : ""} at ${line}:${col}`);
         },
       },
     };

@@ -3,7 +3,7 @@
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
 import { Target, TargetInfo } from "./attach.js";
-import { ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
+import { isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { terminalSafe } from "./render/text.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
@@ -56,10 +56,16 @@ export const LOCALS_CHARS = [40, 200] as const;
 
 /** Attaches, dumps (pausing the threads with --blocking), detaches. */
 async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<DumpResult> {
-  const target = await Target.attach(pid, {
-    versionTables: opts.versionTables, forceVersion: root ? opts.forceVersion : undefined, wantGil: true,
-    notice: (l) => process.stderr.write(l + "\n"),
-  });
+  let target: Target;
+  try {
+    target = await Target.attach(pid, {
+      versionTables: opts.versionTables, forceVersion: root ? opts.forceVersion : undefined, wantGil: true,
+      notice: (l) => process.stderr.write(l + "\n"),
+    });
+  } catch (e) {
+    // a trap of the core is a bug: one INTERNAL line, never a stack trace
+    throw isCoreTrap(e) ? coreTrapError(e, `attaching to process ${pid}`) : e;
+  }
   let tracer: Tracer | null = null;
   try {
     if (opts.blocking) {
@@ -141,6 +147,9 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
       }
       if (!torn) break;
     }
+  } catch (e) {
+    // a trap of the core is a bug: one INTERNAL line, never a stack trace (nor a "torn stack")
+    throw isCoreTrap(e) ? coreTrapError(e, `reading the stacks of process ${target.info.pid}`) : e;
   } finally {
     tasks.close();
   }

@@ -9,6 +9,7 @@ import { renderProfile, OutputFormat, type RenderOptions } from "./render/index.
 import { writeOutput, checkWritable } from "./output.js";
 import type { Profile } from "./profile.js";
 import { Sampler, SampledProcess } from "./sampler.js";
+import { joinProfiles } from "./core.js";
 import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "./transform.js";
 
 export interface RecordOptions {
@@ -126,7 +127,11 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     },
     // a process's profile is lifted when it leaves the loop (exit, exec, or the end)
     onRetire: (p) => {
-      recorded.push({ pid: p.pid, command: p.command, cwd: p.cwd, version: p.info.version, profile: liftProcess(p, metaOf(p, sampler!)) });
+      const profile = liftProcess(p, metaOf(p, sampler!));
+      // a later part of the same process (its core was replaced after a trap): one profile
+      const earlier = p.part > 0 ? [...recorded].reverse().find((r) => r.pid === p.pid) : undefined;
+      if (earlier) earlier.profile = joinProfiles(earlier.profile, profile);
+      else recorded.push({ pid: p.pid, command: p.command, cwd: p.cwd, version: p.info.version, profile });
     },
   });
   const s = sampler;

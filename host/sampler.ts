@@ -10,8 +10,8 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { Target, TargetInfo } from "./attach.js";
-import { Core, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
+import { Target, TargetInfo, procView } from "./attach.js";
+import { Core, isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
 import { TaskStates, isAlive, readCmdline } from "./proc.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
@@ -60,6 +60,8 @@ const HOUSEKEEPING_MS = 100;
 const NAMES_MS = 1000;
 /** Attaches tried per housekeeping round. */
 const MAX_ATTACH_PER_ROUND = 1;
+/** Core traps (bugs) one process may cause before its sampling stops: each costs a fresh attach. */
+const MAX_TRAPS = 20;
 /** How long a new child may take to become a readable Python process, ms. */
 const CHILD_ATTACH_MS = 10_000;
 
@@ -113,6 +115,8 @@ export class SampledProcess {
   samples = 0;
   /** seconds since the recording began, when attached */
   readonly since: number;
+  /** how many cores before this one sampled the same process (each ended by a trap) */
+  part = 0;
 
   constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly signature: string, since: number) {
     this.core = target.core;
@@ -166,6 +170,8 @@ export class Sampler {
   readonly childExit: Promise<number> | null;
 
   private stop = false;
+  /** trap messages already said (each is said once) */
+  private trapMessages = new Set<string>();
   private lateness = new Float64Array(1024);
   private latenessCount = 0;
   private tickGil = false;
@@ -351,7 +357,13 @@ export class Sampler {
     this.tickActive = false;
     for (let k = 0; k < this.processes.length; k++) {
       const p = this.processes[k];
-      if (p.alive) this.sampleProcess(p, time, weight);
+      if (!p.alive) continue;
+      try {
+        this.sampleProcess(p, time, weight);
+      } catch (e) {
+        if (!isCoreTrap(e)) throw e;
+        this.recoverFromTrap(p, e);
+      }
     }
     if (this.tickGil) this.gilTicks++;
     if (this.errorTotal() !== this.errorsBeforeTick) this.errorTicks++;
@@ -367,10 +379,15 @@ export class Sampler {
       late = tracer.late;
       tracer.pause();
     }
-    const n = p.core.x.walkSample();
-    if (tracer) {
-      tracer.resume();
-      if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
+    let n: number;
+    try {
+      n = p.core.x.walkSample();
+    } finally {
+      // even when the core traps: the target is never left stopped
+      if (tracer) {
+        tracer.resume();
+        if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
+      }
     }
     if (n < 0) {
       const st = -n;
@@ -425,6 +442,53 @@ export class Sampler {
     p.core.refreshThreadNamesIfNew(); // Python's names of new threads (cheap when none are new)
     p.names.update();
     this.hooks.onSample?.(p, n, time, weight);
+  }
+
+  /**
+   * The core trapped while sampling p: a bug in wspy, counted as an "internal error" and said once
+   * per message. The trapped instance may be half-way through an update, so it is not used
+   * again: p is retired (the hook lifts the profile it gathered so far) and the same process is
+   * attached afresh with a new core, whose later samples the hooks join to the earlier ones
+   * (SampledProcess.part). After MAX_TRAPS of one process its sampling stops; for the root the
+   * recording ends there, with everything gathered written, as an INTERNAL error.
+   */
+  private recoverFromTrap(p: SampledProcess, e: Error): void {
+    this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+    const k = this.processes.indexOf(p);
+    const first = !this.trapMessages.has(e.message);
+    this.trapMessages.add(e.message);
+    debug(`core trap sampling ${p.pid}: ${e.stack ?? e.message}`);
+    this.retire(p);
+    const giveUp = p.part + 1 >= MAX_TRAPS;
+    if (first || giveUp) {
+      this.log(`wspy: internal error in the core sampling process ${p.pid} (a bug: please report it): ${e.message}; ` +
+        (giveUp ? "sampling of this process stops" : "sampling goes on with a fresh core"));
+    }
+    if (giveUp || !isAlive(p.pid)) {
+      if (p.root) {
+        if (giveUp) this.fatal ??= coreTrapError(e, `sampling process ${p.pid}`);
+        this.requestStop(giveUp ? "interrupted" : "target exited");
+      }
+      return;
+    }
+    let target: Target;
+    try {
+      const core = new Core();
+      target = Target.open(procView(p.pid, core), { versionTables: this.opts.versionTables, forceVersion: p.root ? this.opts.forceVersion : undefined, wantGil: true }, core);
+    } catch (e2) {
+      debug(`re-attach ${p.pid} after a trap failed: ${(e2 as Error).message}`);
+      if (p.root) this.requestStop(isAlive(p.pid) ? "interrupted" : "target exited");
+      return;
+    }
+    let tracer: Tracer | null = null;
+    if (p.tracer) {
+      tracer = new Tracer(p.pid);
+      try { tracer.attach(); } catch { tracer = null; }
+    }
+    const q = new SampledProcess(target, p.root, tracer, p.signature, p.since);
+    q.part = p.part + 1;
+    this.processes.splice(Math.max(0, Math.min(k, this.processes.length)), 0, q);
+    this.hooks.onAttach?.(q);
   }
 
   /** Every 100 ms: new and ended child processes, exec'd ones, new threads to pause. */

@@ -5,8 +5,11 @@
 // with a fresh core (as the CLI would), in a worker thread whose progress is watched: a case must
 // end in stacks or in a WspyError, never a WASM trap, another exception, or a hang (a case that
 // takes longer than CASE_TIMEOUT_MS is a hang). A few dozen cases also go through the CLI.
+// Live memory: a stopped copy of a real process (forked by test/fixtures/fork_copy.py) has words
+// of the memory wspy reads damaged through /proc/COPY/mem (the copy only, never the fixture),
+// then is dumped through the live reader; the words are restored after each case.
 // Budget: WSPY_FUZZ_SECONDS (default 50) for the in-process cases, WSPY_FUZZ_CLI_CASES (default 30)
-// through the CLI; seed WSPY_FUZZ_SEED (default 1).
+// through the CLI, WSPY_FUZZ_LIVE_SECONDS (default 40) for live memory; seed WSPY_FUZZ_SEED (default 1).
 // A finding names its case; `WSPY_FUZZ_CASE=N node test/fuzz.test.mjs` reruns that case alone,
 // prints what happened and writes the mutated input to $TMPDIR/wspy-fuzz-case-N.{snapshot,core}.
 import { isMainThread, Worker, workerData, parentPort } from "node:worker_threads";
@@ -487,6 +490,97 @@ if (isMainThread) {
     }
     t.comment(`${results.length} CLI cases: ${ok} printed stacks, ${errs} one-line errors`);
     t.equal(ok + errs, results.length, "every CLI case ended cleanly");
+  });
+
+  t.test("live memory: a stopped copy of a process, damaged through /proc/COPY/mem, dumps to stacks or a WspyError", async (t) => {
+    // test/fixtures/fork_copy.py forks a copy of itself at the end of a deep stack; the copy is
+    // stopped (SIGSTOP) and only the copy's memory is written: the words wspy read for one clean
+    // dump (a snapshot of the copy says which) are set to garbage 1 to 3 at a time (links first),
+    // the copy is dumped in-process through the library (the live reader, process_vm_readv), and
+    // the words are put back. Never a trap (an INTERNAL error), another exception or a hang.
+    const { findByLabel } = await import("./helpers/pythons.mjs");
+    const { startFixture } = await import("./helpers/run.mjs");
+    const [{ takeSnapshot }, { dump }, rs, { WspyError }, { isCoreTrap }] = await Promise.all([
+      import(path.join(BUILD, "snapshot.js")), import(path.join(BUILD, "dump.js")), import(path.join(BUILD, "readers", "snapshot.js")),
+      import(path.join(BUILD, "errors.js")), import(path.join(BUILD, "core.js")),
+    ]);
+    const labels = ["pyenv 3.11", "provisioned 3.14", "pyenv 3.9", "pyenv 3.12", "pyenv 2.7", "provisioned 3.15", "pyenv 3.13"];
+    const pythons = labels.map(findByLabel).filter(Boolean);
+    if (!pythons.length) return t.skip("no interpreter from the list found here");
+    const liveBudgetMs = Number(process.env.WSPY_FUZZ_LIVE_SECONDS ?? 40) * 1000;
+    const VALUES = [2n ** 64n - 1n, 0n, 2n ** 63n - 1n, 0x7ffffff8n, 2n ** 63n, 1n];
+    const totals = { cases: 0, stacks: 0, torn: 0, error: 0, trap: 0 };
+    const started = Date.now();
+    for (let pi = 0; pi < pythons.length; pi++) {
+      const py = pythons[pi];
+      const deadline = Date.now() + liveBudgetMs / pythons.length;
+      const fx = await startFixture(py.path, "fork_copy.py", [600]);
+      const copy = Number((fx.lines.find((l) => /^copy \d+$/.test(l)) ?? "").split(" ")[1]);
+      t.teardown(() => { try { process.kill(copy, "SIGKILL"); } catch { /* gone */ } fx.kill(); });
+      if (!copy) { t.fail(`${py.label}: the fixture did not say its copy's pid`); continue; }
+      process.kill(copy, "SIGSTOP");
+      let fd;
+      try {
+        fd = openSync(`/proc/${copy}/mem`, "r+");
+      } catch (e) {
+        t.skip(`${py.label}: cannot write the copy's memory (${e.code}): needs ptrace access to a child's child`);
+        continue;
+      }
+      t.teardown(() => { try { closeSync(fd); } catch { /* closed */ } });
+      const snap = rs.decodeSnapshot((await takeSnapshot(copy, { locals: 1 })).bytes, "copy");
+      const inRanges = (v) => v < 2n ** 53n && snap.ranges.some((r) => Number(v) >= r.addr && Number(v) < r.addr + r.data.length);
+      const words = [], links = [];
+      for (const r of snap.ranges) {
+        for (let p = (8 - (r.addr % 8)) % 8; p + 8 <= r.data.length; p += 8) {
+          const v = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length).readBigUInt64LE(p);
+          words.push(r.addr + p);
+          if (inRanges(v)) links.push(r.addr + p);
+        }
+      }
+      const cell = Buffer.alloc(8);
+      const readAt = (addr) => { readSync(fd, cell, 0, 8, addr); return cell.readBigUInt64LE(0); };
+      const writeAt = (addr, v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); if (writeSync(fd, b, 0, 8, addr) !== 8) throw new Error(`short write at 0x${addr.toString(16)}`); };
+      const counts = { stacks: 0, torn: 0, error: 0, trap: 0 };
+      let n = 0;
+      for (let i = 0; Date.now() < deadline; i++) {
+        const rng = caseRng(seed, 2_000_000 + pi * 100_000 + i);
+        const changed = [];
+        const log = [];
+        for (let m = int(rng, 1, 3); m > 0; m--) {
+          const addr = rng() < 0.7 && links.length ? pick(rng, links) : pick(rng, words);
+          const old = readAt(addr);
+          const kind = pick(rng, ["value", "value", "self", "near", "bit"]);
+          const v = kind === "value" ? pick(rng, VALUES) : kind === "self" ? BigInt(addr) : kind === "near" ? (old + BigInt(int(rng, -64, 64) * 8)) & (2n ** 64n - 1n) : old ^ (1n << BigInt(int(rng, 0, 63)));
+          changed.push([addr, old]);
+          writeAt(addr, v);
+          log.push(`0x${addr.toString(16)}=0x${v.toString(16)}`);
+        }
+        n++;
+        try {
+          const d = await dump(copy, { locals: rng() < 0.25 ? 1 : 0 });
+          JSON.stringify(d);
+          if (d.threads.some((th) => th.error)) counts.torn++; else counts.stacks++;
+        } catch (e) {
+          if (e instanceof WspyError && e.code !== "INTERNAL") counts.error++;
+          else {
+            counts.trap++;
+            t.fail(`${py.label} live case ${i} (${log.join(", ")}): ${isCoreTrap(e) ? "trap" : e?.code ?? e?.name}: ${e?.message}`);
+          }
+        } finally {
+          for (const [addr, old] of changed.reverse()) writeAt(addr, old);
+        }
+      }
+      t.comment(`${py.label}: ${n} live cases (${links.length} links among ${words.length} words read): ${JSON.stringify(counts)}`);
+      t.equal(counts.trap, 0, `${py.label}: no trap`);
+      for (const k of Object.keys(counts)) totals[k] += counts[k];
+      totals.cases += n;
+      // the copy is whole again: a clean dump still shows the fixture's stack
+      const clean = await dump(copy, {});
+      t.ok(clean.threads.some((th) => th.frames.some((f) => f.name === "park")), `${py.label}: the restored copy dumps cleanly`);
+      process.kill(copy, "SIGKILL");
+      fx.kill();
+    }
+    t.comment(`live memory: ${totals.cases} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(totals)}`);
   });
 
   t.teardown(() => { for (const c of cores) rmSync(path.dirname(c), { recursive: true, force: true }); });

@@ -21,6 +21,7 @@ import * as F from "../python/fields";
 import * as C from "../python/capabilities";
 import { tableAt, tableCount, PROBLEM_MISSING } from "../python/tables";
 import { internString } from "../aggregate/intern";
+import { fitsIn } from "../util/bounds";
 import { walkTableId } from "./walk";
 
 // ---- bounds ----
@@ -112,7 +113,7 @@ export function objectsBegin(): i32 {
     tagBits = t.caps[C.CAP_POINTER_TAG_BITS];
     let w = 0;
     const tf: StaticArray<i32> = [F.F_TYPE_TP_NAME, F.F_TYPE_TP_FLAGS, F.F_TYPE_TP_BASICSIZE, F.F_TYPE_TP_DICTOFFSET];
-    for (let i = 0; i < tf.length; i++) if (O[tf[i]] >= 0 && O[tf[i]] + 8 > w) w = O[tf[i]] + 8;
+    for (let i = 0; i < tf.length; i++) if (O[tf[i]] >= 0 && O[tf[i]] + 8 > w) w = O[tf[i]] + 8; // ≤ MAX_STRUCT_SIZE + 8: no wrap
     typeWindow = w;
     configured = id;
   }
@@ -131,8 +132,15 @@ export function objectsCheckDicts(): i32 {
   else if (dictModel == C.DICT_MODEL_311) need = [F.F_DICT_SIZE, F.F_DICT_MA_KEYS, F.F_DICT_MA_VALUES, F.F_DICTKEYS_DK_LOG2_SIZE, F.F_DICTKEYS_DK_LOG2_INDEX_BYTES, F.F_DICTKEYS_DK_KIND, F.F_DICTKEYS_DK_NENTRIES, F.F_DICTKEYS_DK_INDICES];
   else return fail(ERR_TABLE, PROBLEM_MISSING * 1000 + 900 + C.CAP_DICT_MODEL);
   for (let i = 0; i < need.length; i++) if (O[need[i]] < 0) return fail(ERR_TABLE, PROBLEM_MISSING * 1000 + need[i]);
-  // headers are read into HDR: a (plugin) table with larger ones is refused, not overrun
+  // headers are read into HDR: a (plugin) table with larger ones is refused, not overrun; every
+  // field loaded from HDR lies inside what was read (checked in 64 bits: no sum wraps)
   if (O[F.F_DICT_SIZE] > HDR_MAX || O[F.F_DICTKEYS_DK_INDICES] > HDR_MAX) return fail(ERR_TABLE, 21);
+  const inDict: StaticArray<i32> = [F.F_DICT_MA_MASK, F.F_DICT_MA_TABLE, F.F_DICT_MA_KEYS, F.F_DICT_MA_VALUES];
+  for (let i = 0; i < inDict.length; i++) if (O[inDict[i]] >= 0 && !fitsIn(O[inDict[i]], 8, O[F.F_DICT_SIZE])) return fail(ERR_TABLE, 21);
+  const inKeys: StaticArray<i32> = [F.F_DICTKEYS_DK_NENTRIES, F.F_DICTKEYS_DK_SIZE];
+  for (let i = 0; i < inKeys.length; i++) if (O[inKeys[i]] >= 0 && !fitsIn(O[inKeys[i]], 8, O[F.F_DICTKEYS_DK_INDICES])) return fail(ERR_TABLE, 21);
+  const inKeys1: StaticArray<i32> = [F.F_DICTKEYS_DK_LOG2_INDEX_BYTES, F.F_DICTKEYS_DK_KIND];
+  for (let i = 0; i < inKeys1.length; i++) if (O[inKeys1[i]] >= 0 && !fitsIn(O[inKeys1[i]], 1, O[F.F_DICTKEYS_DK_INDICES])) return fail(ERR_TABLE, 21);
   return OK;
 }
 
@@ -296,7 +304,7 @@ export function readInt(obj: u64, kind: i32): i32 {
   const digitOff = O[F.F_LONG_OB_DIGIT];
   const sizeField = longModel == C.LONG_MODEL_LV_TAG ? F.F_LONG_LV_TAG : F.F_LONG_OB_SIZE;
   if (digitOff < 0 || O[sizeField] < 0) return fail(ERR_TABLE, PROBLEM_MISSING * 1000 + sizeField);
-  if (digitOff + MAX_INT_DIGITS * 4 > HDR_MAX) return fail(ERR_TABLE, 22);
+  if (!fitsIn(digitOff, MAX_INT_DIGITS * 4, HDR_MAX) || !fitsIn(O[sizeField], 8, digitOff)) return fail(ERR_TABLE, 22);
   // the header and the first 3 digits (every 64-bit value) in one read when possible
   const got = readClipped(obj, HDR, digitOff + 12, digitOff);
   if (got < 0) return -got;
@@ -368,8 +376,9 @@ export function readStrCodePoints(obj: u64, maxChars: i32, out: usize): i32 {
   const oState = O[F.F_UNICODE_STATE], oLen = O[F.F_UNICODE_LENGTH], ascii = O[F.F_UNICODE_ASCIIOBJECT_SIZE],
     compactSize = O[F.F_UNICODE_COMPACTOBJECT_SIZE], oData = O[F.F_UNICODE_DATA];
   if (oState < 0 || oLen < 0 || ascii < 0 || compactSize < 0 || oData < 0) return -fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_UNICODE_STATE);
+  if (!fitsIn(oData, 8, HDR_MAX) || compactSize > HDR_MAX) return -fail(ERR_TABLE, 23);
   const hdr = compactSize > oData + 8 ? compactSize : oData + 8;
-  if (hdr > HDR_MAX || oState + 4 > hdr || oLen + 8 > hdr) return -fail(ERR_TABLE, 23);
+  if (!fitsIn(oState, 4, hdr) || !fitsIn(oLen, 8, hdr)) return -fail(ERR_TABLE, 23);
   const got = readClipped(obj, HDR, hdr, ascii);
   if (got < 0) return got;
   const state = load<u32>(HDR + <usize>oState);

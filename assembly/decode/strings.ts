@@ -5,7 +5,8 @@
 // 3.3–3.15) and Include/stringobject.h (2.7); ../shared/docs/cpython-layouts.md §4.5.
 
 import { readRemote } from "../io";
-import { OK, ERR_LIMIT, ERR_CHAIN, fail } from "../status";
+import { OK, ERR_LIMIT, ERR_CHAIN, ERR_TABLE, fail } from "../status";
+import { fitsIn } from "../util/bounds";
 import { internString } from "../aggregate/intern";
 import * as F from "../python/fields";
 import { STRING_MODEL_PYSTRING } from "../python/capabilities";
@@ -35,8 +36,27 @@ export function setStringTypes(strType: u64, bytesType: u64): void {
   bytesTypeAddr = bytesType;
 }
 
+/** Do the active table's string headers fit HEADER (set by configureStrings)? */
+let headersFit: bool = true;
+
 export function configureStrings(model: i32, o: StaticArray<i32>): void {
   stringModel = model;
+  // every header field is loaded from HEADER: a table (a plugin, or a 3.13+ target's own
+  // _Py_DebugOffsets) whose headers do not fit is refused at each read, never overrun
+  headersFit = fitsIn(o[F.F_PYOBJECT_OB_TYPE], 8, HEADER_MAX);
+  if (model == STRING_MODEL_PYSTRING) {
+    headersFit = headersFit && fitsIn(o[F.F_STRING_OB_SIZE], 8, HEADER_MAX) && fitsIn(o[F.F_STRING_OB_SVAL], 0, HEADER_MAX) &&
+      fitsIn(o[F.F_PYOBJECT_OB_TYPE], 8, o[F.F_STRING_OB_SVAL]) && fitsIn(o[F.F_STRING_OB_SIZE], 8, o[F.F_STRING_OB_SVAL]);
+  } else {
+    const data = o[F.F_UNICODE_DATA], compact = o[F.F_UNICODE_COMPACTOBJECT_SIZE];
+    headersFit = headersFit && fitsIn(data, 8, HEADER_MAX) && fitsIn(compact, 0, HEADER_MAX) &&
+      fitsIn(o[F.F_UNICODE_STATE], 4, compact > data + 8 ? compact : data + 8) &&
+      fitsIn(o[F.F_UNICODE_LENGTH], 8, compact > data + 8 ? compact : data + 8) &&
+      fitsIn(o[F.F_PYOBJECT_OB_TYPE], 8, compact > data + 8 ? compact : data + 8) &&
+      fitsIn(o[F.F_BYTES_OB_SIZE], 8, HEADER_MAX) && fitsIn(o[F.F_BYTES_OB_SVAL], 0, HEADER_MAX) &&
+      fitsIn(o[F.F_PYOBJECT_OB_TYPE], 8, o[F.F_BYTES_OB_SVAL]) && fitsIn(o[F.F_BYTES_OB_SIZE], 8, o[F.F_BYTES_OB_SVAL]) &&
+      o[F.F_UNICODE_ASCIIOBJECT_SIZE] >= 0 && compact >= 0;
+  }
   obType = o[F.F_PYOBJECT_OB_TYPE];
   if (model == STRING_MODEL_PYSTRING) {
     bytesSize = o[F.F_STRING_OB_SIZE];
@@ -62,6 +82,7 @@ export function lastBytesLen(): i32 { return lastLen; }
  */
 export function readBytes(addr: u64): usize {
   lastLen = 0;
+  if (!headersFit) { fail(ERR_TABLE, 40); return 0; }
   if (readRemote(addr, HEADER, bytesSval) != OK) return 0;
   if (bytesTypeAddr != 0 && load<u64>(HEADER + obType) != bytesTypeAddr) { fail(ERR_CHAIN, 6, addr); return 0; }
   const size = load<i64>(HEADER + bytesSize);
@@ -101,6 +122,7 @@ export function readBytes(addr: u64): usize {
 /** Reads the str object at addr and interns it as UTF-8. Returns the string id or -1. */
 export function readName(addr: u64): i32 {
   if (addr == 0) { fail(ERR_CHAIN, 2, addr); return -1; }
+  if (!headersFit) { fail(ERR_TABLE, 40); return -1; }
   if (stringModel == STRING_MODEL_PYSTRING) {
     // 2.7: raw bytes, normally ASCII or UTF-8 source text
     if (readRemote(addr, HEADER, bytesSval) != OK) return -1;

@@ -11,6 +11,7 @@ import * as F from "../python/fields";
 import * as C from "../python/capabilities";
 import { tableAt, tableCount } from "../python/tables";
 import { Vec, U64Map } from "../util/vec";
+import { rangeInside } from "../util/bounds";
 import { configureStrings, readName, readBytes, lastBytesLen } from "./strings";
 import { decodeLineNumber, LINE_TABLE_310 } from "./line-table";
 import { internFrame, internNode, internThread, pushSample, FRAME_PYTHON } from "../aggregate/intern";
@@ -304,6 +305,10 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   interpLen = windowEnd(interpFields) - interpLo;
   if (tstateLen <= 0 || tstateLen > MAX_WINDOW || frameLen <= 0 || frameLen > MAX_WINDOW ||
       codeLen <= 0 || codeLen > MAX_WINDOW || interpLen <= 0 || interpLen > MAX_WINDOW) return fail(ERR_TABLE, 1);
+  // a chunk's header is decoded from its first CHUNK_FIRST_READ bytes
+  if (frameModel != C.FRAME_MODEL_FRAME_OBJECT &&
+      (O[F.F_CHUNK_PREVIOUS] < 0 || O[F.F_CHUNK_CHUNK_SIZE] < 0 || O[F.F_CHUNK_SIZE] < 0 ||
+       <i64>O[F.F_CHUNK_PREVIOUS] + 8 > <i64>CHUNK_FIRST_READ || <i64>O[F.F_CHUNK_CHUNK_SIZE] + 8 > <i64>CHUNK_FIRST_READ)) return fail(ERR_TABLE, 1);
   if (tstateArena != 0) heap.free(tstateArena);
   tstateArena = heap.alloc(<usize>MAX_THREADS * tstateLen);
   if (tstateArena == 0) return fail(ERR_NO_MEMORY, 0);
@@ -380,6 +385,7 @@ function registerChunk(i: i32, addr: u64): bool {
     size = CHUNK_FIRST_READ;
   }
   unchecked(chunkLo[i] = addr);
+  if (addr > ~(<u64>size)) return false; // a chunk ending past 2^64 is garbage
   unchecked(chunkHi[i] = addr + <u64>size);
   nextChunkAddr = previous;
   return true;
@@ -416,10 +422,10 @@ function prefetchedFrame(addr: u64): usize {
 
 /** A local copy of the frame at addr: from a chunk copy, a prefetched frame, else read alone. */
 function localFrame(addr: u64): usize {
-  const end = addr + <u64>frameLen;
   for (let pass = 0; pass < MAX_CHUNKS + 1; pass++) {
     for (let i = chunkFirst; i < chunkEnd; i++) {
-      if (addr >= unchecked(chunkLo[i]) && end <= unchecked(chunkHi[i])) return unchecked(poolBuf[i]) + <usize>(addr - unchecked(chunkLo[i]));
+      // never `addr + frameLen <= hi`: a garbage link (0xffff…) wraps that sum past the check
+      if (rangeInside(addr, <u64>frameLen, unchecked(chunkLo[i]), unchecked(chunkHi[i]))) return unchecked(poolBuf[i]) + <usize>(addr - unchecked(chunkLo[i]));
     }
     if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || nextChunkAddr == 0 || !copyChunk(nextChunkAddr)) break;
   }

@@ -10,6 +10,10 @@ import * as F from "./fields";
 import { CAP_COUNT, CAP_OPTIONAL } from "./capabilities";
 import * as C from "./capabilities";
 import { OK, ERR_TABLE, fail } from "../status";
+import { fitsIn } from "../util/bounds";
+
+/** The largest struct size or offset a table may hold (64 MiB). */
+export const MAX_STRUCT_SIZE: i32 = 64 << 20;
 
 export class VersionTable {
   offsets: StaticArray<i32> = new StaticArray<i32>(FIELD_COUNT);
@@ -130,14 +134,20 @@ export function tableValidate(id: i32): i32 {
     if (!t.has(f)) continue;
     const section = <i32>FIELD_SECTIONS[f];
     const sizeField = sizeFieldOf(section);
-    if (f == sizeField) continue;
     const width = <i32>FIELD_WIDTHS[f];
-    if (width == 0 && FIELD_NAMES[f].endsWith("_size")) continue; // a sizeof, not an offset
+    if (f == sizeField || (width == 0 && FIELD_NAMES[f].endsWith("_size"))) {
+      // a sizeof, not an offset. No CPython struct comes near MAX_STRUCT_SIZE (the largest,
+      // 3.12's _PyRuntimeState, is 460 KB): a bigger size is a typo or garbage, and refusing it
+      // keeps every offset + width below (so far from i32 overflow in the decoders)
+      if (t.offsets[f] > MAX_STRUCT_SIZE) return fail(ERR_TABLE, PROBLEM_BAD_VALUE * 1000 + f);
+      continue;
+    }
     if (!t.has(sizeField)) {
       // a section used without its size cannot be bounds-checked
       return fail(ERR_TABLE, PROBLEM_NO_SIZE * 1000 + f);
     }
-    if (t.offsets[f] + width > t.offsets[sizeField]) return fail(ERR_TABLE, PROBLEM_PAST_SIZE * 1000 + f);
+    // in 64 bits: an offset near 2^31 plus its width wraps an i32 and would pass (issue #10)
+    if (!fitsIn(t.offsets[f], width, t.offsets[sizeField])) return fail(ERR_TABLE, PROBLEM_PAST_SIZE * 1000 + f);
   }
   return OK;
 }
