@@ -168,10 +168,11 @@ export function reprEscape(value: string): string {
   });
 }
 
-/** The arguments first, then the other locals, each in slot order; values escaped as repr. */
-function orderLocals(locals: DumpLocal[]): DumpLocal[] {
-  const escaped = locals.map((l) => ({ name: l.name, value: reprEscape(l.value), arg: l.arg }));
-  return [...escaped.filter((l) => l.arg), ...escaped.filter((l) => !l.arg)];
+/** The arguments first, in the signature's order, then the other locals in slot order; values
+ *  escaped as repr does. */
+function orderLocals(locals: (DumpLocal & { argIndex: number })[]): DumpLocal[] {
+  const args = locals.filter((l) => l.arg).sort((a, b) => a.argIndex - b.argIndex);
+  return [...args, ...locals.filter((l) => !l.arg)].map((l) => ({ name: l.name, value: reprEscape(l.value), arg: l.arg }));
 }
 
 export function renderDumpText(d: DumpResult): string {

@@ -81,7 +81,8 @@ const WORK = new StaticArray<u32>(MAX_INT_DIGITS + 4);
 
 /** (name id, value id) pairs of the last localsRead, i32 each. */
 export function localsPtr(): usize { return PAIRS; }
-/** One byte per local of the last localsRead: 1 when it is an argument of the function. */
+/** One byte per local of the last localsRead: 0, or 1 + its position among the function's
+ *  arguments (255 from the 254th on). */
 export function localsArgsPtr(): usize { return ARGS; }
 
 // ---- text output ----
@@ -675,8 +676,8 @@ function codeInt(code: u64, f: i32): i32 {
 /**
  * Decodes the locals of kept frame k (walkSetKeepFrames; innermost first per thread) into
  * (name id, value id) pairs at localsPtr() and argument flags at localsArgsPtr(), values cut
- * to maxChars characters. Arguments come first (slot order), then the other locals, then
- * (≤3.10) the cell and free variables. Returns how many (at most MAX_LOCALS; unset locals and
+ * to maxChars characters, in slot order: locals (arguments first), then (≤3.10) the cell and
+ * free variables — an argument a closure captured among them, with its argument position. Returns how many (at most MAX_LOCALS; unset locals and
  * empty cells are skipped), or a negative status.
  */
 export function localsRead(k: i32, maxChars: i32): i32 {
@@ -745,13 +746,13 @@ export function localsRead(k: i32, maxChars: i32): i32 {
     if ((bits & tagMask) == 0) continue; // unset (3.14+: PyStackRef_NULL is a tagged 0)
     const nameId = readName(load<u64>(NAME_ADDRS + (<usize>i << 3)));
     if (nameId < 0) continue;
-    let isArg = i < nArgs;
+    let argIndex = i < nArgs ? i : -1;
     // ≤3.10: an argument a closure captured lives in its cell (2.7 also keeps a stale copy in
     // the argument's own slot: the cell's value replaces it)
     let at = count;
     if (i >= nLocals) {
       for (let j = 0; j < nArgs && j < nLocals; j++) {
-        if (readName(load<u64>(NAME_ADDRS + (<usize>j << 3))) == nameId) { isArg = true; break; }
+        if (readName(load<u64>(NAME_ADDRS + (<usize>j << 3))) == nameId) { argIndex = j; break; }
       }
       for (let j = 0; j < count; j++) if (load<i32>(PAIRS + <usize>(j * 8)) == nameId) { at = j; break; }
     }
@@ -763,7 +764,7 @@ export function localsRead(k: i32, maxChars: i32): i32 {
     if (valueId < 0) return -fail(ERR_NO_MEMORY, 30);
     store<i32>(PAIRS + <usize>(at * 8), nameId);
     store<i32>(PAIRS + <usize>(at * 8 + 4), valueId);
-    store<u8>(ARGS + <usize>at, isArg ? 1 : 0);
+    store<u8>(ARGS + <usize>at, argIndex < 0 ? 0 : argIndex < 254 ? <u8>(argIndex + 1) : 255);
     if (at == count) count++;
   }
   return count;
