@@ -125,6 +125,11 @@ for (const python of findPythons()) {
       checkFrame(t, caller.locals, reprs.caller, chars, `${flag} caller`);
       t.ok(caller.locals?.some((l) => l.name === "greeting" && l.value === "'from the enclosing function'"), `${flag}: the free variable`);
       t.same(module.locals, [], `${flag}: the module frame has no fast locals`);
+      // a keyword-only argument is an argument too (Python 3: a thread parked in kwonly_parked)
+      const kw = d.threads.find((th) => th.frames[0]?.name === "kwonly_parked");
+      if (python.version.startsWith("2.")) t.notOk(kw, "2.7 has no keyword-only arguments (no such thread)");
+      else t.same(kw?.frames[0].locals, [{ name: "first", value: "1", arg: true }, { name: "key", value: "'k'", arg: true }],
+        `${flag}: kwonly_parked(first, *, key): both are arguments`);
       if (NUMPY[0] in reprs.parked) {
         t.same(NUMPY.map((n) => parked.locals?.find((l) => l.name === n)?.value), NUMPY.map((n) => reprs.parked[n]),
           `${flag}: numpy scalars as their plain value`);
