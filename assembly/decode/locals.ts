@@ -553,7 +553,7 @@ function renderItem(obj: u64, maxChars: i32, depth: i32): i32 {
   return renderObject(obj, maxChars < room ? maxChars : room, false, depth);
 }
 
-function renderContainer(obj: u64, kind: i32, maxChars: i32, depth: i32): i32 {
+function renderContainer(obj: u64, kind: i32, nameId: i32, maxChars: i32, depth: i32): i32 {
   // a container inside itself, or nested too deep: Python's own elision
   let inside = depth >= MAX_DEPTH;
   for (let i = 0; i < depth && !inside; i++) inside = unchecked(openAddrs[i]) == obj;
@@ -564,6 +564,16 @@ function renderContainer(obj: u64, kind: i32, maxChars: i32, depth: i32): i32 {
   }
   unchecked(openAddrs[depth] = obj);
   const n = readItems(obj, kind, depth);
+  if (n == -ERR_TABLE) {
+    // a (plugin) table without the fields to read the items: the type and length, as before
+    const len = readLength(obj, kind);
+    if (len < 0) return lastErrorCode();
+    putInterned(nameId);
+    putAscii(" (len ");
+    putU64(<u64>len);
+    putByte(41); // )
+    return OK;
+  }
   if (n < 0) return -n;
   const more = itemsMore;
   const empty = n == 0 && !more;
@@ -633,7 +643,7 @@ function renderObject(obj: u64, maxChars: i32, followCell: bool, depth: i32): i3
   if (kind == KIND_STR) return putStr(obj, maxChars);
   if (kind == KIND_PYSTRING || kind == KIND_BYTES) return putByteString(obj, kind, maxChars);
   if (kind == KIND_UNICODE) return putUnicode27(obj, maxChars);
-  if (isContainer(kind)) return renderContainer(obj, kind, maxChars, depth);
+  if (isContainer(kind)) return renderContainer(obj, kind, typeNameId(slot), maxChars, depth);
   if (kind == KIND_NP_BOOL || kind == KIND_NP_INT || kind == KIND_NP_UINT || kind == KIND_NP_FLOAT) {
     const w = typeWidth(slot);
     const bits = readScalarBits(obj, w);

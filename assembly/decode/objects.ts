@@ -1,6 +1,7 @@
-// Bounded primitives over a target's Python objects: an object's type (name, flags, kind),
-// exact ints, float values, str and bytes prefixes, container lengths, dict scans and lookups by
-// str key for every dict layout, and instance attribute lookup (tp_dictoffset, managed dicts).
+// Bounded primitives over a target's Python objects: an object's type (name, flags, kind — numpy
+// scalar types too), exact ints, float values, str, bytes and 2.7 unicode prefixes, numpy scalar
+// values, container lengths, set keys, dict scans and lookups by str key for every dict layout,
+// and instance attribute lookup (tp_dictoffset, managed dicts).
 // Used off the sample path only (thread names, dump --locals): it may read more, never trap.
 // Must not know: version numbers (the active table's offsets and capabilities say everything),
 // what the values are for (thread-names.ts, locals.ts), how the host shows them.
@@ -12,7 +13,9 @@
 // at obj-24: a dict, or values - 1 (odd); 3.13–3.15 PyManagedDictPointer at obj-24, _PyObject_InlineValues
 // = obj + tp_basicsize with keys in ht_cached_keys); Include/cpython/longintrepr.h (30-bit
 // digits; 3.12+ lv_tag); Include/object.h (tp_flags bits); ../shared/docs/cpython-layouts.md
-// §4.5, §6, §7.6. Each layout was checked against the real 2.7–3.15 interpreters
+// §4.5, §6, §7.6; Include/setobject.h (setentry {hash, key} in 2.7, {key, hash} in 3.x; deleted
+// slots hold the module's dummy key); 2.7 Include/unicodeobject.h (PyUnicodeObject {length, str});
+// numpy/core/include/numpy/arrayscalars.h (the value right after PyObject_HEAD). Each layout was checked against the real 2.7–3.15 interpreters
 // (test/thread-names.test.mjs, test/locals.test.mjs).
 
 import { readRemote, batchReset, batchAdd, batchRun } from "../io";
