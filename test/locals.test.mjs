@@ -22,7 +22,8 @@ const TIMEOUT = 30;
 const ARGS = ["arg_one", "arg_two", "extra", "options"];
 /** wspy's limits (README): items per container, nesting, bytes per value per character asked. */
 const MAX_DEPTH = 6, BUDGET_PER_CHAR = 4;
-const NUMPY = ["np_bool", "np_int8", "np_uint16", "np_int64", "np_uint64", "np_float16", "np_float32", "np_float64", "np_tiny32"];
+const NUMPY = ["np_bool", "np_int8", "np_uint16", "np_int64", "np_uint64", "np_float16", "np_float32", "np_float64", "np_tiny32",
+  "np_big32", "np_whole32", "np_max16", "np_sub16", "np_third32", "np_nan32", "np_inf16"];
 
 /** The reprs the fixture printed: {parked: {name: repr}, caller: {...}}. */
 function fixtureReprs(fx) {
