@@ -25,7 +25,7 @@ export {
 export { decodeLineNumber } from "./decode/line-table";
 export { setStringTypes } from "./decode/strings";
 export { threadNamesRefresh } from "./decode/thread-names";
-export { localsRead, localsPtr, MAX_LOCALS, floatRepr, localsTextPtr } from "./decode/locals";
+export { localsRead, localsPtr, localsArgsPtr, MAX_LOCALS, floatRepr, localsTextPtr } from "./decode/locals";
 
 import { FIELD_COUNT, FIELD_NAMES, FIELD_SECTIONS, FIELD_WIDTHS, SECTION_NAMES } from "./python/fields";
 import { CAP_COUNT, CAP_NAMES, CAP_VALUES, CAP_OPTIONAL } from "./python/capabilities";

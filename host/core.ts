@@ -100,6 +100,7 @@ export interface CoreExports {
   threadNamesRefresh(): number;
   localsRead(k: number, maxChars: number): number;
   localsPtr(): number;
+  localsArgsPtr(): number;
   MAX_LOCALS: { value: number };
   floatRepr(v: number): number;
   localsTextPtr(): number;
@@ -369,13 +370,16 @@ export class Core {
    * Local variables of kept frame k (walkSetKeepFrames(1) before the sample), values cut to
    * maxChars characters. Null when they could not be read.
    */
-  locals(k: number, maxChars: number): { name: string; value: string }[] | null {
+  locals(k: number, maxChars: number): { name: string; value: string; arg: boolean; argIndex: number }[] | null {
     const n = this.x.localsRead(k, maxChars);
     if (n < 0) return null;
     const v = this.i32();
     const p = this.x.localsPtr() >> 2;
-    const out: { name: string; value: string }[] = [];
-    for (let i = 0; i < n; i++) out.push({ name: this.stringAt(v[p + 2 * i]), value: this.stringAt(v[p + 2 * i + 1]) });
+    const args = new Uint8Array(this.x.memory.buffer, this.x.localsArgsPtr(), n);
+    const out: { name: string; value: string; arg: boolean; argIndex: number }[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push({ name: this.stringAt(v[p + 2 * i]), value: this.stringAt(v[p + 2 * i + 1]), arg: args[i] > 0, argIndex: args[i] - 1 });
+    }
     return out;
   }
 

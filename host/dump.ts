@@ -10,7 +10,9 @@ import { ThreadNames, WaitingFrames } from "./threads.js";
 import { Tracer } from "./ptrace.js";
 import { ProcessTree } from "./proctree.js";
 
-export interface DumpLocal { name: string; value: string }
+/** A local variable: its value as Python's repr() writes it (cut short: see README), and
+ *  whether it is one of the function's arguments. */
+export interface DumpLocal { name: string; value: string; arg: boolean }
 export interface DumpFrame {
   name: string;
   file: string;
@@ -131,7 +133,7 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
         const frames: DumpFrame[] = st === 0 && node >= 0 ? core.stackOf(node).map((f, j) => {
           const fr = core.frame(f);
           const frame: DumpFrame = { name: fr.name, file: fr.file, line: fr.line };
-          if (localsChars && j < depth) frame.locals = core.locals(firstKept + j, localsChars) ?? [];
+          if (localsChars && j < depth) frame.locals = orderLocals(core.locals(firstKept + j, localsChars) ?? []);
           return frame;
         }) : [];
         if (st !== 0) torn = true;
@@ -157,6 +159,31 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
   return { pid: i.pid, command: i.command, python: i.version, binary: i.binary, tableSource: i.tableSource, threads };
 }
 
+// str.isprintable() is false for these general categories (Objects/unicodectype.c: every
+// character but Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs other than the ASCII space is printable);
+// Node's Unicode tables stand in for the target's unicodedata (the same for assigned characters).
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/gu;
+
+/** Escapes what repr() escapes in a str and the core left as is: characters past U+009F that
+ *  are not printable, as \xNN, \uNNNN or \UNNNNNNNN. */
+export function reprEscape(value: string): string {
+  return value.replace(NOT_PRINTABLE, (c) => {
+    if (c === " ") return c;
+    const cp = c.codePointAt(0)!;
+    const hex = cp.toString(16);
+    if (cp < 0x100) return "\\x" + hex.padStart(2, "0");
+    if (cp < 0x10000) return "\\u" + hex.padStart(4, "0");
+    return "\\U" + hex.padStart(8, "0");
+  });
+}
+
+/** The arguments first, in the signature's order, then the other locals in slot order; values
+ *  escaped as repr does. */
+function orderLocals(locals: (DumpLocal & { argIndex: number })[]): DumpLocal[] {
+  const args = locals.filter((l) => l.arg).sort((a, b) => a.argIndex - b.argIndex);
+  return [...args, ...locals.filter((l) => !l.arg)].map((l) => ({ name: l.name, value: reprEscape(l.value), arg: l.arg }));
+}
+
 export function renderDumpText(d: DumpResult): string {
   const out: string[] = [];
   const one = (p: DumpResult, ppid?: number): void => {
@@ -169,7 +196,12 @@ export function renderDumpText(d: DumpResult): string {
       out.push(`Thread ${t.tid || "?"} (${flags}): ${name}ident 0x${t.ident.toString(16)}${t.error ? ` [${t.error}]` : ""}`);
       for (const f of t.frames) {
         out.push(`    ${terminalSafe(f.name)} (${terminalSafe(f.file)}:${f.line})`);
-        for (const l of f.locals ?? []) out.push(`        ${terminalSafe(l.name)} = ${terminalSafe(l.value)}`);
+        const locals = f.locals ?? [];
+        for (const [title, arg] of [["arguments", true], ["locals", false]] as const) {
+          const some = locals.filter((l) => l.arg === arg);
+          if (some.length) out.push(`      ${title}:`);
+          for (const l of some) out.push(`        ${terminalSafe(l.name)} = ${terminalSafe(l.value)}`);
+        }
       }
     }
   };

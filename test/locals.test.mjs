@@ -1,13 +1,14 @@
 // `dump --locals` against live interpreters: for every Python on this machine, start
 // test/fixtures/locals_fixture.py (the main thread parked in `parked`, whose locals are of every
-// kind shown, called from `caller`) and check each frame's locals exactly: names in slot order,
-// values as wspy renders them (Python's repr for int, float, bool, None, str and bytes, cut to 40
-// characters, or 200 with -ll; "list (len 3)" for containers; "<Type at 0x…>" otherwise). A
-// local not yet assigned is not listed. Then the text form, and Python's float repr against the
-// core's on thousands of doubles, per interpreter.
-// Per version: 2.7 has no bytes type (its str literals are bytes, shown as text when UTF-8) and
-// marks longs with L; 3.11+ list a variable captured by a closure (its cell's contents), ≤3.10
-// keep it among the cell variables, which wspy does not read.
+// kind shown, called from the closure `caller`) and compare each frame's locals with the repr()
+// the target itself printed for them before saying ready: exactly, for every value that fits
+// (ints, floats, bool, None, str with escapes and non-printable characters, bytes, 2.7 unicode,
+// list, tuple, dict, set, frozenset, empty and nested ones, a list inside itself, numpy scalars
+// on Debian's 3.11 as their plain value); as a prefix with "..." for what is cut (a 300-character
+// str, a 100,000-item list, 50 nested lists); "<Type at 0x…>" with repr's own address for other
+// objects. Arguments carry "arg": true and come first; cell variables (≤3.10 and 3.11+) and free
+// variables (the closure's `greeting`) are listed with their contents. Then the text form, and
+// Python's float repr against the core's on thousands of doubles, per interpreter.
 import t from "tap";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
@@ -18,55 +19,44 @@ const FIXTURE = "locals_fixture.py";
 const FILE = path.join(FIXTURES, FIXTURE);
 const M = marks(FIXTURE);
 const TIMEOUT = 30;
+const ARGS = ["arg_one", "arg_two", "extra", "options"];
+/** wspy's limits (README): items per container, nesting, bytes per value per character asked. */
+const MAX_DEPTH = 6, BUDGET_PER_CHAR = 4;
+const NUMPY = ["np_bool", "np_int8", "np_uint16", "np_int64", "np_uint64", "np_float16", "np_float32", "np_float64", "np_tiny32",
+  "np_big32", "np_whole32", "np_max16", "np_sub16", "np_third32", "np_nan32", "np_inf16"];
 
-function versionOf(python) {
-  const [major, minor] = python.version.split(".").map(Number);
-  return { major, minor, py2: major === 2, cells: major > 3 || (major === 3 && minor >= 11) };
+/** The reprs the fixture printed: {parked: {name: repr}, caller: {...}}. */
+function fixtureReprs(fx) {
+  const line = fx.lines.find((l) => l.startsWith("reprs "));
+  return line ? JSON.parse(line.slice(6)) : null;
 }
 
-/** The locals of `parked`, in slot order: [name, value string or RegExp]. */
-function expectedParked(v, long) {
-  const L = v.py2 ? "L" : "";
-  const longText = "abcdefghij".repeat(long ? 20 : 4);
-  return [
-    ["arg_one", "1"],
-    ["arg_two", "2.5"],
-    ["small_int", "42"],
-    ["neg_int", "-7"],
-    ["zero_int", "0"],
-    ["u64_int", `18446744073709551615${L}`],
-    ["big_int", `-123456789012345678901234567890${L}`],
-    ["a_float", "3.25"],
-    ["tiny_float", "1e-07"],
-    ["huge_float", "1e+16"],
-    ["sum_float", "0.30000000000000004"],
-    ["neg_zero", "-0.0"],
-    ["flag_true", "True"],
-    ["flag_false", "False"],
-    ["nothing", "None"],
-    ["text", "'h\u00e9llo w\u00f6rld \u2713'"],
-    ["long_text", `'${longText}'...`],
-    ["quoted", "'it\\'s \"here\"\\n'"],
-    ["raw", v.py2 ? "'\\x00\\x01abc\\xff'" : "b'\\x00\\x01abc\\xff'"],
-    ["items", "list (len 3)"],
-    ["pair", "tuple (len 2)"],
-    ["mapping", "dict (len 2)"],
-    ["bag", "set (len 4)"],
-    ["frozen", "frozenset (len 1)"],
-    ["point", /^<Point at 0x[0-9a-f]+>$/],
-    ["inner", /^<function at 0x[0-9a-f]+>$/],
-    ["deadline", /^\d{10}\.\d+$/],
-    ...(v.cells ? [["captured", "'in a cell'"]] : []),
-  ];
-}
-
-function checkLocals(t, got, want, what) {
-  t.same((got ?? []).map((l) => l.name), want.map(([n]) => n), `${what}: the names, in slot order`);
-  for (const [name, value] of want) {
-    const l = (got ?? []).find((x) => x.name === name);
-    if (!l) continue;
-    if (value instanceof RegExp) t.match(l.value, value, `${what}: ${name} = ${l.value}`);
-    else t.equal(l.value, value, `${what}: ${name}`);
+/** Checks one frame's locals against the target's reprs, for values cut to `chars`. */
+function checkFrame(t, got, reprs, chars, what) {
+  got = got ?? [];
+  t.same(got.map((l) => l.name).sort(), Object.keys(reprs).sort(), `${what}: every set local, and only those`);
+  const firstLocal = got.findIndex((l) => !l.arg);
+  t.ok(firstLocal < 0 || got.slice(firstLocal).every((l) => !l.arg), `${what}: arguments first`);
+  t.same(got.filter((l) => l.arg).map((l) => l.name), ARGS.filter((n) => n in reprs), `${what}: arguments in the signature's order`);
+  for (const l of got) {
+    const want = reprs[l.name];
+    if (want === undefined) continue;
+    t.equal(l.arg, ARGS.includes(l.name), `${what}: ${l.name} arg flag`);
+    if (l.name === "long_text") {
+      t.equal(l.value, want.slice(0, 1 + chars) + "'...", `${what}: long_text cut to ${chars} characters`);
+    } else if (l.name === "big_list") {
+      t.match(l.value, /^\[0, 1, 2, [0-9, ]*\.\.\.\]$/, `${what}: big_list shows its start, then "..."`);
+      t.ok(want.startsWith(l.value.slice(0, -"...]".length)), `${what}: big_list is a prefix of repr`);
+      t.ok(l.value.length <= chars * BUDGET_PER_CHAR + 8, `${what}: big_list within the budget (${l.value.length})`);
+    } else if (l.name === "deep") {
+      t.equal(l.value, "[".repeat(MAX_DEPTH) + "[...]" + "]".repeat(MAX_DEPTH), `${what}: deep cut at ${MAX_DEPTH} levels`);
+      t.ok(want.startsWith("[".repeat(MAX_DEPTH + 2)), `${what}: deep is deeper in repr`);
+    } else if (/^<.* object at 0x[0-9a-f]+>$/.test(want) || /^<function .* at 0x[0-9a-f]+>$/.test(want)) {
+      const addr = /at (0x[0-9a-f]+)>$/.exec(want)[1];
+      t.match(l.value, new RegExp(`^<[A-Za-z_]+ at ${addr}>$`), `${what}: ${l.name} = ${l.value}, repr ${want}`);
+    } else {
+      t.equal(l.value, want, `${what}: ${l.name}`);
+    }
   }
 }
 
@@ -102,11 +92,16 @@ for (const label of EXPECTED_PYTHONS) {
 
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
-    const v = versionOf(python);
     const fx = await startFixture(python.path, FIXTURE, [TIMEOUT]);
     t.teardown(() => fx.kill());
+    const reprs = fixtureReprs(fx);
+    t.ok(reprs, "the fixture printed its reprs");
+    if (!reprs) return;
+    if (python.label === "debian 3.11") {
+      t.ok(NUMPY.every((n) => n in reprs.parked), "numpy imports under Debian's 3.11 (python3-numpy)");
+    }
 
-    for (const [flag, long] of [["--locals", false], ["-ll", true]]) {
+    for (const [flag, chars] of [["--locals", 40], ["-ll", 200]]) {
       const r = await wspy(["dump", "-p", String(fx.pid), flag, "--json"]);
       t.equal(r.code, 0, `dump ${flag} --json exits 0 ${r.stderr}`);
       let d;
@@ -120,14 +115,26 @@ for (const python of findPythons()) {
       t.ok(main, "the main thread");
       if (!main) return;
       t.notOk(main.error, `no error (${main.error ?? ""})`);
-      t.same(main.frames.map((f) => [f.name, f.line]), [["parked", M.PARKED], ["caller", M.CALLER], ["<module>", M.MODULE]],
-        "the stack: parked ← caller ← <module>");
+      t.same(main.frames.map((f) => [f.name.replace(/^make_caller\.<locals>\./, ""), f.line]),
+        [["parked", M.PARKED], ["caller", M.CALLER], ["<module>", M.MODULE]], "the stack: parked ← caller ← <module>");
       const [parked, caller, module] = main.frames;
-      checkLocals(t, parked.locals, expectedParked(v, long), `${flag} parked`);
+      checkFrame(t, parked.locals, reprs.parked, chars, `${flag} parked`);
+      t.same((parked.locals ?? []).filter((l) => l.arg).map((l) => l.name).sort(), [...ARGS].sort(), `${flag}: the arguments, *args and **kwargs`);
+      t.ok(parked.locals?.some((l) => l.name === "captured" && l.value === "'in a cell'"), `${flag}: the cell variable`);
       const deadline = Number(parked.locals?.find((l) => l.name === "deadline")?.value);
       t.ok(Math.abs(deadline - (Date.now() / 1000 + TIMEOUT)) < 120, `deadline is about now + ${TIMEOUT} s: ${deadline}`);
-      checkLocals(t, caller.locals, [["outer_local", "'outer'"], ["count", "3"]], `${flag} caller`);
+      checkFrame(t, caller.locals, reprs.caller, chars, `${flag} caller`);
+      t.ok(caller.locals?.some((l) => l.name === "greeting" && l.value === "'from the enclosing function'"), `${flag}: the free variable`);
       t.same(module.locals, [], `${flag}: the module frame has no fast locals`);
+      // a keyword-only argument is an argument too (Python 3: a thread parked in kwonly_parked)
+      const kw = d.threads.find((th) => th.frames[0]?.name === "kwonly_parked");
+      if (python.version.startsWith("2.")) t.notOk(kw, "2.7 has no keyword-only arguments (no such thread)");
+      else t.same(kw?.frames[0].locals, [{ name: "first", value: "1", arg: true }, { name: "key", value: "'k'", arg: true }],
+        `${flag}: kwonly_parked(first, *, key): both are arguments`);
+      if (NUMPY[0] in reprs.parked) {
+        t.same(NUMPY.map((n) => parked.locals?.find((l) => l.name === n)?.value), NUMPY.map((n) => reprs.parked[n]),
+          `${flag}: numpy scalars as their plain value`);
+      }
     }
 
     // without --locals there are none
@@ -136,30 +143,31 @@ for (const python of findPythons()) {
     const pd = JSON.parse(plain.stdout);
     t.ok(pd.threads.every((th) => th.frames.every((f) => f.locals === undefined)), "no locals without --locals");
 
-    // the text form: locals indented under their frame
+    // the text form: arguments, then locals, indented under their frame
     const txt = await wspy(["dump", "-p", String(fx.pid), "-l"]);
     t.equal(txt.code, 0, `dump -l exits 0 ${txt.stderr}`);
-    const want = [
+    const parkedText = [
       `    parked (${FILE}:${M.PARKED})`,
+      "      arguments:",
       "        arg_one = 1",
       "        arg_two = 2.5",
-      "        small_int = 42",
     ].join("\n");
-    t.ok(txt.stdout.includes(want), "text: the parked frame, then its locals");
-    t.ok(txt.stdout.includes(`    caller (${FILE}:${M.CALLER})\n        outer_local = 'outer'\n        count = 3\n`), "text: caller's locals");
+    t.ok(txt.stdout.includes(parkedText), "text: the parked frame, then its arguments");
+    t.ok(txt.stdout.includes("      locals:\n        small_int = 42\n"), "text: then its other locals");
+    t.match(txt.stdout, /caller \(.*\)\n {6}locals:\n {8}outer_local = 'outer'\n {8}count = 3\n/, "text: caller's locals");
     t.ok(txt.stdout.includes("        quoted = 'it\\'s \"here\"\\n'"), "text: escapes stay escaped");
-
+    t.ok(txt.stdout.includes(`        nested = {'a': False, 'b': (1, 2, 3)}\n`), "text: a dict with its items");
     // floats: the core's repr is this interpreter's repr
     const x = await coreExports();
     const doubles = sampleDoubles();
     const hex = doubles.map((d) => { const b = Buffer.alloc(8); b.writeDoubleLE(d); return b.toString("hex"); }).join("\n") + "\n";
     const script = "import sys, struct, binascii\nfor l in sys.stdin:\n    sys.stdout.write(repr(struct.unpack('<d', binascii.unhexlify(l.strip()))[0]) + '\\n')\n";
-    const reprs = execFileSync(python.path, ["-c", script], { input: hex, maxBuffer: 1 << 26 }).toString().split("\n");
+    const floatReprs = execFileSync(python.path, ["-c", script], { input: hex, maxBuffer: 1 << 26 }).toString().split("\n");
     const bad = [];
     for (let i = 0; i < doubles.length; i++) {
       const n = x.floatRepr(doubles[i]);
       const s = Buffer.from(new Uint8Array(x.memory.buffer, x.localsTextPtr(), n)).toString();
-      if (s !== reprs[i]) bad.push(`${reprs[i]} shown as ${s}`);
+      if (s !== floatReprs[i]) bad.push(`${floatReprs[i]} shown as ${s}`);
     }
     t.same(bad.slice(0, 10), [], `float repr matches Python's on ${doubles.length} doubles`);
   });

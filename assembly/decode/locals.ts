@@ -1,7 +1,10 @@
-// Local variables of a kept frame (dump --locals): each local's name, and its value as short text —
-// ints exactly, floats as Python's repr, bool, None, str and bytes quoted and cut to a limit,
-// containers as "list (len 3)", other objects as "<Type at 0x…>" — interned as (name id, value id)
-// pairs the host reads.
+// Local variables of a kept frame (dump --locals): each local's name, whether it is an argument,
+// and its value as Python's repr() would write it — ints, floats, bool, None, str, bytes, 2.7
+// unicode, list, tuple, dict, set and frozenset (their items likewise), numpy scalars as their
+// plain value — bounded (strings cut to a limit, at most MAX_ITEMS items and MAX_DEPTH levels of
+// containers, a byte budget per value; "..." marks a cut), other objects as "<Type at 0x…>".
+// Interned as (name id, value id) pairs the host reads. Characters str.isprintable() rejects
+// above U+009F are left to the host to escape (it has Unicode's categories).
 // Must not know: version numbers (frame model, offsets and tag bits come from the active table),
 // how the host prints the pairs.
 // Source of truth: ≤3.10 Include/frameobject.h (f_localsplus: the first len(co_varnames) slots are
@@ -9,7 +12,11 @@
 // slot per co_localsplusnames entry) and pycore_code.h (co_localspluskinds: CO_FAST_HIDDEN 0x10,
 // CO_FAST_LOCAL 0x20, CO_FAST_CELL 0x40, CO_FAST_FREE 0x80); 3.14+ pycore_stackref.h (tagged
 // _PyStackRef: Py_TAG_BITS 3, Py_INT_TAG 3, Py_TAGGED_SHIFT 2); Objects/floatobject.c
-// float_repr (repr: 17 significant digits at most, exponent when decpt <= -4 or > 16).
+// float_repr (repr: 17 significant digits at most, exponent when decpt <= -4 or > 16);
+// Objects/listobject.c, tupleobject.c, dictobject.c, setobject.c (repr of each, "[...]" for a
+// container inside itself); 2.7 Objects/stringobject.c and unicodeobject.c (repr escapes every
+// byte / character past 0x7e); numpy scalartypes.c (str of a scalar: the value alone, floats
+// as the shortest digits of their own precision, scientific below 1e-4 and from 1e16).
 
 import { readRemote } from "../io";
 import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_TABLE, ERR_NO_MEMORY, fail, lastErrorCode } from "../status";
@@ -21,11 +28,13 @@ import { internString } from "../aggregate/intern";
 import { readName } from "./strings";
 import { walkTableId, keptFrameAddr, keptFrameCode, keptFrameCount } from "./walk";
 import {
-  objectsBegin, objField, objTagBits, objStringModel, objectTypeSlot, typeKind, typeNameId, readInt, intDigitCount,
-  intDigit, intNegative, intTotalDigitCount, readFloat, readFloatStatus, readLength, readStrCodePoints,
-  readByteString, stringFullLength, KIND_OTHER, KIND_INT, KIND_LONG, KIND_BOOL, KIND_FLOAT, KIND_NONE, KIND_STR,
-  KIND_PYSTRING, KIND_BYTES, KIND_UNICODE, KIND_LIST, KIND_TUPLE, KIND_DICT, KIND_SET, KIND_CELL, MAX_INT_DIGITS,
-  readCellContents, objWordStatus,
+  objectsBegin, objectsCheckDicts, objField, objTagBits, objStringModel, objectTypeSlot, typeKind, typeNameId, typeWidth,
+  readInt, intDigitCount, intDigit, intNegative, intTotalDigitCount, readFloat, readFloatStatus, readLength,
+  readStrCodePoints, readByteString, readUnicode27, readScalarBits, readSetKeys, setHasMore, stringFullLength,
+  scanDict, scanNext, scanDone, scanItemKey, scanItemValue, MAX_DICT_ENTRIES, SCAN_CHUNK,
+  KIND_OTHER, KIND_INT, KIND_LONG, KIND_BOOL, KIND_FLOAT, KIND_NONE, KIND_STR, KIND_PYSTRING, KIND_BYTES,
+  KIND_UNICODE, KIND_LIST, KIND_TUPLE, KIND_DICT, KIND_SET, KIND_FROZENSET, KIND_CELL, KIND_NP_BOOL, KIND_NP_INT,
+  KIND_NP_UINT, KIND_NP_FLOAT, MAX_INT_DIGITS, readCellContents, objWordStatus,
 } from "./objects";
 import { stringPtr, stringLen } from "../aggregate/intern";
 
@@ -36,13 +45,30 @@ const MAX_SLOTS: i32 = 1024;
 /** Longest value text asked for (the host asks 40, or 200 with -ll). */
 export const MAX_VALUE_CHARS: i32 = 1024;
 
+/** Most items shown per container ("..." after them). */
+export const MAX_ITEMS: i32 = 100;
+/** Containers nested deeper than this are shown as "[...]" (like a list inside itself). */
+export const MAX_DEPTH: i32 = 6;
+/** A value's text is cut near BUDGET_PER_CHAR × maxChars bytes ("..." and the closing brackets). */
+const BUDGET_PER_CHAR: i32 = 4;
+/** Returned by a renderer when there is nothing to list (an empty cell). */
+const SKIP: i32 = -1;
+
 const CO_FAST_HIDDEN: u8 = 0x10;
 const CO_FAST_LOCAL: u8 = 0x20;
 const CO_FAST_CELL: u8 = 0x40;
+const CO_FAST_FREE: u8 = 0x80;
+const CO_VARARGS: i32 = 0x4;
+const CO_VARKEYWORDS: i32 = 0x8;
 const STACKREF_INT_TAG: u64 = 3;   // Py_INT_TAG: a tagged int, value << Py_TAGGED_SHIFT (2)
 const STACKREF_TAGGED_SHIFT: i64 = 2;
 
 const PAIRS: usize = memory.data(MAX_LOCALS * 8, 8);
+const ARGS: usize = memory.data(MAX_LOCALS, 8);
+// per container level: up to MAX_ITEMS + 1 items (a dict's key and value), read before rendering
+const LEVEL_ITEMS: i32 = (MAX_ITEMS + 1) * 2;
+const ITEMS: usize = memory.data(MAX_DEPTH * LEVEL_ITEMS * 8, 8);
+const openAddrs = new StaticArray<u64>(MAX_DEPTH + 1);
 const NAME_ADDRS: usize = memory.data(MAX_SLOTS * 8, 8);
 const SLOT_VALUES: usize = memory.data(MAX_SLOTS * 8, 8);
 const KINDS: usize = memory.data(MAX_SLOTS, 8);
@@ -55,6 +81,9 @@ const WORK = new StaticArray<u32>(MAX_INT_DIGITS + 4);
 
 /** (name id, value id) pairs of the last localsRead, i32 each. */
 export function localsPtr(): usize { return PAIRS; }
+/** One byte per local of the last localsRead: 0, or 1 + its position among the function's
+ *  arguments (255 from the 254th on). */
+export function localsArgsPtr(): usize { return ARGS; }
 
 // ---- text output ----
 let outLen: i32 = 0;
@@ -242,16 +271,21 @@ function shortestDigits(v: f64): i32 {
   let e: i32;
   if (be == 0) e = -1074; // subnormal
   else { f |= <u64>1 << 52; e = be - 1075; }
+  return shortestDigitsOf(f, e, <u64>1 << 52, be <= 1);
+}
+
+/** The shortest digits of f × 2^e, a float whose hidden bit is `hidden` (2^52 for a double, 2^23
+ *  for a float32, 2^10 for a float16); lowestExp: the smallest exponent (no narrower gap below). */
+function shortestDigitsOf(f: u64, e: i32, hidden: u64, lowestExp: bool): i32 {
   const even = (f & 1) == 0;
-  const lowestExp = be <= 1; // no narrower gap below
   if (e >= 0) {
-    if (f != (<u64>1 << 52)) {
+    if (f != hidden) {
       bR.setU64(f); bR.shl(e + 1); bS.setU64(2); bMp.setU64(1); bMp.shl(e); bMm.setU64(1); bMm.shl(e);
     } else {
       bR.setU64(f); bR.shl(e + 2); bS.setU64(4); bMp.setU64(1); bMp.shl(e + 1); bMm.setU64(1); bMm.shl(e);
     }
   } else {
-    if (lowestExp || f != (<u64>1 << 52)) {
+    if (lowestExp || f != hidden) {
       bR.setU64(f); bR.shl(1); bS.setU64(1); bS.shl(1 - e); bMp.setU64(1); bMm.setU64(1);
     } else {
       bR.setU64(f); bR.shl(2); bS.setU64(1); bS.shl(2 - e); bMp.setU64(2); bMm.setU64(1);
@@ -291,7 +325,28 @@ function putFloat(v: f64): void {
   if (!isFinite(v)) { putAscii(v < 0 ? "-inf" : "inf"); return; }
   if (v == 0) { putAscii((reinterpret<u64>(v) >> 63) != 0 ? "-0.0" : "0.0"); return; }
   if (v < 0) { putByte(45); v = -v; }
-  let nd = shortestDigits(v);
+  putDigits(shortestDigits(v));
+}
+
+/** numpy's str of a float16 (w 2) or float32 (w 4) scalar from its bits: the shortest digits that
+ *  read back as the same value of that precision, laid out as Python's float repr. */
+function putNarrowFloat(bits: u64, w: i32): void {
+  const expBits = w == 2 ? 5 : 8, mantBits = w == 2 ? 10 : 23;
+  const neg = ((bits >> <u64>(expBits + mantBits)) & 1) != 0;
+  const be = <i32>((bits >> <u64>mantBits) & ((<u64>1 << <u64>expBits) - 1));
+  const m = bits & ((<u64>1 << <u64>mantBits) - 1);
+  if (be == (1 << expBits) - 1) { putAscii(m != 0 ? "nan" : neg ? "-inf" : "inf"); return; }
+  if (be == 0 && m == 0) { putAscii(neg ? "-0.0" : "0.0"); return; }
+  if (neg) putByte(45);
+  const bias = (1 << (expBits - 1)) - 1;
+  const hidden = <u64>1 << <u64>mantBits;
+  if (be == 0) putDigits(shortestDigitsOf(m, 1 - bias - mantBits, hidden, true));
+  else putDigits(shortestDigitsOf(m | hidden, be - bias - mantBits, hidden, be <= 1));
+}
+
+/** Lays out nd digits in DEC (value 0.DIGITS × 10^floatDecpt) as float_repr_style "short". */
+function putDigits(n: i32): void {
+  let nd = n;
   const decpt = floatDecpt; // value = 0.DIGITS × 10^decpt
   while (nd > 1 && load<u8>(DEC + <usize>(nd - 1)) == 48) nd--;
   // float_repr_style "short", mode 'r': an exponent when decpt <= -4 or decpt > 16
@@ -331,30 +386,6 @@ export function floatRepr(v: f64): i32 {
 export function localsTextPtr(): usize { return OUT; }
 
 // ---- strings ----
-/** Decodes n bytes of UTF-8 at p into code points in CPS (at most max); -1 when not valid UTF-8. */
-function utf8CodePoints(p: usize, n: i32, max: i32, truncated: bool): i32 {
-  let i = 0, count = 0;
-  while (i < n && count < max) {
-    const b0 = <u32>load<u8>(p + <usize>i);
-    let cp: u32, len: i32;
-    if (b0 < 0x80) { cp = b0; len = 1; }
-    else if ((b0 & 0xe0) == 0xc0) { cp = b0 & 0x1f; len = 2; }
-    else if ((b0 & 0xf0) == 0xe0) { cp = b0 & 0x0f; len = 3; }
-    else if ((b0 & 0xf8) == 0xf0) { cp = b0 & 0x07; len = 4; }
-    else return -1;
-    if (i + len > n) return truncated ? count : -1; // cut mid-character by the read: stop there
-    for (let k = 1; k < len; k++) {
-      const b = <u32>load<u8>(p + <usize>(i + k));
-      if ((b & 0xc0) != 0x80) return -1;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    store<u32>(CPS + (<usize>count << 2), cp);
-    count++;
-    i += len;
-  }
-  return count;
-}
-
 function putStr(obj: u64, maxChars: i32): i32 {
   const n = readStrCodePoints(obj, maxChars, CPS);
   if (n < 0) return -n;
@@ -366,39 +397,35 @@ function putStr(obj: u64, maxChars: i32): i32 {
   return OK;
 }
 
-function putByteString(obj: u64, kind: i32, maxChars: i32): i32 {
-  if (kind == KIND_PYSTRING) {
-    // 2.7 str: shown as text when it is UTF-8 (source literals are), else byte by byte
-    const got = readByteString(obj, kind, maxChars * 4, RAW);
-    if (got < 0) return -got;
-    const full = stringFullLength();
-    const cps = utf8CodePoints(RAW, got, maxChars, <i64>got < full);
-    if (cps >= 0) {
-      const q = quoteFor(CPS, cps, true);
-      putByte(<i32>q);
-      for (let i = 0; i < cps; i++) putQuoted(load<u32>(CPS + (<usize>i << 2)), q, false);
-      putByte(<i32>q);
-      // cut when fewer bytes were shown than the string has
-      let shownBytes = 0;
-      for (let i = 0; i < cps; i++) {
-        const c = load<u32>(CPS + (<usize>i << 2));
-        shownBytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-      }
-      if (<i64>shownBytes < full) putAscii("...");
-      return OK;
+/** 2.7 unicode: u'…', every character past 0x7e escaped (\xNN, \uNNNN, \UNNNNNNNN), a narrow
+ *  build's surrogate pairs joined first, as 2.7's unicode repr does. */
+function putUnicode27(obj: u64, maxChars: i32): i32 {
+  const n = readUnicode27(obj, maxChars, CPS);
+  if (n < 0) return -n;
+  const q = quoteFor(CPS, n, true);
+  putByte(117); // u
+  putByte(<i32>q);
+  for (let i = 0; i < n; i++) {
+    let cp = load<u32>(CPS + (<usize>i << 2));
+    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < n) {
+      const lo = load<u32>(CPS + (<usize>(i + 1) << 2));
+      if (lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); i++; }
     }
-    const m = got > maxChars ? maxChars : got;
-    const q = quoteFor(RAW, m, false);
-    putByte(<i32>q);
-    for (let i = 0; i < m; i++) putQuoted(<u32>load<u8>(RAW + <usize>i), q, true);
-    putByte(<i32>q);
-    if (full > <i64>m) putAscii("...");
-    return OK;
+    if (cp >= 0x10000) { putAscii("\\U"); putHex(cp, 8); }
+    else if (cp >= 0x100) { putAscii("\\u"); putHex(cp, 4); }
+    else putQuoted(cp, q, true);
   }
+  putByte(<i32>q);
+  if (stringFullLength() > <i64>n) putAscii("...");
+  return OK;
+}
+
+/** bytes (3.x: b'…') and 2.7 str ('…'): every byte past 0x7e escaped, as repr does. */
+function putByteString(obj: u64, kind: i32, maxChars: i32): i32 {
   const got = readByteString(obj, kind, maxChars, RAW);
   if (got < 0) return -got;
   const q = quoteFor(RAW, got, false);
-  putByte(98); // b
+  if (kind == KIND_BYTES) putByte(98); // b
   putByte(<i32>q);
   for (let i = 0; i < got; i++) putQuoted(<u32>load<u8>(RAW + <usize>i), q, true);
   putByte(<i32>q);
@@ -414,7 +441,8 @@ function putAddressed(nameId: i32, obj: u64): void {
   putByte(62); // >
 }
 
-/** Renders the value in a localsplus slot (raw bits) into OUT. OK or a status (then "?" text). */
+/** Renders the value in a localsplus slot (raw bits) into OUT. OK, SKIP (an empty cell), or a
+ *  status (then "<unreadable>" text). */
 function renderValue(bits: u64, maxChars: i32): i32 {
   const tagBits = objTagBits();
   if (tagBits >= 2 && (bits & 3) == STACKREF_INT_TAG) {
@@ -425,19 +453,164 @@ function renderValue(bits: u64, maxChars: i32): i32 {
     return OK;
   }
   const obj = tagBits > 0 ? bits & ~((<u64>1 << <u64>tagBits) - 1) : bits;
-  return renderObject(obj, maxChars, true);
+  budget = maxChars * BUDGET_PER_CHAR;
+  cut = false;
+  return renderObject(obj, maxChars, true, 0);
 }
 
-function renderObject(obj: u64, maxChars: i32, followCell: bool): i32 {
+// ---- containers ----
+/** Bytes a value may take before its containers stop ("..."); set per value. */
+let budget: i32 = 0;
+/** A container ran out of budget: every open one closes without more items. */
+let cut: bool = false;
+
+@inline function levelItems(depth: i32): usize { return ITEMS + <usize>(depth * LEVEL_ITEMS * 8); }
+@inline function itemAt(depth: i32, i: i32): u64 { return load<u64>(levelItems(depth) + (<usize>i << 3)); }
+
+function isContainer(kind: i32): bool {
+  return kind == KIND_LIST || kind == KIND_TUPLE || kind == KIND_DICT || kind == KIND_SET || kind == KIND_FROZENSET;
+}
+
+/** The opening of a container's repr: "[", "(", "{", "{" or "set([" / "frozenset({"… */
+function putOpen(kind: i32, empty: bool): void {
+  const py2 = objStringModel() == C.STRING_MODEL_PYSTRING;
+  if (kind == KIND_LIST) putByte(91);
+  else if (kind == KIND_TUPLE) putByte(40);
+  else if (kind == KIND_DICT) putByte(123);
+  else {
+    if (kind == KIND_FROZENSET) putAscii("frozenset(");
+    else if (py2 || empty) putAscii("set(");
+    if (py2) putByte(91);
+    else if (!empty) putByte(123);
+  }
+}
+function putClose(kind: i32, empty: bool): void {
+  const py2 = objStringModel() == C.STRING_MODEL_PYSTRING;
+  if (kind == KIND_LIST) putByte(93);
+  else if (kind == KIND_TUPLE) putByte(41);
+  else if (kind == KIND_DICT) putByte(125);
+  else {
+    if (py2) putByte(93);
+    else if (!empty) putByte(125);
+    if (kind == KIND_FROZENSET || py2 || empty) putByte(41);
+  }
+}
+
+/**
+ * Reads a container's items for level depth into ITEMS (a dict's as key, value pairs). Returns
+ * how many (at most MAX_ITEMS), or -status; itemsMore tells whether it has more.
+ */
+let itemsMore: bool = false;
+function readItems(obj: u64, kind: i32, depth: i32): i32 {
+  itemsMore = false;
+  const dst = levelItems(depth);
+  if (kind == KIND_LIST || kind == KIND_TUPLE) {
+    const len = readLength(obj, kind);
+    if (len < 0) return -lastErrorCode();
+    const m = len > <i64>MAX_ITEMS ? MAX_ITEMS : <i32>len;
+    itemsMore = len > <i64>m;
+    if (m == 0) return 0;
+    let from: u64;
+    if (kind == KIND_TUPLE) {
+      if (objField(F.F_TUPLE_OB_ITEM) < 0) return -fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_TUPLE_OB_ITEM);
+      from = obj + <u64>objField(F.F_TUPLE_OB_ITEM);
+    } else {
+      if (objField(F.F_LIST_OB_ITEM) < 0) return -fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_LIST_OB_ITEM);
+      if (readRemote(obj + <u64>objField(F.F_LIST_OB_ITEM), dst, 8) != OK) return -lastErrorCode();
+      from = load<u64>(dst);
+      if (from == 0) return -fail(ERR_CHAIN, 34, obj);
+    }
+    if (readRemote(from, dst, m * 8) != OK) return -lastErrorCode();
+    return m;
+  }
+  if (kind == KIND_DICT) {
+    let st = objectsCheckDicts();
+    if (st != OK) return -st;
+    st = scanDict(obj);
+    if (st != OK) return -st;
+    let got = 0;
+    for (let guard = 0; guard <= MAX_DICT_ENTRIES / SCAN_CHUNK + 1 && !scanDone(); guard++) {
+      const items = scanNext();
+      if (items < 0) return items;
+      for (let i = 0; i < items; i++) {
+        if (got >= MAX_ITEMS) { itemsMore = true; return got; }
+        store<u64>(dst + (<usize>got << 4), scanItemKey(i));
+        store<u64>(dst + (<usize>got << 4) + 8, scanItemValue(i));
+        got++;
+      }
+    }
+    return got;
+  }
+  const got = readSetKeys(obj, MAX_ITEMS, dst);
+  itemsMore = setHasMore();
+  return got;
+}
+
+/** An item of a container at level depth: cut to what is left of the budget. */
+function renderItem(obj: u64, maxChars: i32, depth: i32): i32 {
+  let room = budget - outLen;
+  if (room < 1) room = 1;
+  return renderObject(obj, maxChars < room ? maxChars : room, false, depth);
+}
+
+function renderContainer(obj: u64, kind: i32, nameId: i32, maxChars: i32, depth: i32): i32 {
+  // a container inside itself, or nested too deep: Python's own elision
+  let inside = depth >= MAX_DEPTH;
+  for (let i = 0; i < depth && !inside; i++) inside = unchecked(openAddrs[i]) == obj;
+  if (inside) {
+    if (kind == KIND_SET || kind == KIND_FROZENSET) { putAscii(kind == KIND_SET ? "set(...)" : "frozenset(...)"); return OK; }
+    putOpen(kind, false); putAscii("..."); putClose(kind, false);
+    return OK;
+  }
+  unchecked(openAddrs[depth] = obj);
+  const n = readItems(obj, kind, depth);
+  if (n == -ERR_TABLE) {
+    // a (plugin) table without the fields to read the items: the type and length, as before
+    const len = readLength(obj, kind);
+    if (len < 0) return lastErrorCode();
+    putInterned(nameId);
+    putAscii(" (len ");
+    putU64(<u64>len);
+    putByte(41); // )
+    return OK;
+  }
+  if (n < 0) return -n;
+  const more = itemsMore;
+  const empty = n == 0 && !more;
+  putOpen(kind, empty);
+  for (let i = 0; i < n; i++) {
+    const start = outLen;
+    if (i > 0) putAscii(", ");
+    let st: i32;
+    if (kind == KIND_DICT) {
+      st = renderItem(itemAt(depth, i * 2), maxChars, depth + 1);
+      if (st == OK && !cut) { putAscii(": "); st = renderItem(itemAt(depth, i * 2 + 1), maxChars, depth + 1); }
+    } else st = renderItem(itemAt(depth, i), maxChars, depth + 1);
+    if (st != OK) return st;
+    if (cut) break;
+    if (outLen > budget) {
+      outLen = start;
+      putAscii(i > 0 ? ", ..." : "...");
+      cut = true;
+      break;
+    }
+  }
+  if (!cut && more) { putAscii(", ..."); }
+  else if (!cut && kind == KIND_TUPLE && n == 1) putByte(44); // (x,)
+  putClose(kind, empty);
+  return OK;
+}
+
+function renderObject(obj: u64, maxChars: i32, followCell: bool, depth: i32): i32 {
   const slot = objectTypeSlot(obj);
   if (slot < 0) return lastErrorCode();
   const kind = typeKind(slot);
   if (kind == KIND_CELL && followCell) {
-    // a variable a closure captured (3.11+ keeps it in its localsplus slot): show what it holds
+    // a variable a closure captured (its cell variable, or a free variable): show what it holds
     const inner = readCellContents(obj);
     if (objWordStatus() != OK) return objWordStatus();
-    if (inner == 0) { putAscii("<empty cell>"); return OK; }
-    return renderObject(inner, maxChars, false);
+    if (inner == 0) return SKIP; // not assigned yet
+    return renderObject(inner, maxChars, false, depth);
   }
   if (kind == KIND_NONE) { putAscii("None"); return OK; }
   if (kind == KIND_INT || kind == KIND_LONG || kind == KIND_BOOL) {
@@ -469,23 +642,53 @@ function renderObject(obj: u64, maxChars: i32, followCell: bool): i32 {
   }
   if (kind == KIND_STR) return putStr(obj, maxChars);
   if (kind == KIND_PYSTRING || kind == KIND_BYTES) return putByteString(obj, kind, maxChars);
-  if (kind == KIND_LIST || kind == KIND_TUPLE || kind == KIND_DICT || kind == KIND_SET) {
-    const n = readLength(obj, kind);
-    if (n < 0) return lastErrorCode();
-    putInterned(typeNameId(slot));
-    putAscii(" (len ");
-    putU64(<u64>n);
-    putByte(41); // )
+  if (kind == KIND_UNICODE) return putUnicode27(obj, maxChars);
+  if (isContainer(kind)) return renderContainer(obj, kind, typeNameId(slot), maxChars, depth);
+  if (kind == KIND_NP_BOOL || kind == KIND_NP_INT || kind == KIND_NP_UINT || kind == KIND_NP_FLOAT) {
+    const w = typeWidth(slot);
+    const bits = readScalarBits(obj, w);
+    if (objWordStatus() != OK) return objWordStatus();
+    if (kind == KIND_NP_BOOL) putAscii(bits != 0 ? "True" : "False");
+    else if (kind == KIND_NP_UINT) putU64(bits);
+    else if (kind == KIND_NP_INT) {
+      const sh = <u64>(64 - w * 8);
+      const v = <i64>(bits << sh) >> <i64>sh; // sign-extended
+      if (v < 0) putByte(45);
+      putU64(v < 0 ? <u64>0 - <u64>v : <u64>v);
+    } else if (w == 8) putFloat(reinterpret<f64>(bits));
+    else putNarrowFloat(bits, w);
     return OK;
   }
   putAddressed(typeNameId(slot), obj);
   return OK;
 }
 
+/** Reads a tuple of names (co_varnames, co_cellvars…) at tupleAddr into NAME_ADDRS from index
+ *  at, at most MAX_SLOTS - at of them. Returns how many, or -status. */
+function readNameTuple(tupleAddr: u64, at: i32): i32 {
+  if (tupleAddr == 0) return 0;
+  if (readRemote(tupleAddr + <u64>objField(F.F_TUPLE_OB_SIZE), RAW, 8) != OK) return -lastErrorCode();
+  let n64 = load<i64>(RAW);
+  if (n64 < 0) return -fail(ERR_CHAIN, 32, tupleAddr);
+  if (n64 > <i64>(MAX_SLOTS - at)) n64 = MAX_SLOTS - at;
+  const n = <i32>n64;
+  if (n > 0 && readRemote(tupleAddr + <u64>objField(F.F_TUPLE_OB_ITEM), NAME_ADDRS + (<usize>at << 3), n * 8) != OK) return -lastErrorCode();
+  return n;
+}
+
+/** A 4-byte int field of the code object (0 when the table lacks it). */
+function codeInt(code: u64, f: i32): i32 {
+  if (objField(f) < 0) return 0;
+  if (readRemote(code + <u64>objField(f), RAW, 4) != OK) return 0;
+  return load<i32>(RAW);
+}
+
 /**
  * Decodes the locals of kept frame k (walkSetKeepFrames; innermost first per thread) into
- * (name id, value id) pairs at localsPtr(), values cut to maxChars characters. Returns how many
- * (at most MAX_LOCALS; unset locals are skipped), or a negative status.
+ * (name id, value id) pairs at localsPtr() and argument flags at localsArgsPtr(), values cut
+ * to maxChars characters, in slot order: locals (arguments first), then (≤3.10) the cell and
+ * free variables — an argument a closure captured among them, with its argument position. Returns how many (at most MAX_LOCALS; unset locals and
+ * empty cells are skipped), or a negative status.
  */
 export function localsRead(k: i32, maxChars: i32): i32 {
   if (k < 0 || k >= keptFrameCount()) return -fail(ERR_LIMIT, 30);
@@ -511,17 +714,28 @@ export function localsRead(k: i32, maxChars: i32): i32 {
   if (readRemote(frame + <u64>objField(fCode), RAW, 8) != OK) return -lastErrorCode();
   if ((load<u64>(RAW) & tagMask) != code) return -fail(ERR_CHAIN, 31, frame);
 
-  // names: co_varnames (≤3.10) or co_localsplusnames (3.11+), a tuple of str
+  // arguments: the first co_argcount + co_kwonlyargcount slots, then *args and **kwargs
+  const flags = codeInt(code, F.F_CODE_FLAGS);
+  let nArgs = codeInt(code, F.F_CODE_ARGCOUNT) + codeInt(code, F.F_CODE_KWONLYARGCOUNT);
+  if ((flags & CO_VARARGS) != 0) nArgs++;
+  if ((flags & CO_VARKEYWORDS) != 0) nArgs++;
+
+  // names: co_varnames (≤3.10, then co_cellvars and co_freevars) or co_localsplusnames (3.11+)
   if (readRemote(code + <u64>objField(F.F_CODE_VARNAMES), RAW, 8) != OK) return -lastErrorCode();
-  const names = load<u64>(RAW);
-  if (names == 0) return 0;
-  if (readRemote(names + <u64>objField(F.F_TUPLE_OB_SIZE), RAW, 8) != OK) return -lastErrorCode();
-  let n64 = load<i64>(RAW);
-  if (n64 < 0) return -fail(ERR_CHAIN, 32, names);
-  if (n64 > <i64>MAX_SLOTS) n64 = MAX_SLOTS;
-  const n = <i32>n64;
+  let n = readNameTuple(load<u64>(RAW), 0);
+  if (n < 0) return n;
+  const nLocals = n;
+  if (objectFrames && objField(F.F_CODE_CELLVARS) >= 0 && objField(F.F_CODE_FREEVARS) >= 0) {
+    // f_localsplus: co_nlocals fast locals, then one cell per co_cellvars, then co_freevars
+    if (codeInt(code, F.F_CODE_NLOCALS) != nLocals) return -fail(ERR_CHAIN, 34, code);
+    for (let j = 0; j < 2; j++) {
+      if (readRemote(code + <u64>objField(j == 0 ? F.F_CODE_CELLVARS : F.F_CODE_FREEVARS), RAW, 8) != OK) return -lastErrorCode();
+      const got = readNameTuple(load<u64>(RAW), n);
+      if (got < 0) return got;
+      n += got;
+    }
+  }
   if (n == 0) return 0;
-  if (readRemote(names + <u64>objField(F.F_TUPLE_OB_ITEM), NAME_ADDRS, n * 8) != OK) return -lastErrorCode();
   if (!objectFrames) {
     if (readRemote(code + <u64>objField(F.F_CODE_LOCALSPLUSKINDS), RAW, 8) != OK) return -lastErrorCode();
     const kinds = load<u64>(RAW);
@@ -535,21 +749,33 @@ export function localsRead(k: i32, maxChars: i32): i32 {
   for (let i = 0; i < n && count < MAX_LOCALS; i++) {
     if (!objectFrames) {
       const kind = load<u8>(KINDS + <usize>i);
-      // this function's own variables: plain locals (arguments too) and those closures captured
-      if ((kind & (CO_FAST_LOCAL | CO_FAST_CELL)) == 0 || (kind & CO_FAST_HIDDEN) != 0) continue;
+      // this function's own variables: plain locals (arguments too), cells and free variables
+      if ((kind & (CO_FAST_LOCAL | CO_FAST_CELL | CO_FAST_FREE)) == 0 || (kind & CO_FAST_HIDDEN) != 0) continue;
     }
     const bits = load<u64>(SLOT_VALUES + (<usize>i << 3));
     if ((bits & tagMask) == 0) continue; // unset (3.14+: PyStackRef_NULL is a tagged 0)
     const nameId = readName(load<u64>(NAME_ADDRS + (<usize>i << 3)));
     if (nameId < 0) continue;
+    let argIndex = i < nArgs ? i : -1;
+    // ≤3.10: an argument a closure captured lives in its cell (2.7 also keeps a stale copy in
+    // the argument's own slot: the cell's value replaces it)
+    let at = count;
+    if (i >= nLocals) {
+      for (let j = 0; j < nArgs && j < nLocals; j++) {
+        if (readName(load<u64>(NAME_ADDRS + (<usize>j << 3))) == nameId) { argIndex = j; break; }
+      }
+      for (let j = 0; j < count; j++) if (load<i32>(PAIRS + <usize>(j * 8)) == nameId) { at = j; break; }
+    }
     outLen = 0;
     st = renderValue(bits, maxChars);
+    if (st == SKIP) continue;
     if (st != OK) { outLen = 0; putAscii("<unreadable>"); }
     const valueId = internString(OUT, outLen);
     if (valueId < 0) return -fail(ERR_NO_MEMORY, 30);
-    store<i32>(PAIRS + <usize>(count * 8), nameId);
-    store<i32>(PAIRS + <usize>(count * 8 + 4), valueId);
-    count++;
+    store<i32>(PAIRS + <usize>(at * 8), nameId);
+    store<i32>(PAIRS + <usize>(at * 8 + 4), valueId);
+    store<u8>(ARGS + <usize>at, argIndex < 0 ? 0 : argIndex < 254 ? <u8>(argIndex + 1) : 255);
+    if (at == count) count++;
   }
   return count;
 }

@@ -1,6 +1,7 @@
-// Bounded primitives over a target's Python objects: an object's type (name, flags, kind),
-// exact ints, float values, str and bytes prefixes, container lengths, dict scans and lookups by
-// str key for every dict layout, and instance attribute lookup (tp_dictoffset, managed dicts).
+// Bounded primitives over a target's Python objects: an object's type (name, flags, kind — numpy
+// scalar types too), exact ints, float values, str, bytes and 2.7 unicode prefixes, numpy scalar
+// values, container lengths, set keys, dict scans and lookups by str key for every dict layout,
+// and instance attribute lookup (tp_dictoffset, managed dicts).
 // Used off the sample path only (thread names, dump --locals): it may read more, never trap.
 // Must not know: version numbers (the active table's offsets and capabilities say everything),
 // what the values are for (thread-names.ts, locals.ts), how the host shows them.
@@ -12,7 +13,9 @@
 // at obj-24: a dict, or values - 1 (odd); 3.13–3.15 PyManagedDictPointer at obj-24, _PyObject_InlineValues
 // = obj + tp_basicsize with keys in ht_cached_keys); Include/cpython/longintrepr.h (30-bit
 // digits; 3.12+ lv_tag); Include/object.h (tp_flags bits); ../shared/docs/cpython-layouts.md
-// §4.5, §6, §7.6. Each layout was checked against the real 2.7–3.15 interpreters
+// §4.5, §6, §7.6; Include/setobject.h (setentry {hash, key} in 2.7, {key, hash} in 3.x; deleted
+// slots hold the module's dummy key); 2.7 Include/unicodeobject.h (PyUnicodeObject {length, str});
+// numpy/core/include/numpy/arrayscalars.h (the value right after PyObject_HEAD). Each layout was checked against the real 2.7–3.15 interpreters
 // (test/thread-names.test.mjs, test/locals.test.mjs).
 
 import { readRemote, batchReset, batchAdd, batchRun } from "../io";
@@ -74,8 +77,16 @@ export const KIND_UNICODE = 9;  // 2.7 unicode (its Py_UNICODE width is not in t
 export const KIND_LIST = 10;
 export const KIND_TUPLE = 11;
 export const KIND_DICT = 12;
-export const KIND_SET = 13;     // set and frozenset
+export const KIND_SET = 13;     // set
 export const KIND_CELL = 14;    // cell (a closure's variable): PyCellObject {PyObject_HEAD; ob_ref}
+export const KIND_FROZENSET = 15;
+export const KIND_SET_DUMMY = 16; // 3.x: the key of a deleted set entry ("<dummy key> type")
+// numpy scalars (numpy/core/include/numpy/arrayscalars.h: Py{Bool,Byte,…,Double}ScalarObject
+// = PyObject_HEAD then the C value; typeWidth tells its bytes)
+export const KIND_NP_BOOL = 17;
+export const KIND_NP_INT = 18;
+export const KIND_NP_UINT = 19;
+export const KIND_NP_FLOAT = 20;
 
 // ---- the active table, copied when it changes ----
 const O = new StaticArray<i32>(F.FIELD_COUNT);
@@ -176,7 +187,9 @@ const tcFlags = new StaticArray<u64>(TYPE_CACHE);
 const tcBasic = new StaticArray<i64>(TYPE_CACHE);
 const tcDictOff = new StaticArray<i64>(TYPE_CACHE);
 const tcName = new StaticArray<i32>(TYPE_CACHE);
+const tcWidth = new StaticArray<i32>(TYPE_CACHE);
 let typeCount: i32 = 0;
+let nameWidth: i32 = 0;
 
 @inline function nameIs(len: i32, s: string): bool {
   if (len != s.length) return false;
@@ -196,9 +209,38 @@ function kindOfName(len: i32): i32 {
   if (nameIs(len, "list")) return KIND_LIST;
   if (nameIs(len, "tuple")) return KIND_TUPLE;
   if (nameIs(len, "dict")) return KIND_DICT;
-  if (nameIs(len, "set") || nameIs(len, "frozenset")) return KIND_SET;
+  if (nameIs(len, "set")) return KIND_SET;
+  if (nameIs(len, "frozenset")) return KIND_FROZENSET;
   if (nameIs(len, "cell")) return KIND_CELL;
-  return KIND_OTHER;
+  if (nameIs(len, "<dummy key> type")) return KIND_SET_DUMMY;
+  return numpyKind(len);
+}
+
+/** numpy.bool_ (numpy 1) / numpy.bool (2), numpy.intN, numpy.uintN, numpy.floatN: the kind,
+ *  with the value's width in nameWidth. */
+function numpyKind(len: i32): i32 {
+  if (len < 8 || len > 14 || !hasPrefix("numpy.", 0, len)) return KIND_OTHER;
+  if (nameIs(len, "numpy.bool_") || nameIs(len, "numpy.bool")) { nameWidth = 1; return KIND_NP_BOOL; }
+  let kind = KIND_OTHER, pos = 6;
+  if (hasPrefix("int", pos, len)) { kind = KIND_NP_INT; pos += 3; }
+  else if (hasPrefix("uint", pos, len)) { kind = KIND_NP_UINT; pos += 4; }
+  else if (hasPrefix("float", pos, len)) { kind = KIND_NP_FLOAT; pos += 5; }
+  else return KIND_OTHER;
+  let bits = 0;
+  for (let i = pos; i < len; i++) {
+    const c = <i32>load<u8>(NAME_BUF + <usize>i);
+    if (c < 48 || c > 57 || bits > 100) return KIND_OTHER;
+    bits = bits * 10 + c - 48;
+  }
+  if (bits != 8 && bits != 16 && bits != 32 && bits != 64) return KIND_OTHER;
+  if (kind == KIND_NP_FLOAT && bits == 8) return KIND_OTHER;
+  nameWidth = bits >> 3;
+  return kind;
+}
+function hasPrefix(s: string, at: i32, len: i32): bool {
+  if (at + s.length > len) return false;
+  for (let i = 0; i < s.length; i++) if (<i32>load<u8>(NAME_BUF + <usize>(at + i)) != s.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Reads a NUL-terminated C string of at most MAX_TYPE_NAME bytes at addr into NAME_BUF. */
@@ -226,6 +268,7 @@ export function typeSlot(typeAddr: u64): i32 {
   const dictOff = O[F.F_TYPE_TP_DICTOFFSET] >= 0 ? load<i64>(TYPE_BUF + <usize>O[F.F_TYPE_TP_DICTOFFSET]) : 0;
   const len = readCString(nameAddr);
   if (len < 0) return -1;
+  nameWidth = 0;
   const kind = (flags & TPFLAGS_HEAPTYPE) != 0 ? KIND_OTHER : kindOfName(len);
   const nameId = internString(NAME_BUF, len);
   let slot = typeCount;
@@ -237,9 +280,12 @@ export function typeSlot(typeAddr: u64): i32 {
   unchecked(tcBasic[slot] = basic);
   unchecked(tcDictOff[slot] = dictOff);
   unchecked(tcName[slot] = nameId);
+  unchecked(tcWidth[slot] = nameWidth);
   return slot;
 }
 export function typeKind(slot: i32): i32 { return tcKind[slot]; }
+/** Bytes of a numpy scalar type's value (0 for other types). */
+export function typeWidth(slot: i32): i32 { return tcWidth[slot]; }
 export function typeNameId(slot: i32): i32 { return tcName[slot]; }
 
 /** The type slot of the object at obj, or -1. */
@@ -354,7 +400,7 @@ export function readLength(obj: u64, kind: i32): i64 {
   if (kind == KIND_LIST) f = F.F_LIST_OB_SIZE;
   else if (kind == KIND_TUPLE) f = F.F_TUPLE_OB_SIZE;
   else if (kind == KIND_DICT) f = F.F_DICT_MA_USED;
-  else if (kind == KIND_SET) f = F.F_SET_USED;
+  else if (kind == KIND_SET || kind == KIND_FROZENSET) f = F.F_SET_USED;
   if (f < 0 || O[f] < 0) { fail(ERR_TABLE, PROBLEM_MISSING * 1000 + (f < 0 ? 0 : f)); return -1; }
   if (readRemote(obj + <u64>O[f], WORDS, 8) != OK) return -1;
   const n = load<i64>(WORDS);
@@ -426,6 +472,103 @@ export function readByteString(obj: u64, kind: i32, maxBytes: i32, out: usize): 
   const n = size > <i64>maxBytes ? maxBytes : <i32>size;
   if (n > 0 && readRemote(obj + <u64>O[fSval], out, n) != OK) return -lastErrorCode();
   return n;
+}
+
+/** Reads the w bytes (1, 2, 4 or 8) of a numpy scalar's value, right after the object header, as
+ *  a u64 (0 with objWordStatus() != OK on failure). */
+export function readScalarBits(obj: u64, w: i32): u64 {
+  if (O[F.F_PYOBJECT_SIZE] < 0) { wordSt = fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_PYOBJECT_SIZE); return 0; }
+  wordSt = readRemote(obj + <u64>O[F.F_PYOBJECT_SIZE], WORDS, w);
+  if (wordSt != OK) return 0;
+  if (w == 1) return <u64>load<u8>(WORDS);
+  if (w == 2) return <u64>load<u16>(WORDS);
+  if (w == 4) return <u64>load<u32>(WORDS);
+  return load<u64>(WORDS);
+}
+
+/**
+ * Reads up to maxChars code units of the 2.7 unicode object at obj (Py_UNICODE: 2 or 4 bytes by
+ * build, the table's py_unicode_size) into out (u32 each). Returns how many, or -status;
+ * stringFullLength() tells its own length.
+ */
+export function readUnicode27(obj: u64, maxChars: i32, out: usize): i32 {
+  strFullLen = 0;
+  const oLen = O[F.F_UNICODE_LENGTH], oStr = O[F.F_UNICODE_DATA], w = O[F.F_UNICODE_PY_UNICODE_SIZE];
+  if (oLen < 0 || oStr < 0 || (w != 2 && w != 4)) return -fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_UNICODE_PY_UNICODE_SIZE);
+  if (readRemote(obj + <u64>oLen, WORDS, 8) != OK) return -lastErrorCode();
+  const length = load<i64>(WORDS);
+  if (readRemote(obj + <u64>oStr, WORDS, 8) != OK) return -lastErrorCode();
+  const data = load<u64>(WORDS);
+  if (length < 0) return -fail(ERR_CHAIN, 34, obj);
+  strFullLen = length;
+  const n = length > <i64>maxChars ? maxChars : <i32>length;
+  if (n == 0) return 0;
+  if (data == 0) return -fail(ERR_CHAIN, 35, obj);
+  const raw = out + <usize>(n * 4 - n * w);
+  if (readRemote(data, raw, n * w) != OK) return -lastErrorCode();
+  for (let i = 0; i < n; i++) {
+    const cu = w == 2 ? <u32>load<u16>(raw + (<usize>i << 1)) : load<u32>(raw + (<usize>i << 2));
+    store<u32>(out + (<usize>i << 2), cu);
+  }
+  return n;
+}
+
+// ---- sets ----
+/** setentry's size: {hash, key} (2.7) or {key, hash} (3.x), 16 bytes on 64-bit builds. */
+const SET_ENTRY: i32 = 16;
+const SET_CHUNK: i32 = 256;
+const SET_BUF: usize = memory.data(SET_CHUNK * SET_ENTRY, 16);
+/** Most table slots a set scan visits. */
+export const MAX_SET_SLOTS: i32 = 1 << 20;
+let setMore: bool = false;
+/** Did the last readSetKeys stop at max with keys left? */
+export function setHasMore(): bool { return setMore; }
+
+/**
+ * The keys of the set at obj, in table order (the order repr shows), up to max, into out (u64
+ * each): empty and deleted slots are skipped (their key is the set module's dummy: 3.x an object
+ * of type "<dummy key> type", 2.7 the str "<dummy key>"). Returns how many, or -status.
+ */
+export function readSetKeys(obj: u64, max: i32, out: usize): i32 {
+  setMore = false;
+  const oMask = O[F.F_SET_MASK], oTable = O[F.F_SET_TABLE], oKey = O[F.F_SET_ENTRY_KEY], oUsed = O[F.F_SET_USED];
+  if (oMask < 0 || oTable < 0 || oKey < 0 || oUsed < 0 || oKey + 8 > SET_ENTRY) return -fail(ERR_TABLE, PROBLEM_MISSING * 1000 + F.F_SET_TABLE);
+  if (readRemote(obj + <u64>oUsed, WORDS, 8) != OK) return -lastErrorCode();
+  const used = load<i64>(WORDS);
+  if (readRemote(obj + <u64>oMask, WORDS, 8) != OK) return -lastErrorCode();
+  const mask = load<i64>(WORDS);
+  if (readRemote(obj + <u64>oTable, WORDS, 8) != OK) return -lastErrorCode();
+  const table = load<u64>(WORDS);
+  if (mask < 0 || mask >= <i64>MAX_SET_SLOTS || ((mask + 1) & mask) != 0 || table == 0 || used < 0) return -fail(ERR_CHAIN, 36, obj);
+  const slots = <i32>mask + 1;
+  let got = 0;
+  for (let pos = 0; pos < slots && <i64>got < used; pos += SET_CHUNK) {
+    const n = slots - pos > SET_CHUNK ? SET_CHUNK : slots - pos;
+    if (readRemote(table + <u64>pos * SET_ENTRY, SET_BUF, n * SET_ENTRY) != OK) return -lastErrorCode();
+    for (let i = 0; i < n; i++) {
+      const key = load<u64>(SET_BUF + <usize>(i * SET_ENTRY + oKey));
+      if (key == 0 || isSetDummy(key)) continue;
+      if (got >= max) { setMore = true; return got; }
+      store<u64>(out + (<usize>got << 3), key);
+      got++;
+    }
+  }
+  return got;
+}
+
+const DUMMY27 = "<dummy key>";
+function isSetDummy(key: u64): bool {
+  const slot = objectTypeSlot(key);
+  if (slot < 0) return false;
+  const kind = tcKind[slot];
+  if (kind == KIND_SET_DUMMY) return true;
+  if (kind != KIND_PYSTRING || stringModel != C.STRING_MODEL_PYSTRING) return false;
+  const oSize = O[F.F_STRING_OB_SIZE], oSval = O[F.F_STRING_OB_SVAL];
+  if (oSize < 0 || oSval < 0 || oSval + DUMMY27.length > HDR_MAX) return false;
+  if (readRemote(key, HDR, oSval + DUMMY27.length) != OK) return false;
+  if (load<i64>(HDR + <usize>oSize) != <i64>DUMMY27.length) return false;
+  for (let i = 0; i < DUMMY27.length; i++) if (<i32>load<u8>(HDR + <usize>(oSval + i)) != DUMMY27.charCodeAt(i)) return false;
+  return true;
 }
 
 // ---- dicts ----

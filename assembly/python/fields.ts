@@ -71,7 +71,7 @@ export const F_UNICODE_STATE = 49;
 export const F_UNICODE_LENGTH = 50;
 export const F_UNICODE_ASCIIOBJECT_SIZE = 51;
 export const F_UNICODE_COMPACTOBJECT_SIZE = 52;
-export const F_UNICODE_DATA = 53;               // PyUnicodeObject.data (legacy, non-compact)
+export const F_UNICODE_DATA = 53;               // PyUnicodeObject.data (legacy, non-compact); 2.7: PyUnicodeObject.str
 export const F_BYTES_SIZE = 54;
 export const F_BYTES_OB_SIZE = 55;
 export const F_BYTES_OB_SVAL = 56;
@@ -123,7 +123,16 @@ export const F_FLOAT_OB_FVAL = 99;
 export const F_SET_SIZE = 100;
 export const F_SET_USED = 101;
 export const F_CODE_FLAGS = 102; // co_flags: a generator frame never ends a thread's stack
-export const FIELD_COUNT = 103;
+// --locals: which locals are arguments, ≤3.10 cell and free variables, set contents, 2.7 unicode
+export const F_CODE_KWONLYARGCOUNT = 103; // 3.0+
+export const F_CODE_NLOCALS = 104; // ≤3.10: f_localsplus holds nlocals, then cells, then frees
+export const F_CODE_CELLVARS = 105; // ≤3.10
+export const F_CODE_FREEVARS = 106; // ≤3.10
+export const F_SET_MASK = 107;
+export const F_SET_TABLE = 108;
+export const F_SET_ENTRY_KEY = 109; // offsetof(setentry, key): 8 in 2.7 ({hash, key}), 0 in 3.x
+export const F_UNICODE_PY_UNICODE_SIZE = 110; // 2.7: sizeof(Py_UNICODE), 2 or 4 by build
+export const FIELD_COUNT = 111;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -143,6 +152,7 @@ export const FIELD_NAMES: StaticArray<string> = [
   "size", "previous", "chunk_size", "top", "data",
   "imports_modules", "tp_basicsize", "tp_dictoffset", "localspluskinds", "size", "ht_cached_keys", "size", "ma_used", "ma_keys", "ma_values", "ma_mask", "ma_table", "size", "dk_size", "dk_log2_size", "dk_log2_index_bytes", "dk_kind", "dk_nentries", "dk_indices", "size", "values", "size", "ob_size", "lv_tag", "ob_digit", "size", "ob_ival", "size", "ob_size", "ob_item", "size", "ob_size", "ob_item", "size", "ob_fval", "size", "used",
   "flags",
+  "kwonlyargcount", "nlocals", "cellvars", "freevars", "mask", "table", "entry_key", "py_unicode_size",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -161,6 +171,7 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   12, 12, 12, 12, 12,
   1, 8, 8, 6, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 16, 16, 17, 17, 17, 17, 18, 18, 19, 19, 19, 20, 20, 20, 21, 21, 22, 22,
   6,
+  6, 6, 6, 6, 22, 22, 22, 9,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -180,6 +191,7 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   0, 8, 8, 8, 0,
   8, 8, 8, 8, 0, 8, 0, 8, 8, 8, 8, 8, 0, 8, 1, 1, 1, 8, 0, 0, 0, 0, 8, 8, 0, 0, 8, 0, 8, 0, 0, 8, 8, 0, 8, 0, 8,
   4,
+  4, 4, 8, 8, 8, 8, 0, 0,
 ];
 
 // The value a missing field holds in the record.

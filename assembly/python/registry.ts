@@ -78,7 +78,7 @@ const POS_314: StaticArray<i32> = [
   F.F_INTERP_IMPORTS_MODULES, 96, F.F_CODE_LOCALSPLUSKINDS, 376,
   F.F_TUPLE_SIZE, 448, F.F_TUPLE_OB_ITEM, 456, F.F_TUPLE_OB_SIZE, 464,
   F.F_LIST_SIZE, 472, F.F_LIST_OB_ITEM, 480, F.F_LIST_OB_SIZE, 488,
-  F.F_SET_SIZE, 496, F.F_SET_USED, 504,
+  F.F_SET_SIZE, 496, F.F_SET_USED, 504, F.F_SET_TABLE, 512, F.F_SET_MASK, 520,
   F.F_DICT_SIZE, 528, F.F_DICT_MA_KEYS, 536, F.F_DICT_MA_VALUES, 544,
   F.F_FLOAT_SIZE, 552, F.F_FLOAT_OB_FVAL, 560,
   F.F_LONG_SIZE, 568, F.F_LONG_LV_TAG, 576, F.F_LONG_OB_DIGIT, 584,
@@ -106,7 +106,7 @@ const POS_315: StaticArray<i32> = [
   F.F_HEAPTYPE_SIZE, 528, F.F_HEAPTYPE_HT_CACHED_KEYS, 536,
   F.F_TUPLE_SIZE, 544, F.F_TUPLE_OB_ITEM, 552, F.F_TUPLE_OB_SIZE, 560,
   F.F_LIST_SIZE, 568, F.F_LIST_OB_ITEM, 576, F.F_LIST_OB_SIZE, 584,
-  F.F_SET_SIZE, 592, F.F_SET_USED, 600,
+  F.F_SET_SIZE, 592, F.F_SET_USED, 600, F.F_SET_TABLE, 608, F.F_SET_MASK, 616,
   F.F_DICT_SIZE, 624, F.F_DICT_MA_KEYS, 632, F.F_DICT_MA_VALUES, 640,
   F.F_FLOAT_SIZE, 648, F.F_FLOAT_OB_FVAL, 656,
   F.F_LONG_SIZE, 664, F.F_LONG_LV_TAG, 672, F.F_LONG_OB_DIGIT, 680,
@@ -203,6 +203,10 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
   tableSetField(id, F.F_DICTVALUES_SIZE, 16);
   tableSetField(id, F.F_DICTVALUES_VALUES, 8);
   if (!t.has(F.F_SET_SIZE)) { tableSetField(id, F.F_SET_SIZE, 200); tableSetField(id, F.F_SET_USED, 24); }
+  // --locals (offsetof probes against pyenv 3.13.0 and Debian 3.14 / 3.15 headers: the same in all three)
+  if (!t.has(F.F_SET_TABLE)) { tableSetField(id, F.F_SET_MASK, 32); tableSetField(id, F.F_SET_TABLE, 40); }
+  tableSetField(id, F.F_SET_ENTRY_KEY, 0);
+  if (!t.has(F.F_CODE_KWONLYARGCOUNT)) tableSetField(id, F.F_CODE_KWONLYARGCOUNT, 60);
   tableSetField(id, F.F_CHUNK_SIZE, 32);
   tableSetField(id, F.F_CHUNK_PREVIOUS, 0);
   tableSetField(id, F.F_CHUNK_CHUNK_SIZE, 8);

@@ -109,12 +109,12 @@ const FIELDS = [
   ["type_object", "tp_name", [["*", "offsetof(PyTypeObject, tp_name)"]]],
   ["type_object", "tp_flags", [["*", "offsetof(PyTypeObject, tp_flags)"]]],
 
-  ["unicode_object", "size", [["3.0-", "sizeof(PyUnicodeObject)"]]],
+  ["unicode_object", "size", [["*", "sizeof(PyUnicodeObject)"]]],
   ["unicode_object", "state", [["3.0-", "offsetof(PyASCIIObject, state)"]]],
-  ["unicode_object", "length", [["3.0-", "offsetof(PyASCIIObject, length)"]]],
+  ["unicode_object", "length", [["-2.7", "offsetof(PyUnicodeObject, length)"], ["3.0-", "offsetof(PyASCIIObject, length)"]]],
   ["unicode_object", "asciiobject_size", [["3.0-", "sizeof(PyASCIIObject)"]]],
   ["unicode_object", "compactunicodeobject_size", [["3.0-", "sizeof(PyCompactUnicodeObject)"]]],
-  ["unicode_object", "data", [["3.0-", "offsetof(PyUnicodeObject, data)"]]],
+  ["unicode_object", "data", [["-2.7", "offsetof(PyUnicodeObject, str)"], ["3.0-", "offsetof(PyUnicodeObject, data)"]]],
 
   ["bytes_object", "size", [["3.0-", "sizeof(PyBytesObject)"]]],
   ["bytes_object", "ob_size", [["3.0-", "offsetof(PyBytesObject, ob_base.ob_size)"]]],
@@ -168,6 +168,15 @@ const FIELDS = [
   ["float_object", "ob_fval", [["*", "offsetof(PyFloatObject, ob_fval)"]]],
   ["set_object", "size", [["*", "sizeof(PySetObject)"]]],
   ["set_object", "used", [["*", "offsetof(PySetObject, used)"]]],
+  // --locals: arguments, ≤3.10 cell/free variables, set contents, 2.7 unicode
+  ["code_object", "kwonlyargcount", [["3.0-", "offsetof(PyCodeObject, co_kwonlyargcount)"]]],
+  ["code_object", "nlocals", [["-3.10", "offsetof(PyCodeObject, co_nlocals)"]]],
+  ["code_object", "cellvars", [["-3.10", "offsetof(PyCodeObject, co_cellvars)"]]],
+  ["code_object", "freevars", [["-3.10", "offsetof(PyCodeObject, co_freevars)"]]],
+  ["set_object", "mask", [["*", "offsetof(PySetObject, mask)"]]],
+  ["set_object", "table", [["*", "offsetof(PySetObject, table)"]]],
+  ["set_object", "entry_key", [["*", "offsetof(setentry, key)"]]],
+  ["unicode_object", "py_unicode_size", [["-2.7", "sizeof(Py_UNICODE)"]]],
 
   ["stack_chunk", "size", [["3.11-", "sizeof(_PyStackChunk)"]]],
   ["stack_chunk", "previous", [["3.11-", "offsetof(_PyStackChunk, previous)"]]],
