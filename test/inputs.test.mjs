@@ -27,6 +27,10 @@ const hasTime = existsSync(TIME) && spawnSync(TIME, ["-f", "%M", "true"]).status
 const hasGcore = spawnSync("sh", ["-c", "command -v gcore"]).status === 0;
 const hasMkfifo = spawnSync("sh", ["-c", "command -v mkfifo"]).status === 0;
 
+/** Process groups of runs still going: killed when the test ends. */
+const running = new Set();
+t.teardown(() => { for (const kill of running) kill(); });
+
 /**
  * Runs wspy with args; resolves {code, signal, stdout, stderr, maxRssKb}. Under /usr/bin/time
  * (its report goes to a file, not stderr) when present; killed if it runs past HANG_MS.
@@ -35,14 +39,18 @@ function run(args, env = {}) {
   const rssFile = path.join(tmp, `rss-${Math.random().toString(36).slice(2)}`);
   const argv = hasTime ? [TIME, "-o", rssFile, "-f", "%M", process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // its own process group: a hung wspy under /usr/bin/time is killed with it
+    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const killGroup = () => { try { process.kill(-child.pid, "SIGKILL"); } catch { /* ended */ } };
+    running.add(killGroup);
     let stdout = "", stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     let hung = false;
-    const timer = setTimeout(() => { hung = true; child.kill("SIGKILL"); }, HANG_MS);
+    const timer = setTimeout(() => { hung = true; killGroup(); }, HANG_MS);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      running.delete(killGroup);
       let maxRssKb = NaN;
       try {
         maxRssKb = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop());
