@@ -3,6 +3,7 @@
 // Must not know: CPython layouts or the core's exports beyond the library API.
 // Source of truth: ../shared/docs/design.md §1 (commands and flags); README (usage).
 
+import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
@@ -55,11 +56,9 @@ function fail(e: unknown): never {
 /**
  * Signals: a closed terminal (SIGHUP) and SIGQUIT end a recording like Ctrl-C, keeping the
  * profile: while a command listens for SIGINT (record, top, view), they are handed to its
- * handlers; otherwise they end wspy with the usual status. SIGUSR1 would open Node's inspector
- * on 127.0.0.1:9229 (anyone local could then run code as wspy's user, maybe root): it is ignored.
+ * handlers; otherwise they end wspy with the usual status. (SIGUSR1: no-inspector.ts.)
  */
 function installSignals(): void {
-  process.on("SIGUSR1", () => { /* no inspector */ });
   const numbers: Record<string, number> = { SIGHUP: 1, SIGQUIT: 3 };
   for (const sig of ["SIGHUP", "SIGQUIT"] as const) {
     const handler = (): void => {

@@ -112,7 +112,7 @@ t.test("malformed version tables name the file and the field", async (t) => {
 
 t.test("bad command lines", async (t) => {
   oneLine(t, await wspy(["record"]), 2, /record needs a process/);
-  oneLine(t, await wspy(["record", "-p", "1", "-r", "0"]), 2, /rate must be a positive number/);
+  oneLine(t, await wspy(["record", "-p", "1", "-r", "0"]), 2, /rate must be between 1 and 10000 samples per second/);
   oneLine(t, await wspy(["record", "-p", String(process.pid), "-o", "/nonexistent-dir/x.svg"]), 2, /cannot write \/nonexistent-dir\/x\.svg/);
   oneLine(t, await wspy(["record", "-p", "1", "-f", "png"]), 2, /png/);
   oneLine(t, await wspy(["frobnicate"]), 2, /unknown command/);

@@ -113,33 +113,70 @@ t.test("a symbolic link at the output name before the start is refused at once, 
   }
 });
 
-t.test("devices and pipes are written to, never replaced", { skip: noPython }, async (t) => {
+/**
+ * As root, the device cases run in a mount namespace of their own over a private /dev (a tmpfs
+ * with its own null, full and stdout), so that a broken wspy (one that replaces what it is told
+ * to write) can only damage that copy, never the machine's /dev. Not as root: the real /dev,
+ * which such a wspy could not replace anyway.
+ */
+const PRIVATE_DEV_SETUP = [
+  "mount -t tmpfs -o mode=755 wspy-test-dev /dev",
+  "mknod -m 666 /dev/null c 1 3", "mknod -m 666 /dev/full c 1 7", "mknod -m 666 /dev/zero c 1 5",
+  "mknod -m 666 /dev/random c 1 8", "mknod -m 666 /dev/urandom c 1 9",
+  "ln -s /proc/self/fd/0 /dev/stdin", "ln -s /proc/self/fd/1 /dev/stdout", "ln -s /proc/self/fd/2 /dev/stderr", "ln -s /proc/self/fd /dev/fd",
+].join(" && ");
+const privateDev = isRoot && spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", `${PRIVATE_DEV_SETUP} && test -c /dev/null`]).status === 0;
+
+/** Runs wspy (args) and reports what `name` was afterwards ("character special file 1,3", "symbolic link"...). */
+function withDev(dir, name, args, env) {
+  const statFile = path.join(dir, `stat-${path.basename(name)}`);
+  const script = isRoot
+    ? `${PRIVATE_DEV_SETUP} && { "$0" "$@"; rc=$?; stat -c "%F %t,%T" "${name}" > "${statFile}"; exit $rc; }`
+    : `"$0" "$@"; rc=$?; stat -c "%F %t,%T" "${name}" > "${statFile}"; exit $rc`;
+  const argv = isRoot ? ["unshare", ["-m", "--propagation", "private", "sh", "-c", script, process.execPath, CLI, ...args]]
+    : ["sh", ["-c", script, process.execPath, CLI, ...args]];
+  return new Promise((resolve) => {
+    const c = spawn(argv[0], argv[1], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const killer = setTimeout(() => c.kill("SIGKILL"), 60000);
+    let stdout = "", stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code) => {
+      clearTimeout(killer);
+      let after = "";
+      try { after = readFileSync(statFile, "utf8").trim(); } catch { /* not run */ }
+      resolve({ code, stdout, stderr, after });
+    });
+  });
+}
+
+t.test("devices and pipes are written to, never replaced", { skip: noPython || (isRoot && !privateDev ? "as root, these cases need a private /dev (unshare -m, mount tmpfs) so that a broken wspy cannot replace the machine's" : false) }, async (t) => {
   const dir = t.testdir();
   const state = path.join(dir, "state");
   const fx = await startFixture(python.path, "gil_threads.py", [120, "busy"]);
   t.teardown(() => fx.kill());
-  const rec = (out) => wspyBounded(["record", "-p", String(fx.pid), "-d", "1", "-f", "raw", "-o", out], { env: { XDG_STATE_HOME: state } });
+  const args = (out) => ["record", "-p", String(fx.pid), "-d", "1", "-f", "raw", "-o", out];
+  const rec = (out) => wspyBounded(args(out), { env: { XDG_STATE_HOME: state } });
+  const where = isRoot ? "in a private /dev" : "the real /dev";
 
   t.test("/dev/null stays a character device", async (t) => {
-    const before = statSync("/dev/null");
-    const r = await rec("/dev/null");
+    const r = await withDev(dir, "/dev/null", args("/dev/null"), { XDG_STATE_HOME: state });
     t.equal(r.code, 0, `exit 0 ${r.stderr}`);
-    const after = lstatSync("/dev/null");
-    t.ok(after.isCharacterDevice(), "/dev/null is a character device");
-    t.equal(after.rdev, before.rdev, "the same device (1,3)");
+    t.equal(r.after, "character special file 1,3", `/dev/null is still the null device (${where})`);
   });
 
   t.test("-o /dev/stdout writes the profile on stdout", async (t) => {
-    const r = await rec("/dev/stdout");
+    const r = await withDev(dir, "/dev/stdout", args("/dev/stdout"), { XDG_STATE_HOME: state });
     t.equal(r.code, 0, `exit 0 ${r.stderr}`);
     t.match(r.stdout, /spin \(.*gil_threads\.py:\d+\) \d+/, "stdout has the raw profile");
+    t.match(r.after, /^symbolic link/, `/dev/stdout is still a link (${where})`);
   });
 
   t.test("/dev/full: one clear line, exit 9, the profile kept", async (t) => {
-    const r = await rec("/dev/full");
+    const r = await withDev(dir, "/dev/full", args("/dev/full"), { XDG_STATE_HOME: state });
     t.equal(r.code, 9, `exit 9 ${r.stderr}`);
     checkKept(t, keptPath(t, r, /\/dev\/full \(no space left on the device\)/), path.join(state, "wspy"));
-    t.ok(lstatSync("/dev/full").isCharacterDevice(), "/dev/full is still a character device");
+    t.equal(r.after, "character special file 1,7", `/dev/full is still the full device (${where})`);
   });
 
   t.test("a FIFO gets the data", { skip: spawnSync("mkfifo", ["--version"]).status !== 0 ? "no mkfifo" : false }, async (t) => {
@@ -152,7 +189,10 @@ t.test("devices and pipes are written to, never replaced", { skip: noPython }, a
     const closed = new Promise((resolve) => reader.on("close", resolve));
     const r = await rec(fifo);
     t.equal(r.code, 0, `exit 0 ${r.stderr}`);
+    // the reader ends when wspy closes the pipe; if wspy replaced the FIFO, the reader waits forever
+    const unread = setTimeout(() => reader.kill("SIGKILL"), 20000);
     await closed;
+    clearTimeout(unread);
     t.match(data, /spin \(.*gil_threads\.py:\d+\) \d+/, "the reader got the raw profile");
     t.ok(lstatSync(fifo).isFIFO(), "the FIFO is still a FIFO");
   });
