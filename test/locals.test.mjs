@@ -4,7 +4,8 @@
 // the target itself printed for them before saying ready: exactly, for every value that fits
 // (ints, floats, bool, None, str with escapes and non-printable characters, bytes, 2.7 unicode,
 // list, tuple, dict, set, frozenset, empty and nested ones, a list inside itself, numpy scalars
-// on Debian's 3.11 as their plain value); as a prefix with "..." for what is cut (a 300-character
+// as their plain value — Debian's 3.11 has numpy 1.x, wherever else numpy imports it is checked
+// too, numpy 2.3+ with its own float16/float32 layout); as a prefix with "..." for what is cut (a 300-character
 // str, a 100,000-item list, 50 nested lists); "<Type at 0x…>" with repr's own address for other
 // objects. Arguments carry "arg": true and come first; cell variables (≤3.10 and 3.11+) and free
 // variables (the closure's `greeting`) are listed with their contents. Then the text form, and
@@ -18,12 +19,13 @@ import { EXPECTED_PYTHONS, findPythons, findByLabel, missingReason } from "./hel
 const FIXTURE = "locals_fixture.py";
 const FILE = path.join(FIXTURES, FIXTURE);
 const M = marks(FIXTURE);
-const TIMEOUT = 30;
+/** The fixture's own lifetime (the test ends it first): long enough for a loaded machine. */
+const TIMEOUT = 600;
 const ARGS = ["arg_one", "arg_two", "extra", "options"];
 /** wspy's limits (README): items per container, nesting, bytes per value per character asked. */
 const MAX_DEPTH = 6, BUDGET_PER_CHAR = 4;
 const NUMPY = ["np_bool", "np_int8", "np_uint16", "np_int64", "np_uint64", "np_float16", "np_float32", "np_float64", "np_tiny32",
-  "np_big32", "np_whole32", "np_max16", "np_sub16", "np_third32", "np_nan32", "np_inf16"];
+  "np_big32", "np_whole32", "np_max16", "np_mid32", "np_sub16", "np_third32", "np_nan32", "np_inf16"];
 
 /** The reprs the fixture printed: {parked: {name: repr}, caller: {...}}. */
 function fixtureReprs(fx) {
@@ -85,6 +87,9 @@ async function coreExports() {
   }
   return core;
 }
+
+// 12 interpreters, each dumped four times: more than tap's default 300 s on a loaded machine
+t.setTimeout(1_200_000);
 
 for (const label of EXPECTED_PYTHONS) {
   if (!findByLabel(label)) t.skip(`${label}: ${missingReason(label)}`);

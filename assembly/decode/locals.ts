@@ -26,7 +26,7 @@ import { tableAt } from "../python/tables";
 import { PROBLEM_MISSING } from "../python/tables";
 import { internString } from "../aggregate/intern";
 import { readName } from "./strings";
-import { walkTableId, keptFrameAddr, keptFrameCode, keptFrameCount } from "./walk";
+import { walkTableId, walkInterpAddr, keptFrameAddr, keptFrameCode, keptFrameCount } from "./walk";
 import {
   objectsBegin, objectsCheckDicts, objField, objTagBits, objStringModel, objectTypeSlot, typeKind, typeNameId, typeWidth,
   readInt, intDigitCount, intDigit, intNegative, intTotalDigitCount, readFloat, readFloatStatus, readLength,
@@ -34,7 +34,7 @@ import {
   scanDict, scanNext, scanDone, scanItemKey, scanItemValue, MAX_DICT_ENTRIES, SCAN_CHUNK,
   KIND_OTHER, KIND_INT, KIND_LONG, KIND_BOOL, KIND_FLOAT, KIND_NONE, KIND_STR, KIND_PYSTRING, KIND_BYTES,
   KIND_UNICODE, KIND_LIST, KIND_TUPLE, KIND_DICT, KIND_SET, KIND_FROZENSET, KIND_CELL, KIND_NP_BOOL, KIND_NP_INT,
-  KIND_NP_UINT, KIND_NP_FLOAT, MAX_INT_DIGITS, readCellContents, objWordStatus,
+  KIND_NP_UINT, KIND_NP_FLOAT, MAX_INT_DIGITS, readCellContents, objWordStatus, objReadWord, dictGetStr, readAttr,
 } from "./objects";
 import { stringPtr, stringLen } from "../aggregate/intern";
 
@@ -325,12 +325,14 @@ function putFloat(v: f64): void {
   if (!isFinite(v)) { putAscii(v < 0 ? "-inf" : "inf"); return; }
   if (v == 0) { putAscii((reinterpret<u64>(v) >> 63) != 0 ? "-0.0" : "0.0"); return; }
   if (v < 0) { putByte(45); v = -v; }
-  putDigits(shortestDigits(v));
+  putDigits(shortestDigits(v), 16);
 }
 
 /** numpy's str of a float16 (w 2) or float32 (w 4) scalar from its bits: the shortest digits that
- *  read back as the same value of that precision, laid out as Python's float repr. */
+ *  read back as the same value of that precision, laid out as Python's float repr — scientific
+ *  from 1e16, or (numpy 2.3+, numpy PR 28703) from 1e3 for float16 and 1e6 for float32. */
 function putNarrowFloat(bits: u64, w: i32): void {
+  const maxDecpt = numpyPrecisionCutoffs() ? (w == 2 ? 3 : 6) : 16;
   const expBits = w == 2 ? 5 : 8, mantBits = w == 2 ? 10 : 23;
   const neg = ((bits >> <u64>(expBits + mantBits)) & 1) != 0;
   const be = <i32>((bits >> <u64>mantBits) & ((<u64>1 << <u64>expBits) - 1));
@@ -340,17 +342,50 @@ function putNarrowFloat(bits: u64, w: i32): void {
   if (neg) putByte(45);
   const bias = (1 << (expBits - 1)) - 1;
   const hidden = <u64>1 << <u64>mantBits;
-  if (be == 0) putDigits(shortestDigitsOf(m, 1 - bias - mantBits, hidden, true));
-  else putDigits(shortestDigitsOf(m | hidden, be - bias - mantBits, hidden, be <= 1));
+  if (be == 0) putDigits(shortestDigitsOf(m, 1 - bias - mantBits, hidden, true), maxDecpt);
+  else putDigits(shortestDigitsOf(m | hidden, be - bias - mantBits, hidden, be <= 1), maxDecpt);
+}
+
+/** Does the target's numpy (sys.modules["numpy"].__version__) print float16/float32 in scientific
+ *  notation past their precision (2.3+)? Looked up once per localsRead; false when unknown. */
+let numpyCutoffsKnown = false;
+let numpyCutoffs = false;
+function numpyPrecisionCutoffs(): bool {
+  if (numpyCutoffsKnown) return numpyCutoffs;
+  numpyCutoffsKnown = true;
+  numpyCutoffs = false;
+  const interp = walkInterpAddr();
+  if (interp == 0 || objField(F.F_INTERP_IMPORTS_MODULES) < 0 || objStringModel() != C.STRING_MODEL_UNICODE) return false;
+  const modules = objReadWord(interp + <u64>objField(F.F_INTERP_IMPORTS_MODULES));
+  if (objWordStatus() != OK || modules == 0) return false;
+  const slot = objectTypeSlot(modules);
+  if (slot < 0 || typeKind(slot) != KIND_DICT || objectsCheckDicts() != OK) return false;
+  const module = dictGetStr(modules, "numpy");
+  if (module == 0) return false;
+  const version = readAttr(module, "__version__");
+  if (version == 0) return false;
+  const vslot = objectTypeSlot(version);
+  if (vslot < 0 || typeKind(vslot) != KIND_STR) return false;
+  const n = readStrCodePoints(version, 16, CPS);
+  // "MAJOR.MINOR…"
+  let major = 0, minor = 0, i = 0;
+  for (; i < n && load<u32>(CPS + (<usize>i << 2)) != 46; i++) major = major * 10 + <i32>load<u32>(CPS + (<usize>i << 2)) - 48;
+  for (i++; i < n; i++) {
+    const c = <i32>load<u32>(CPS + (<usize>i << 2));
+    if (c < 48 || c > 57) break;
+    minor = minor * 10 + c - 48;
+  }
+  numpyCutoffs = major > 2 || (major == 2 && minor >= 3);
+  return numpyCutoffs;
 }
 
 /** Lays out nd digits in DEC (value 0.DIGITS × 10^floatDecpt) as float_repr_style "short". */
-function putDigits(n: i32): void {
+function putDigits(n: i32, maxDecpt: i32): void {
   let nd = n;
   const decpt = floatDecpt; // value = 0.DIGITS × 10^decpt
   while (nd > 1 && load<u8>(DEC + <usize>(nd - 1)) == 48) nd--;
   // float_repr_style "short", mode 'r': an exponent when decpt <= -4 or decpt > 16
-  if (decpt <= -4 || decpt > 16) {
+  if (decpt <= -4 || decpt > maxDecpt) {
     putByte(<i32>load<u8>(DEC));
     if (nd > 1) {
       putByte(46);
@@ -696,6 +731,7 @@ export function localsRead(k: i32, maxChars: i32): i32 {
   if (maxChars > MAX_VALUE_CHARS) maxChars = MAX_VALUE_CHARS;
   let st = objectsBegin();
   if (st != OK) return -st;
+  numpyCutoffsKnown = false;
   const t = tableAt(walkTableId());
   const frameModel = t.caps[C.CAP_FRAME_MODEL];
   const frame = keptFrameAddr(k);
