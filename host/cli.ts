@@ -5,6 +5,7 @@
 
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
+import { escapeText, jsonInert, stderrLine } from "./escape.js";
 import { checkWritable, writeAtomic } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
@@ -35,13 +36,14 @@ const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
 function fail(e: unknown): never {
   if (e instanceof WspyError) {
-    process.stderr.write(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`);
+    // messages name target command lines, files, paths: escaped, whatever they hold
+    stderrLine(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
     const code = (e as WspyError & { childExitCode?: number }).childExitCode;
     process.exit(code !== undefined && code !== 0 ? code : EXIT_CODES[e.code]);
   }
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_CODES.BAD_INPUT);
   const err = e as Error;
-  process.stderr.write(`wspy: internal error: ${err?.message ?? String(e)} (please report it${process.env.WSPY_DEBUG ? "" : "; WSPY_DEBUG=1 shows details"})\n`);
+  stderrLine(`wspy: internal error: ${err?.message ?? String(e)} (please report it${process.env.WSPY_DEBUG ? "" : "; WSPY_DEBUG=1 shows details"})`);
   if (process.env.WSPY_DEBUG) process.stderr.write(`${err?.stack}\n`);
   process.exit(EXIT_CODES.INTERNAL);
 }
@@ -54,7 +56,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) });
+    .configureOutput({ outputError: (str, write) => write(`wspy: ${escapeText(str.replace(/^error: /, "").trim())}\n`) });
 
   program
     .command("record")
@@ -122,7 +124,7 @@ export function buildProgram(): Command {
       const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
         : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
         : await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking, locals: o.locals });
-      process.stdout.write(o.json ? JSON.stringify(d, null, 2) + "\n" : renderDumpText(d));
+      process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
     });
 
   program
@@ -140,7 +142,7 @@ export function buildProgram(): Command {
       const { takeSnapshot } = await lazy.snapshot();
       const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
       writeAtomic(output, s.bytes);
-      process.stderr.write(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}\n`);
+      stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
     });
 
   program

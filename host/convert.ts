@@ -9,6 +9,7 @@ import { Command, Option } from "commander";
 import { WspyError } from "./errors.js";
 import { checkWritable, writeAtomic } from "./output.js";
 import type { Profile } from "./profile.js";
+import { stderrLine } from "./escape.js";
 import {
   renderProfile, decodeWspy, RecordingError, OUTPUT_FORMATS, FORMAT_EXTENSIONS,
   type OutputFormat, type RenderOptions,
@@ -58,7 +59,7 @@ export function defaultOutput(input: string, format: OutputFormat): string {
 }
 
 export function convert(opts: ConvertOptions): { output: string; profile: Profile } {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   const output = opts.output ?? defaultOutput(opts.input, opts.format);
   const profile = loadRecording(opts.input);
   checkWritable(output);

@@ -10,6 +10,7 @@ import { writeAtomic, checkWritable } from "./output.js";
 import type { Profile } from "./profile.js";
 import { Sampler, SampledProcess } from "./sampler.js";
 import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "./transform.js";
+import { stderrLine } from "./escape.js";
 
 export interface RecordOptions {
   pid?: number;
@@ -87,7 +88,7 @@ export function shapeProfiles(list: (ProcessProfile & { cwd: string })[], opts: 
 }
 
 export async function record(opts: RecordOptions): Promise<RecordResult> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   if (!(opts.rate > 0 && opts.rate <= 100_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 100000 samples per second, not ${opts.rate}`, "");
   if (opts.duration !== undefined && !(opts.duration > 0)) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
   checkWritable(opts.output);

@@ -9,6 +9,7 @@ import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tabl
 import { Target } from "./attach.js";
 import { checkWritable, writeAtomic } from "./output.js";
 import { WspyError } from "./errors.js";
+import { stderrLine } from "./escape.js";
 
 export function tablesCommand(): Command {
   const tables = new Command("tables").description("list, show and check version tables").exitOverride();
@@ -63,7 +64,7 @@ export function tablesCommand(): Command {
     .requiredOption("-o, --output <file>", "the plugin file to write")
     .action(async (o) => {
       checkWritable(o.output);
-      const target = await Target.attach(o.pid, { notice: (l) => process.stderr.write(l + "\n") });
+      const target = await Target.attach(o.pid, { notice: stderrLine });
       try {
         const { tableId, versionHex, version, binary, tableSource } = target.info;
         const source = tableSource.startsWith("_Py_DebugOffsets")

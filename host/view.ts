@@ -14,6 +14,7 @@ import { Command } from "commander";
 import { WspyError } from "./errors.js";
 import { readInput, decodeRecording } from "./convert.js";
 import { renderSpeedscope, isWspyRecording } from "./render/index.js";
+import { stderrLine } from "./escape.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -183,7 +184,7 @@ export interface ViewOptions {
 
 /** Serves FILE until Ctrl-C / SIGTERM / the signal; prints the URL on stdout. */
 export async function view(file: string, opts: ViewOptions = {}): Promise<void> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   const viewer = await startViewer(file, { port: opts.port });
   process.stdout.write(viewer.url + "\n");
   log(`wspy: serving ${file} in speedscope at http://127.0.0.1:${viewer.port}/ (Ctrl-C stops)`);
