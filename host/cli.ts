@@ -18,6 +18,7 @@ import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.
 import { convertCommand } from "./convert.js";
 import { viewCommand } from "./view.js";
 import { tablesCommand } from "./tables-cli.js";
+import { completionsCommand } from "./completions.js";
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "pass the numeric pid of a running Python process");
@@ -182,6 +183,7 @@ export function buildProgram(): Command {
   program.addCommand(tablesCommand());
   program.addCommand(convertCommand());
   program.addCommand(viewCommand());
+  program.addCommand(completionsCommand());
   return program;
 }
 
