@@ -8,7 +8,7 @@
 import t from "tap";
 import path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { wspy, startFixture, CLI, ROOT } from "./helpers/run.mjs";
@@ -123,10 +123,14 @@ t.test("in a real terminal (tmux): the pane's title does not change and its scre
   const socket = `wspy-escaping-test-${process.pid}`;
   const tmux = (...args) => execFileSync("tmux", ["-L", socket, "-f", "/dev/null", ...args], { encoding: "utf8" });
   t.teardown(() => { try { tmux("kill-server"); } catch {} });
-  const script = `printf 'MARK-BEFORE\\n'; '${process.execPath}' '${CLI}' dump -p ${pid}; printf 'MARK-DONE %s\\n' "$?"; exec sleep 600`;
+  // wspy runs once the title is set (the shell waits for the go file)
+  const go = path.join(tmpDir(t), "go");
+  const script = `printf 'MARK-BEFORE\\n'; while [ ! -e '${go}' ]; do sleep 0.05; done; '${process.execPath}' '${CLI}' dump -p ${pid}; printf 'MARK-DONE %s\\n' "$?"; exec sleep 600`;
   tmux("new-session", "-d", "-s", "esc", "-x", "200", "-y", "40", "sh", "-c", script);
   tmux("select-pane", "-t", "esc", "-T", "title-before");
   const titleBefore = tmux("display-message", "-p", "-t", "esc", "#{pane_title}").trim();
+  t.equal(titleBefore, "title-before", "the pane has its title");
+  writeFileSync(go, "");
   let text = "";
   for (let i = 0; i < 600 && !/MARK-DONE \d+/.test(text); i++) {
     await sleep(100);
