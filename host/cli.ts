@@ -5,7 +5,7 @@
 
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
-import { escapeText, jsonInert, stderrLine } from "./escape.js";
+import { commanderError, jsonInert, stderrLine } from "./escape.js";
 import { checkWritable, writeAtomic } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
@@ -57,7 +57,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${escapeText(str.replace(/^error: /, "").trim())}\n`) });
+    .configureOutput({ outputError: commanderError });
 
   program
     .command("record")

@@ -11,7 +11,7 @@
 
 import { Argument, Command, Option } from "commander";
 import { WspyError } from "./errors.js";
-import { escapeText } from "./escape.js";
+import { commanderError } from "./escape.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -328,7 +328,7 @@ export function completionsCommand(): Command {
     .description("print a shell completion script (bash, zsh or fish) for wspy's commands and options")
     .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELLS))
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${escapeText(str.replace(/^error: /, "").trim())}\n`) })
+    .configureOutput({ outputError: commanderError })
     .action(function (this: Command, shell: string) {
       let root: Command = this;
       while (root.parent) root = root.parent;

@@ -9,7 +9,7 @@ import { Command, Option } from "commander";
 import { WspyError } from "./errors.js";
 import { checkWritable, writeAtomic } from "./output.js";
 import type { Profile } from "./profile.js";
-import { stderrLine } from "./escape.js";
+import { commanderError, stderrLine } from "./escape.js";
 import {
   renderProfile, decodeWspy, RecordingError, OUTPUT_FORMATS, FORMAT_EXTENSIONS,
   type OutputFormat, type RenderOptions,
@@ -76,7 +76,7 @@ export function convertCommand(): Command {
     .option("-o, --output <file>", "where to write (default: the input's name with the format's extension)")
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
+    .configureOutput({ outputError: commanderError })
     .action((input: string, o) => {
       convert({ input, output: o.output, format: o.format as OutputFormat, render: { reverse: !!o.reverse } });
     });

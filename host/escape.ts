@@ -71,3 +71,8 @@ export function jsonInert(value: unknown, space?: number): string {
 export function stderrLine(line: string): void {
   process.stderr.write(escapeText(line) + "\n");
 }
+
+/** commander's outputError for every command: `wspy: MESSAGE`, escaped (it quotes what was typed). */
+export function commanderError(str: string, write: (s: string) => void): void {
+  write(`wspy: ${escapeText(str.replace(/^error: /, "").trim())}\n`);
+}

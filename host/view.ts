@@ -14,7 +14,7 @@ import { Command } from "commander";
 import { WspyError } from "./errors.js";
 import { readInput, decodeRecording } from "./convert.js";
 import { renderSpeedscope, isWspyRecording } from "./render/index.js";
-import { stderrLine } from "./escape.js";
+import { commanderError, stderrLine } from "./escape.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -216,7 +216,7 @@ export function viewCommand(): Command {
     .option("--open", "also open the URL in the default browser", false)
     .option("--port <port>", "port on 127.0.0.1 (default: a free one)", parsePort)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
+    .configureOutput({ outputError: commanderError })
     .action(async (file: string, o) => {
       await view(file, { open: !!o.open, port: o.port });
     });
