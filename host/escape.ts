@@ -17,6 +17,10 @@
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 const UNSAFE_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
+/** Anything but printable ASCII: only such strings need the Unicode-aware look. */
+// eslint-disable-next-line no-control-regex
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/;
+
 /** What JSON.stringify leaves raw of UNSAFE (it escapes C0 and lone surrogates already). */
 const JSON_RAW = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/u;
 const JSON_RAW_ALL = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
@@ -36,6 +40,7 @@ function escapeCodePoint(c: string): string {
  * Backslashes are kept as they are (paths and names stay readable; an escape is for reading).
  */
 export function escapeText(s: string): string {
+  if (!NOT_PRINTABLE_ASCII.test(s)) return s; // the common case, cheaply
   return UNSAFE.test(s) ? s.replace(UNSAFE_ALL, escapeCodePoint) : s;
 }
 
