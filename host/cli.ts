@@ -6,6 +6,7 @@
 import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
+import { commanderError, jsonInert, stderrLine } from "./escape.js";
 import { checkWritable, writeOutput } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
@@ -18,6 +19,7 @@ import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.
 import { convertCommand } from "./convert.js";
 import { viewCommand } from "./view.js";
 import { tablesCommand } from "./tables-cli.js";
+import { completionsCommand } from "./completions.js";
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "pass the numeric pid of a running Python process");
@@ -42,13 +44,14 @@ const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
 function fail(e: unknown): never {
   if (e instanceof WspyError) {
-    process.stderr.write(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`);
+    // messages name target command lines, files, paths: escaped, whatever they hold
+    stderrLine(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
     const code = (e as WspyError & { childExitCode?: number }).childExitCode;
     process.exit(code !== undefined && code !== 0 ? code : EXIT_CODES[e.code]);
   }
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_CODES.BAD_INPUT);
   const err = e as Error;
-  process.stderr.write(`wspy: internal error: ${err?.message ?? String(e)} (please report it${process.env.WSPY_DEBUG ? "" : "; WSPY_DEBUG=1 shows details"})\n`);
+  stderrLine(`wspy: internal error: ${err?.message ?? String(e)} (please report it${process.env.WSPY_DEBUG ? "" : "; WSPY_DEBUG=1 shows details"})`);
   if (process.env.WSPY_DEBUG) process.stderr.write(`${err?.stack}\n`);
   process.exit(EXIT_CODES.INTERNAL);
 }
@@ -84,7 +87,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) });
+    .configureOutput({ outputError: commanderError });
 
   program
     .command("record")
@@ -152,7 +155,7 @@ export function buildProgram(): Command {
       const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
         : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
         : await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking, locals: o.locals });
-      process.stdout.write(o.json ? JSON.stringify(d, null, 2) + "\n" : renderDumpText(d));
+      process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
     });
 
   program
@@ -170,7 +173,7 @@ export function buildProgram(): Command {
       const { takeSnapshot } = await lazy.snapshot();
       const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
       writeOutput(output, s.bytes, { private: true, what: "snapshot" });
-      process.stderr.write(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}\n`);
+      stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
     });
 
   program
@@ -210,6 +213,7 @@ export function buildProgram(): Command {
   program.addCommand(tablesCommand());
   program.addCommand(convertCommand());
   program.addCommand(viewCommand());
+  program.addCommand(completionsCommand());
   return program;
 }
 

@@ -9,6 +9,7 @@ import { WspyError } from "./errors.js";
 import { readInputFile, raiseHint } from "./files.js";
 import { checkWritable, writeOutput } from "./output.js";
 import type { Profile } from "./profile.js";
+import { commanderError, stderrLine } from "./escape.js";
 import {
   renderProfile, decodeWspy, RecordingError, OUTPUT_FORMATS, FORMAT_EXTENSIONS,
   type OutputFormat, type RenderOptions,
@@ -56,7 +57,7 @@ export function defaultOutput(input: string, format: OutputFormat): string {
 }
 
 export function convert(opts: ConvertOptions): { output: string; profile: Profile } {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   const output = opts.output ?? defaultOutput(opts.input, opts.format);
   const profile = loadRecording(opts.input);
   checkWritable(output);
@@ -73,7 +74,7 @@ export function convertCommand(): Command {
     .option("-o, --output <file>", "where to write (default: the input's name with the format's extension)")
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
+    .configureOutput({ outputError: commanderError })
     .action((input: string, o) => {
       convert({ input, output: o.output, format: o.format as OutputFormat, render: { reverse: !!o.reverse } });
     });

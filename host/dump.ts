@@ -5,7 +5,7 @@
 import { Target, TargetInfo } from "./attach.js";
 import { isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
 import { WspyError, permissionHint } from "./errors.js";
-import { terminalSafe } from "./render/text.js";
+import { escapeText, stderrLine } from "./escape.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
 import { Tracer } from "./ptrace.js";
 import { ProcessTree } from "./proctree.js";
@@ -62,7 +62,7 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
   try {
     target = await Target.attach(pid, {
       versionTables: opts.versionTables, forceVersion: root ? opts.forceVersion : undefined, wantGil: true,
-      notice: (l) => process.stderr.write(l + "\n"),
+      notice: stderrLine,
     });
   } catch (e) {
     // a trap of the core is a bug: one INTERNAL line, never a stack trace
@@ -187,20 +187,22 @@ function orderLocals(locals: (DumpLocal & { argIndex: number })[]): DumpLocal[] 
 export function renderDumpText(d: DumpResult): string {
   const out: string[] = [];
   const one = (p: DumpResult, ppid?: number): void => {
-    out.push(`Process ${p.pid}${ppid ? ` (child of ${ppid})` : ""}: ${terminalSafe(p.command.join(" "))}`);
-    out.push(`Python v${p.python} (${terminalSafe(p.binary)})`);
+    out.push(`Process ${p.pid}${ppid ? ` (child of ${ppid})` : ""}: ${escapeText(p.command.join(" "))}`);
+    out.push(`Python v${p.python} (${escapeText(p.binary)})`);
     for (const t of p.threads) {
       out.push("");
       const flags = [t.active ? "active" : "idle", ...(t.gil ? ["gil"] : [])].join(", ");
-      const name = t.name ? `"${terminalSafe(t.name)}" ` : "";
-      out.push(`Thread ${t.tid || "?"} (${flags}): ${name}ident 0x${t.ident.toString(16)}${t.error ? ` [${t.error}]` : ""}`);
+      const name = t.name ? `"${escapeText(t.name)}" ` : "";
+      // a thread state not bound to an OS thread yet has neither id: said so, never "ident 0x0"
+      const id = t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : "starting (no thread id yet)";
+      out.push(`Thread ${t.tid || "?"} (${flags}): ${name}${id}${t.error ? ` [${escapeText(t.error)}]` : ""}`);
       for (const f of t.frames) {
-        out.push(`    ${terminalSafe(f.name)} (${terminalSafe(f.file)}:${f.line})`);
+        out.push(`    ${escapeText(f.name)} (${escapeText(f.file)}:${f.line})`);
         const locals = f.locals ?? [];
         for (const [title, arg] of [["arguments", true], ["locals", false]] as const) {
           const some = locals.filter((l) => l.arg === arg);
           if (some.length) out.push(`      ${title}:`);
-          for (const l of some) out.push(`        ${terminalSafe(l.name)} = ${terminalSafe(l.value)}`);
+          for (const l of some) out.push(`        ${escapeText(l.name)} = ${escapeText(l.value)}`);
         }
       }
     }

@@ -11,6 +11,7 @@ import type { Profile } from "./profile.js";
 import { Sampler, SampledProcess } from "./sampler.js";
 import { joinProfiles } from "./core.js";
 import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "./transform.js";
+import { stderrLine } from "./escape.js";
 
 export interface RecordOptions {
   pid?: number;
@@ -98,7 +99,7 @@ export function checkRate(rate: number): void {
 }
 
 export async function record(opts: RecordOptions): Promise<RecordResult> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   checkRate(opts.rate);
   if (opts.duration !== undefined && !(opts.duration > 0 && Number.isFinite(opts.duration))) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
   checkWritable(opts.output);

@@ -17,6 +17,7 @@ import { WspyError, permissionHint } from "./errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
 import { ProcessTree, execSignature } from "./proctree.js";
 import { Tracer, detachAll } from "./ptrace.js";
+import { stderrLine } from "./escape.js";
 
 export type StopReason = "duration" | "interrupted" | "target exited";
 
@@ -198,7 +199,7 @@ export class Sampler {
 
   /** Starts the command (if any), attaches to the root process, and is ready to run. */
   static async start(opts: SamplerOptions, hooks: SamplerHooks = {}): Promise<Sampler> {
-    const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+    const log = opts.log ?? stderrLine;
     if (!(opts.rate > 0 && opts.rate <= 100_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 100000 samples per second, not ${opts.rate}`, "");
     if (opts.duration !== undefined && !(opts.duration > 0)) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
     let child: ChildProcess | null = null;
@@ -261,7 +262,7 @@ export class Sampler {
   }
 
   get log(): (line: string) => void {
-    return this.opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+    return this.opts.log ?? stderrLine;
   }
 
   /** Ends the loop at its next turn (the first reason given wins). */

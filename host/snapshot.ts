@@ -15,6 +15,7 @@ import { WspyError } from "./errors.js";
 import { readInputFile, quoteText } from "./files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "./readers/snapshot.js";
 import { OfflineReader, coreFileView, CoreFileOptions } from "./readers/core-file.js";
+import { stderrLine } from "./escape.js";
 
 const WSPY_VERSION = "0.1.0";
 
@@ -43,7 +44,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
   let recorder: RecordingReader | null = null;
   const target = await Target.attach(pid, {
     versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true,
-    notice: (l) => process.stderr.write(l + "\n"),
+    notice: stderrLine,
     wrapReader: (reader, core) => (recorder = new RecordingReader(reader, core)),
   });
   try {
@@ -202,7 +203,7 @@ export interface OfflineDumpOptions extends CoreFileOptions {
 
 /** Attaches to view (whose reader serves core) and dumps every thread once. */
 export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions = {}): DumpResult {
-  const notice = opts.notice ?? ((l: string) => process.stderr.write(l + "\n"));
+  const notice = opts.notice ?? stderrLine;
   for (const w of view.warnings?.() ?? []) notice(w);
   const target = Target.open(view, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true, notice }, core);
   try {

@@ -9,6 +9,7 @@ import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tabl
 import { Target } from "./attach.js";
 import { checkWritable, writeOutput } from "./output.js";
 import { WspyError } from "./errors.js";
+import { escapeText, stderrLine } from "./escape.js";
 
 export function tablesCommand(): Command {
   const tables = new Command("tables").description("list, show and check version tables").exitOverride();
@@ -19,7 +20,7 @@ export function tablesCommand(): Command {
     .action((o) => {
       const core = new Core();
       for (const t of loadAllTables(core, o.versionTable)) {
-        process.stdout.write(`${t.min === t.max ? t.min : `${t.min}–${t.max}`}\t${t.plugin ? "plugin" : "built-in"}\t${t.python ?? ""}\t${t.file}\n`);
+        process.stdout.write(`${t.min === t.max ? t.min : `${t.min}–${t.max}`}\t${t.plugin ? "plugin" : "built-in"}\t${escapeText(t.python ?? "")}\t${escapeText(t.file)}\n`);
       }
       process.stdout.write("3.13+\tbuilt-in\tfrom the target's own _Py_DebugOffsets (3.13, 3.14, 3.15 layouts)\n");
     });
@@ -41,8 +42,9 @@ export function tablesCommand(): Command {
         }
         throw new WspyError("UNSUPPORTED", `no version table for Python ${version}`, "see README, \"Version tables\"");
       }
-      process.stdout.write(`${t.file}\n`);
-      process.stdout.write(readFileSync(t.file, "utf8"));
+      process.stdout.write(`${escapeText(t.file)}\n`);
+      // a plugin file's text, line by line escaped (it may hold anything)
+      process.stdout.write(readFileSync(t.file, "utf8").split("\n").map(escapeText).join("\n"));
     });
   tables
     .command("check")
@@ -51,7 +53,7 @@ export function tablesCommand(): Command {
     .action((file: string) => {
       const core = new Core();
       const t = loadTableFile(core, file, true);
-      process.stdout.write(`${file}: valid, Python ${t.min === t.max ? t.min : `${t.min} to ${t.max}`}\n`);
+      process.stdout.write(`${escapeText(file)}: valid, Python ${t.min === t.max ? t.min : `${t.min} to ${t.max}`}\n`);
     });
   tables
     .command("export")
@@ -63,14 +65,14 @@ export function tablesCommand(): Command {
     .requiredOption("-o, --output <file>", "the plugin file to write")
     .action(async (o) => {
       checkWritable(o.output);
-      const target = await Target.attach(o.pid, { notice: (l) => process.stderr.write(l + "\n") });
+      const target = await Target.attach(o.pid, { notice: stderrLine });
       try {
         const { tableId, versionHex, version, binary, tableSource } = target.info;
         const source = tableSource.startsWith("_Py_DebugOffsets")
           ? `_Py_DebugOffsets of Python ${version} (${binary}), exported by wspy tables export on ${new Date().toISOString().slice(0, 10)}`
           : `copied from ${tableSource} by wspy tables export`;
         writeOutput(o.output, exportTable(target.core, tableId, versionHex, source, version), { what: "version table" });
-        process.stderr.write(`wspy: wrote the version table of Python ${version} to ${o.output}\n`);
+        stderrLine(`wspy: wrote the version table of Python ${version} to ${o.output}`);
       } finally {
         target.close();
       }

@@ -13,7 +13,7 @@ import { Sampler, SampledProcess, type StopReason } from "./sampler.js";
 import { R_NODE, R_KEEP } from "./core.js";
 import { WspyError } from "./errors.js";
 import { fileShortener } from "./transform.js";
-import { terminalSafe } from "./render/text.js";
+import { escapeText } from "./escape.js";
 import type { ProfileFrame } from "./profile.js";
 
 export interface TopOptions {
@@ -293,7 +293,7 @@ const padL = (s: string, w: number): string => (s.length >= w ? s : " ".repeat(w
 export const TABLE_HEADER = `${padL("%Own", 8)} ${padL("%Total", 8)} ${padL("OwnTime", 9)} ${padL("TotalTime", 10)}  Function (file:line)`;
 
 export function formatRow(r: TopRow): string {
-  return `${padL(pct(r.ownPct), 8)} ${padL(pct(r.totalPct), 8)} ${padL(secs(r.ownTime), 9)} ${padL(secs(r.totalTime), 10)}  ${terminalSafe(r.label)}`;
+  return `${padL(pct(r.ownPct), 8)} ${padL(pct(r.totalPct), 8)} ${padL(secs(r.ownTime), 9)} ${padL(secs(r.totalTime), 10)}  ${escapeText(r.label)}`;
 }
 
 export interface HeaderInfo {
@@ -318,7 +318,7 @@ export interface HeaderInfo {
 export function headerLines(h: HeaderInfo): string[] {
   const more = h.processes > 1 ? ` (+${h.processes - 1} subprocess${h.processes > 2 ? "es" : ""})` : "";
   return [
-    `wspy top: process ${h.pid} (Python ${h.version})${more}: ${terminalSafe(h.command.join(" "))}`,
+    `wspy top: process ${h.pid} (Python ${h.version})${more}: ${escapeText(h.command.join(" "))}`,
     `Samples: ${h.samples}  GIL: ${h.gilPct.toFixed(2)}%  Active: ${h.activePct.toFixed(2)}%  Threads: ${h.threads}  Errors: ${h.errors}  ` +
       `(${h.rate}/s, window ${h.windowSec.toFixed(1)} s)`,
     `Sort: ${SORT_COLUMNS[h.sort]}  ${h.byFunction ? "by function" : "by line"}  idle ${h.idle ? "kept" : "excluded"}${h.gilOnly ? "  GIL holder only" : ""}` +

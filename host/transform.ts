@@ -8,6 +8,7 @@
 // the interpreter's library folders and site-/dist-packages, and to the target's directory).
 
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "./profile.js";
+import { threadId } from "./render/common.js";
 
 /** Interns (parent, frame) pairs into a new stack trie. */
 class TrieBuilder {
@@ -106,7 +107,7 @@ const identity = (n: number): Int32Array => {
 /** The label of a thread root frame: `thread NAME (TID)`. */
 export function threadRootName(t: ProfileThread | undefined, index: number): string {
   if (!t) return `thread #${index}`;
-  const id = t.tid > 0 ? String(t.tid) : `ident 0x${t.ident.toString(16)}`;
+  const id = threadId(t);
   return t.name ? `thread ${t.name} (${id})` : `thread (${id})`;
 }
 

@@ -15,6 +15,7 @@ import { WspyError } from "./errors.js";
 import { readInput, decodeRecording } from "./convert.js";
 import { jsonProblem } from "./files.js";
 import { renderSpeedscope, isWspyRecording } from "./render/index.js";
+import { commanderError, stderrLine } from "./escape.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -189,7 +190,7 @@ export interface ViewOptions {
 
 /** Serves FILE until Ctrl-C / SIGTERM / the signal; prints the URL on stdout. */
 export async function view(file: string, opts: ViewOptions = {}): Promise<void> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? stderrLine;
   const viewer = await startViewer(file, { port: opts.port });
   process.stdout.write(viewer.url + "\n");
   log(`wspy: serving ${file} in speedscope at http://127.0.0.1:${viewer.port}/ (Ctrl-C stops)`);
@@ -221,7 +222,7 @@ export function viewCommand(): Command {
     .option("--open", "also open the URL in the default browser", false)
     .option("--port <port>", "port on 127.0.0.1 (default: a free one)", parsePort)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`wspy: ${str.replace(/^error: /, "").trim()}\n`) })
+    .configureOutput({ outputError: commanderError })
     .action(async (file: string, o) => {
       await view(file, { open: !!o.open, port: o.port });
     });

@@ -12,6 +12,8 @@ import { renderProfile } from "../build/host/render/index.js";
 const EVIL_NAME = "<script>alert(1)</script>";
 const EVIL_FILE = "<b>&x.py";
 const ODD_NAME = "semi;colon\nname";
+// how every output shows it (host/escape.ts): the newline as a visible escape
+const ODD_SHOWN = "semi;colon\\x0aname";
 
 function meta(extra = {}) {
   return {
@@ -161,7 +163,7 @@ t.test("collapsed stacks", async (t) => {
     renderCollapsed(p),
     [
       "main (app.py:1);dumps (/usr/lib/python3.12/json/__init__.py:231) 2",
-      "main (app.py:1);semi:colon name (odd.py:7) 1",
+      "main (app.py:1);semi:colon\\x0aname (odd.py:7) 1",
       "main (app.py:1);work (app.py:10) 3",
       `main (app.py:1);work (app.py:10);${EVIL_NAME} (${EVIL_FILE}:5) 2`,
       "main (app.py:1);work (app.py:10);helper (app.py:20) 4",
@@ -175,7 +177,7 @@ t.test("collapsed stacks", async (t) => {
       `MainThread (100);main (app.py:1);work (app.py:10);${EVIL_NAME} (${EVIL_FILE}:5) 2`,
       "MainThread (100);main (app.py:1);work (app.py:10);helper (app.py:20) 3",
       "worker (101);main (app.py:1);dumps (/usr/lib/python3.12/json/__init__.py:231) 2",
-      "worker (101);main (app.py:1);semi:colon name (odd.py:7) 1",
+      "worker (101);main (app.py:1);semi:colon\\x0aname (odd.py:7) 1",
       "worker (101);main (app.py:1);work (app.py:10);helper (app.py:20) 1",
       "",
     ].join("\n"),
@@ -208,7 +210,7 @@ t.test("speedscope JSON", async (t) => {
   t.equal(doc.activeProfileIndex, 0);
   t.same(doc.shared.frames[0], { name: "main", file: "app.py", line: 1 });
   t.same(doc.shared.frames[4], { name: EVIL_NAME, file: EVIL_FILE, line: 5 });
-  t.equal(doc.shared.frames[5].name, ODD_NAME);
+  t.equal(doc.shared.frames[5].name, ODD_SHOWN, "a newline in a name is shown as \\x0a");
 
   t.equal(doc.profiles.length, 2);
   const [main, worker] = doc.profiles;
@@ -255,7 +257,7 @@ t.test("flame graph SVG", async (t) => {
   const evil = byName(svg, EVIL_NAME);
   t.equal(evil.length, 1);
   t.match(evil[0], { "data-file": EVIL_FILE, "data-line": "5", "data-samples": "2" });
-  t.equal(byName(svg, ODD_NAME).length, 1, "newline in a name survives as &#10;");
+  t.equal(byName(svg, ODD_SHOWN).length, 1, "a newline in a name is shown as \\x0a");
 
   // geometry: the root spans the inner width, work has 9/12 = 3/4 of it
   const [all] = byName(svg, "all");
@@ -270,7 +272,7 @@ t.test("flame graph SVG", async (t) => {
   // merged across threads: helper has 3 + 1 samples in one box
   t.match(byName(svg, "helper"), [{ "data-samples": "4" }]);
   // children of main in name order, left to right
-  const kids = ["dumps", ODD_NAME, "work"].map((n) => Number(byName(svg, n)[0].x));
+  const kids = ["dumps", ODD_SHOWN, "work"].map((n) => Number(byName(svg, n)[0].x));
   t.ok(kids[0] < kids[1] && kids[1] < kids[2], `children sorted by name: ${kids}`);
   // standard library gets its own hue; colours are stable per function
   const [dumps] = byName(svg, "dumps");

@@ -8,7 +8,7 @@
 // lies inside its parent even for readers that nest by file order on equal timestamps.
 
 import type { Profile } from "../profile.js";
-import { threadLabel, codeOrigin } from "./common.js";
+import { displayProfile, listedThreads, threadLabel, codeOrigin } from "./common.js";
 
 interface TraceEvent {
   name: string;
@@ -32,7 +32,8 @@ const us = (sec: number): number => Math.round(sec * 1e9) / 1000;
 const MAX_STRING_CHARS = 2 ** 28;
 
 /** The trace as JSON text; as UTF-8 bytes when it is too long for one string. */
-export function renderChrometrace(profile: Profile): string | Uint8Array {
+export function renderChrometrace(raw: Profile): string | Uint8Array {
+  const profile = displayProfile(raw);
   const nNodes = profile.nodeParent.length;
   const pid = profile.meta.pid > 0 ? profile.meta.pid : 1;
   const tidOf = (t: number): number => {
@@ -132,7 +133,8 @@ export function renderChrometrace(profile: Profile): string | Uint8Array {
   const metaEvents: TraceEvent[] = [
     { name: "process_name", ph: "M", pid, tid: 0, args: { name: profile.meta.target || `pid ${pid}` } },
   ];
-  const threadIdx = [...new Set([...profile.threads.keys(), ...seenThreads])].sort((a, b) => a - b);
+  // the listed threads (common.ts listedThreads), and any other a sample names
+  const threadIdx = [...new Set([...listedThreads(profile), ...seenThreads])].sort((a, b) => a - b);
   for (const t of threadIdx) {
     metaEvents.push({ name: "thread_name", ph: "M", pid, tid: tidOf(t), args: { name: threadLabel(profile, t) } });
     metaEvents.push({ name: "thread_sort_index", ph: "M", pid, tid: tidOf(t), args: { sort_index: t } });

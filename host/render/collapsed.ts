@@ -6,22 +6,19 @@
 
 import type { Profile } from "../profile.js";
 import { frameLabel } from "../profile.js";
-import { threadLabel } from "./common.js";
+import { displayProfile, threadLabel } from "./common.js";
+import { escapeFileText } from "../escape.js";
 
 export interface CollapsedOptions {
   /** start every stack with a `thread-name (tid)` frame */
   threads?: boolean;
 }
 
-/**
- * A frame label made safe for the format: `;` separates frames, so it becomes `:`; a newline
- * would end the line, so CR/LF become spaces. (Spaces are fine: the count follows the LAST space.)
- */
-function clean(label: string): string {
-  return label.replace(/;/g, ":").replace(/\r\n|[\r\n]/g, " ");
-}
-
-export function renderCollapsed(profile: Profile, opts: CollapsedOptions = {}): string {
+export function renderCollapsed(raw: Profile, opts: CollapsedOptions = {}): string {
+  const profile = displayProfile(raw);
+  // a label made safe for the format (host/escape.ts): controls and line breaks escaped by
+  // displayProfile, `;` (the frame separator) shown as `:`
+  const clean = escapeFileText;
   const nNodes = profile.nodeParent.length;
   const frameText = profile.frames.map((f) => clean(frameLabel(f)));
   // memo: node -> "root;...;node" (undefined until computed)

@@ -5,14 +5,68 @@
 // Source of truth: XML 1.0 (5th ed.) §2.2 Char (which characters may appear at all),
 // §2.4 / §3.3.3 (escaping and attribute-value normalisation).
 
-import type { Profile } from "../profile.js";
+import type { Profile, ProfileFrame, ProfileThread } from "../profile.js";
+import { escapeText } from "../escape.js";
+
+/**
+ * The profile as a viewer shows it: every name, file, thread name and the target's command line
+ * through escapeText (host/escape.ts), so a control, bidi or invisible character from the target
+ * reaches no output but as a visible escape (`\x1b`, `\u202e`). Each renderer but the lossless
+ * wspy recording starts with this; the same Profile comes back when nothing needs escaping.
+ */
+export function displayProfile(profile: Profile): Profile {
+  let changed = false;
+  const frames = profile.frames.map((f): ProfileFrame => {
+    const name = escapeText(f.name), file = escapeText(f.file);
+    if (name === f.name && file === f.file) return f;
+    changed = true;
+    return { ...f, name, file };
+  });
+  const threads = profile.threads.map((t): ProfileThread => {
+    const name = escapeText(t.name ?? "");
+    if (name === (t.name ?? "")) return t;
+    changed = true;
+    return { ...t, name };
+  });
+  const target = escapeText(profile.meta.target ?? "");
+  if (target !== (profile.meta.target ?? "")) changed = true;
+  return changed ? { ...profile, frames, threads, meta: { ...profile.meta, target } } : profile;
+}
 
 /** `name (tid)` for a thread index, falling back to the Python ident when the OS tid is unknown. */
 export function threadLabel(profile: Profile, index: number): string {
   const t = profile.threads[index];
   if (!t) return `thread #${index}`;
-  const id = t.tid > 0 ? String(t.tid) : `ident ${t.ident}`;
-  return `${t.name || "thread"} (${id})`;
+  return `${t.name || "thread"} (${threadId(t)})`;
+}
+
+/**
+ * What identifies a thread in a label: its OS thread id, else its Python ident (hex, as
+ * threading.get_ident() and `wspy dump` show it), else nothing known yet: "starting" (a thread
+ * state the interpreter had not bound to an OS thread when it was read runs no Python code, so
+ * it has no samples; renderers leave such threads out unless a sample names them).
+ */
+export function threadId(t: ProfileThread): string {
+  return t.tid > 0 ? String(t.tid) : t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : "starting";
+}
+
+/**
+ * The threads a format lists, by index, ascending: every thread a sample names, and every other
+ * one whose identity is known, except a record with only an ident when another record of that
+ * ident has its OS tid (the same thread met in the instant between its ident and its native id
+ * being set: it had no stack yet). A thread state with neither id (created, not yet started)
+ * runs no Python code and has no samples, so it is never listed: no "(ident 0)" thread.
+ */
+export function listedThreads(profile: Profile): number[] {
+  const sampled = new Set<number>();
+  for (let i = 0; i < profile.sampleNode.length; i++) if (profile.sampleNode[i] >= 0) sampled.add(profile.sampleThread[i]);
+  const identWithTid = new Set<number>();
+  for (const t of profile.threads) if (t.tid > 0 && t.ident > 0) identWithTid.add(t.ident);
+  const out = new Set(sampled);
+  profile.threads.forEach((t, i) => {
+    if (t.tid > 0 || (t.ident > 0 && !identWithTid.has(t.ident))) out.add(i);
+  });
+  return [...out].sort((a, b) => a - b);
 }
 
 // Characters XML 1.0 forbids even as character references (C0 controls other than TAB/LF/CR,

@@ -13,7 +13,7 @@ import { gzipSync } from "node:zlib";
 import type protobuf from "protobufjs";
 import { createRequire } from "node:module";
 import type { Profile } from "../profile.js";
-import { threadLabel } from "./common.js";
+import { displayProfile, threadLabel } from "./common.js";
 
 export const PPROF_PROTO = `
 syntax = "proto3";
@@ -82,7 +82,8 @@ export function pprofType(): protobuf.Type {
 }
 
 /** The profile as pprof's protobuf message, not yet encoded (plain object, snake_case fields). */
-export function buildPprof(profile: Profile): Record<string, unknown> {
+export function buildPprof(raw: Profile): Record<string, unknown> {
+  const profile = displayProfile(raw);
   const strings: string[] = [""];
   const stringIds = new Map<string, number>([["", 0]]);
   const str = (s: string): number => {

@@ -4,7 +4,7 @@
 // i.e. FileFormat.File / FileFormat.SampledProfile in speedscope's src/lib/file-format-spec.ts.
 
 import type { Profile } from "../profile.js";
-import { threadLabel } from "./common.js";
+import { displayProfile, listedThreads, threadLabel } from "./common.js";
 
 interface SpeedscopeFrame {
   name: string;
@@ -22,7 +22,8 @@ interface SampledProfile {
   weights: number[];
 }
 
-export function renderSpeedscope(profile: Profile): string {
+export function renderSpeedscope(raw: Profile): string {
+  const profile = displayProfile(raw);
   const nNodes = profile.nodeParent.length;
 
   const frames: SpeedscopeFrame[] = profile.frames.map((f) => {
@@ -51,7 +52,7 @@ export function renderSpeedscope(profile: Profile): string {
     return stacks[node] ?? prefix;
   };
 
-  // one profile per thread, in thread order; threads only seen in samples get one too
+  // one profile per listed thread (common.ts listedThreads), in thread order
   const byThread = new Map<number, SampledProfile>();
   const profileFor = (t: number): SampledProfile => {
     let p = byThread.get(t);
@@ -61,7 +62,7 @@ export function renderSpeedscope(profile: Profile): string {
     }
     return p;
   };
-  for (let t = 0; t < profile.threads.length; t++) profileFor(t);
+  for (const t of listedThreads(profile)) profileFor(t);
 
   for (let i = 0; i < profile.sampleNode.length; i++) {
     const node = profile.sampleNode[i];

@@ -5,12 +5,14 @@
 // Frames narrower than a pixel are merged, per parent, into one grey "[N narrow frames]" box.
 // Must not know: the core, the reader, or any CPython layout; it reads only a Profile.
 // Source of truth: SVG 1.1 and XML 1.0 (the file must be well-formed XML and open directly in a
-// browser). Every string that came from the target goes through escapeXml(); the embedded
+// browser). Every string that came from the target is shown escaped (displayProfile: controls and
+// bidi characters as visible `\x1b`, `\u202e` text) and goes through escapeXml(); the embedded
 // script reads them back with getAttribute() and writes them only with textContent.
 
 import type { Profile } from "../profile.js";
 import { frameLabel } from "../profile.js";
-import { codeOrigin, escapeXml, type CodeOrigin } from "./common.js";
+import { codeOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
+import { escapeText } from "../escape.js";
 
 export interface FlamegraphOptions {
   /** text at the top; default "wspy" */
@@ -182,7 +184,8 @@ interface Box {
   samples: number;
 }
 
-export function renderFlamegraph(profile: Profile, opts: FlamegraphOptions = {}): string {
+export function renderFlamegraph(raw: Profile, opts: FlamegraphOptions = {}): string {
+  const profile = displayProfile(raw);
   const tree = buildTree(profile);
   const total = tree.total[0];
   const reverse = !!opts.reverse;
@@ -262,8 +265,8 @@ export function renderFlamegraph(profile: Profile, opts: FlamegraphOptions = {})
     reverse ? TOP + depth * FRAME_H : height - BOTTOM - (depth + 1) * FRAME_H;
   const scale = total > 0 ? INNER / total : 0;
 
-  const title = opts.title ?? "wspy";
-  const subtitle = opts.subtitle ?? defaultSubtitle(profile);
+  const title = escapeText(opts.title ?? "wspy");
+  const subtitle = escapeText(opts.subtitle ?? defaultSubtitle(profile));
   const boxX = WIDTH - XPAD - SEARCH_BOX_W;
 
   const out: string[] = [];
