@@ -2,7 +2,7 @@
 // Must not know: CPython layouts (the core validates, tables.ts loads).
 // Source of truth: README "Version tables".
 
-import { readFileSync } from "node:fs";
+import { readInputFile } from "./files.js";
 import { Command } from "commander";
 import { Core } from "./core.js";
 import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tables.js";
@@ -44,7 +44,7 @@ export function tablesCommand(): Command {
       }
       process.stdout.write(`${escapeText(t.file)}\n`);
       // a plugin file's text, line by line escaped (it may hold anything)
-      process.stdout.write(readFileSync(t.file, "utf8").split("\n").map(escapeText).join("\n"));
+      process.stdout.write(readInputFile(t.file, { kind: "version table" }).toString("utf8").split("\n").map(escapeText).join("\n"));
     });
   tables
     .command("check")
