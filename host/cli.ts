@@ -5,6 +5,7 @@
 
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
+import { isCoreTrap, coreTrapError } from "./core.js";
 import { checkWritable, writeAtomic } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
@@ -34,6 +35,11 @@ function collect(v: string, prev: string[] = []): string[] { return [...prev, v]
 const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
 function fail(e: unknown): never {
+  // a trap of the WASM core not caught nearer (e.g. at attach): the same one INTERNAL line
+  if (isCoreTrap(e)) {
+    if (process.env.WSPY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    e = coreTrapError(e, "reading the target");
+  }
   if (e instanceof WspyError) {
     process.stderr.write(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}\n`);
     const code = (e as WspyError & { childExitCode?: number }).childExitCode;
