@@ -114,6 +114,62 @@ t.test("version tables: an offset near 2^31 is refused, never wrapped", async (t
   }
 });
 
+t.test("ELF: file offsets and sizes whose sum wraps 2^64 are refused, never followed", async (t) => {
+  // a minimal 64-bit ELF: one PT_LOAD, a section-name table, a symbol table and its string table;
+  // each case gives one table an offset near 2^64 (offset + size wraps to a small number)
+  const { Core } = await import(path.join(BUILD, "core.js"));
+  const make = (patch) => {
+    const b = Buffer.alloc(344);
+    b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+    b.writeUInt16LE(3, 16); // ET_DYN
+    b.writeBigUInt64LE(64n, 32); b.writeBigUInt64LE(120n, 40);
+    b.writeUInt16LE(56, 54); b.writeUInt16LE(1, 56); b.writeUInt16LE(64, 58); b.writeUInt16LE(3, 60); b.writeUInt16LE(0, 62);
+    b.writeUInt32LE(1, 64); // PT_LOAD at offset 0, vaddr 0
+    const sh = (i, type, off, size, link, entsize) => {
+      const p = 120 + i * 64;
+      b.writeUInt32LE(type, p + 4); b.writeBigUInt64LE(off, p + 24); b.writeBigUInt64LE(size, p + 32);
+      b.writeUInt32LE(link, p + 40); b.writeBigUInt64LE(entsize, p + 56);
+    };
+    sh(0, 3, 312n, 16n, 0, 0n);
+    sh(1, 2, patch.symOff ?? 328n, patch.symSize ?? 0n, 2, 24n);
+    sh(2, 3, patch.strOff ?? 312n, patch.strSize ?? 16n, 0, 0n);
+    if (patch.phoff !== undefined) b.writeBigUInt64LE(patch.phoff, 32);
+    if (patch.shoff !== undefined) b.writeBigUInt64LE(patch.shoff, 40);
+    if (patch.shstr !== undefined) { b.writeBigUInt64LE(patch.shstr, 120 + 24); b.writeBigUInt64LE(patch.shstrSize, 120 + 32); }
+    return b;
+  };
+  // 2^64 - 2^31 + 2^31 + 0x100 wraps to 0x100 (inside the file), and 2^64 - 2^31 is far outside
+  // the core's memory even in 32-bit pointer arithmetic
+  const wrap = 2n ** 64n - 2n ** 31n, size = 2n ** 31n + 0x100n;
+  const cases = {
+    "symbol table": { symOff: wrap, symSize: size },
+    "symbol string table": { symOff: 320n, symSize: 24n, strOff: wrap, strSize: size },
+    "program headers": { phoff: 2n ** 64n - 16n },
+    "section headers": { shoff: 2n ** 64n - 64n },
+    "section names": { shstr: wrap, shstrSize: size },
+  };
+  for (const [what, patch] of Object.entries(cases)) {
+    const core = new Core();
+    const bytes = make(patch);
+    let st;
+    try {
+      st = core.x.elfParse(core.copyIn(bytes), bytes.length);
+    } catch (e) {
+      t.fail(`${what} at an offset that wraps: the core trapped (${e.message})`);
+      continue;
+    }
+    t.ok(st === 0 || st === 9, `${what} at an offset that wraps: status ${st} (ok or bad ELF), no trap`);
+    let ranges;
+    try {
+      ranges = [0, 1].map((stage) => core.x.elfNextRanges(core.copyIn(bytes), bytes.length, stage));
+    } catch (e) {
+      t.fail(`${what}: elfNextRanges trapped (${e.message})`);
+      continue;
+    }
+    t.ok(ranges.every((n) => n >= -1), `${what}: the ranges to load are listed without a trap`);
+  }
+});
+
 t.test("snapshots: one 8-byte word changed at a time never traps the core", async (t) => {
   const files = existsSync(SNAPSHOTS) ? readdirSync(SNAPSHOTS).filter((f) => f.endsWith(".snapshot")).sort() : [];
   if (!files.length) return t.skip("no snapshot fixtures");
