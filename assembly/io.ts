@@ -119,6 +119,8 @@ export function batchRun(): i32 {
 /** Reads len bytes at remote addr into dstPtr. Returns OK or a status (recorded with fail). */
 export function readRemote(addr: u64, dstPtr: usize, len: i32): i32 {
   if (addr == 0) return fail(ERR_READ, 0, addr);
+  // a length from bad data never becomes a huge iovec, nor a write past linear memory
+  if (len < 0 || <u64>dstPtr + <u64>len > (<u64>memory.size() << 16)) return fail(ERR_READ, 15, addr);
   batchReset();
   batchAdd(addr, len, dstPtr);
   const n = batchRun();

@@ -7,6 +7,7 @@ import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, ev
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES } from "./errors.js";
 import { commanderError, jsonInert, stderrLine } from "./escape.js";
+import { isCoreTrap, coreTrapError } from "./core.js";
 import { checkWritable, writeOutput } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
@@ -43,6 +44,11 @@ function collect(v: string, prev: string[] = []): string[] { return [...prev, v]
 const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
 function fail(e: unknown): never {
+  // a trap of the WASM core not caught nearer (e.g. at attach): the same one INTERNAL line
+  if (isCoreTrap(e)) {
+    if (process.env.WSPY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    e = coreTrapError(e, "reading the target");
+  }
   if (e instanceof WspyError) {
     // messages name target command lines, files, paths: escaped, whatever they hold
     stderrLine(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);

@@ -61,7 +61,7 @@ const HOUSEKEEPING_MS = 100;
 const NAMES_MS = 1000;
 /** Attaches tried per housekeeping round. */
 const MAX_ATTACH_PER_ROUND = 1;
-/** Core traps (bugs) one process may cause before its sampling stops: each costs a fresh attach. */
+/** Core traps (bugs) one process may cause before its sampling may stop (each costs a fresh attach). */
 const MAX_TRAPS = 20;
 /** How long a new child may take to become a readable Python process, ms. */
 const CHILD_ATTACH_MS = 10_000;
@@ -450,8 +450,9 @@ export class Sampler {
    * per message. The trapped instance may be half-way through an update, so it is not used
    * again: p is retired (the hook lifts the profile it gathered so far) and the same process is
    * attached afresh with a new core, whose later samples the hooks join to the earlier ones
-   * (SampledProcess.part). After MAX_TRAPS of one process its sampling stops; for the root the
-   * recording ends there, with everything gathered written, as an INTERNAL error.
+   * (SampledProcess.part). Past MAX_TRAPS of one process, when they hit more than a tenth of the
+   * ticks, its sampling stops; for the root the recording ends there, with everything gathered
+   * written and the summary printed, as an INTERNAL error (exit 70).
    */
   private recoverFromTrap(p: SampledProcess, e: Error): void {
     this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
@@ -460,7 +461,8 @@ export class Sampler {
     this.trapMessages.add(e.message);
     debug(`core trap sampling ${p.pid}: ${e.stack ?? e.message}`);
     this.retire(p);
-    const giveUp = p.part + 1 >= MAX_TRAPS;
+    // a rare trap (a torn read hitting a bug) is lived with; one at most ticks is not
+    const giveUp = p.part + 1 >= MAX_TRAPS && (p.part + 1) * 10 > this.ticks;
     if (first || giveUp) {
       this.log(`wspy: internal error in the core sampling process ${p.pid} (a bug: please report it): ${e.message}; ` +
         (giveUp ? "sampling of this process stops" : "sampling goes on with a fresh core"));

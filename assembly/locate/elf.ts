@@ -5,6 +5,7 @@
 // Source of truth: the System V gABI ELF-64 object file format; elf.h.
 
 import { OK, ERR_ELF, fail } from "../status";
+import { rangeInside } from "../util/bounds";
 
 // The symbols wspy looks for, by index.
 export const SYM_PY_RUNTIME = 0;          // _PyRuntime (3.7+)
@@ -79,7 +80,7 @@ function isVersionBufferName(ptr: usize, hi: usize): bool {
 }
 
 function scanSymbols(base: usize, len: usize, symOff: u64, symSizeBytes: u64, entSize: u64, strOff: u64, strSize: u64): void {
-  if (entSize < 24 || symOff + symSizeBytes > <u64>len || strOff + strSize > <u64>len) return;
+  if (entSize < 24 || !rangeInside(symOff, symSizeBytes, 0, <u64>len) || !rangeInside(strOff, strSize, 0, <u64>len)) return;
   let count = <i32>(symSizeBytes / entSize);
   if (count > MAX_SYMBOLS) count = MAX_SYMBOLS;
   const strLo = base + <usize>strOff;
@@ -129,7 +130,7 @@ export function elfParse(ptr: usize, len: usize): i32 {
   const shstrndx = <i32>load<u16>(ptr, 62);
 
   // program headers: the first PT_LOAD
-  if (phentsize < 56 || phoff + phentsize * <u64>phnum > <u64>len) return fail(ERR_ELF, 4);
+  if (phentsize < 56 || !rangeInside(phoff, phentsize * <u64>phnum, 0, <u64>len)) return fail(ERR_ELF, 4);
   let found = false;
   for (let i = 0; i < phnum; i++) {
     const ph = ptr + <usize>(phoff + <u64>i * phentsize);
@@ -144,13 +145,13 @@ export function elfParse(ptr: usize, len: usize): i32 {
 
   // section headers (may be absent in odd files; then only program headers are known)
   if (shnum == 0 || shoff == 0) return OK;
-  if (shnum > MAX_SECTIONS || shentsize < 64 || shoff + shentsize * <u64>shnum > <u64>len || shstrndx >= shnum) {
+  if (shnum > MAX_SECTIONS || shentsize < 64 || !rangeInside(shoff, shentsize * <u64>shnum, 0, <u64>len) || shstrndx >= shnum) {
     return fail(ERR_ELF, 6);
   }
   const shstr = ptr + <usize>(shoff + <u64>shstrndx * shentsize);
   const shstrOff = load<u64>(shstr, 24);
   const shstrSize = load<u64>(shstr, 32);
-  if (shstrOff + shstrSize > <u64>len) return fail(ERR_ELF, 7);
+  if (!rangeInside(shstrOff, shstrSize, 0, <u64>len)) return fail(ERR_ELF, 7);
   const namesLo = ptr + <usize>shstrOff;
   const namesHi = namesLo + <usize>shstrSize;
 
@@ -198,7 +199,7 @@ export function elfRangesPtr(): usize { return RANGES; }
 
 function addRange(off: u64, len: u64, fileLen: usize): void {
   if (rangeCount >= MAX_RANGES || len == 0 || off >= <u64>fileLen) return;
-  if (off + len > <u64>fileLen) len = <u64>fileLen - off;
+  if (len > <u64>fileLen - off) len = <u64>fileLen - off; // never off + len: it can wrap
   store<i32>(RANGES + (<usize>rangeCount << 3), <i32>off);
   store<i32>(RANGES + (<usize>rangeCount << 3), <i32>len, 4);
   rangeCount++;
@@ -225,7 +226,7 @@ export function elfNextRanges(ptr: usize, fileLen: usize, stage: i32): i32 {
     return rangeCount;
   }
   if (stage == 1) {
-    if (shnum == 0 || shnum > MAX_SECTIONS || shentsize < 64 || shoff + shentsize * <u64>shnum > <u64>fileLen) return 0;
+    if (shnum == 0 || shnum > MAX_SECTIONS || shentsize < 64 || !rangeInside(shoff, shentsize * <u64>shnum, 0, <u64>fileLen)) return 0;
     const shstrndx = <i32>load<u16>(ptr, 62);
     if (shstrndx < shnum) {
       const sh = ptr + <usize>(shoff + <u64>shstrndx * shentsize);
