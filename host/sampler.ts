@@ -293,10 +293,13 @@ export class Sampler {
     let rootInfo: TargetInfo;
     try {
       // --subprocesses follows the Python descendants of any process: a launcher (bash, a
-      // supervisor) is accepted as the root and not sampled itself
-      const launcher = opts.subprocesses && (checkPid(pid), !looksLikePython(pid));
+      // supervisor) is accepted as the root and not sampled itself. A launched program waits
+      // for its interpreter to start, unless (with -s) its executable is not named python*:
+      // then one attempt (an embedded interpreter already running is found) decides
+      checkPid(pid);
+      const waitMs = child && !(opts.subprocesses && !looksLikePython(pid)) ? 10_000 : 0;
       try {
-        if (!launcher) ({ target, identity } = await attachIdentified(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs: child ? 10_000 : 0, notice: log, wantGil: true }, EXEC_WAIT_MS));
+        ({ target, identity } = await attachIdentified(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs, notice: log, wantGil: true }, EXEC_WAIT_MS));
       } catch (e) {
         if (!(opts.subprocesses && e instanceof WspyError && e.code === "NOT_PYTHON")) throw e;
       }
