@@ -56,6 +56,12 @@ export interface SamplerHooks {
 
 /** How often the process tree and the traced threads are looked at, ms. */
 const HOUSEKEEPING_MS = 100;
+/**
+ * How often a sampled process's identity (pid + start time, its program) is checked at least,
+ * ms: well under the time a new process needs to take a freed pid and start an interpreter
+ * (Python's startup alone takes over 10 ms), so a walk is never of another process for longer.
+ */
+const IDENTITY_CHECK_MS = 5;
 /** How often thread names are re-read, ms. */
 const NAMES_MS = 1000;
 /** Attaches tried per housekeeping round. */
@@ -125,6 +131,8 @@ export class SampledProcess {
   samples = 0;
   /** seconds since the recording began, when attached */
   readonly since: number;
+  /** when the identity was last checked (seconds since the recording began) */
+  identityCheckedAt = -Infinity;
 
   /** identity: the process that had the pid when attached (checked after every walk) */
   constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly identity: ProcessIdentity, since: number) {
@@ -480,11 +488,16 @@ export class Sampler {
       if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
     }
     // after the walk: if p is still the process attached to (same start time, same program),
-    // what the walk read was p's, even if the pid is reused a moment later
-    const who = p.identity.check();
-    if (who !== ID_SAME) {
-      this.ended(p, who);
-      return;
+    // what the walk read was p's, even if the pid is reused a moment later. Checked after any
+    // failed walk, and at least every IDENTITY_CHECK_MS (a pread of /proc: at high rates not
+    // every tick; a new process cannot take the pid and start its interpreter in between)
+    if (n < 0 || time - p.identityCheckedAt >= IDENTITY_CHECK_MS / 1000) {
+      p.identityCheckedAt = time;
+      const who = p.identity.check();
+      if (who !== ID_SAME) {
+        this.ended(p, who);
+        return;
+      }
     }
     if (n < 0) {
       const st = -n;
