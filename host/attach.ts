@@ -13,7 +13,7 @@ import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADE
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
-import { loadAllTables, loadTableText, TableInfo } from "./tables.js";
+import { loadAllTables, loadTableText, versionBounds, TableInfo } from "./tables.js";
 import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "./files.js";
 
 // symbol indices of assembly/locate/elf.ts
@@ -208,6 +208,64 @@ export interface MappedFile {
 /** ELF facts by file identity: a second process on the same interpreter skips the parse. */
 const ELF_CACHE = new Map<string, ElfFacts>();
 
+/**
+ * Cores with the version tables loaded that never used them on a target (an attach that failed
+ * before choosing a table: a child gone first, a program that is not Python), by table list:
+ * the next attach takes one instead of instantiating a core and loading the tables again. A
+ * core that went further (a table from a target's debug offsets, interned frames, caches)
+ * belongs to that process and is never reused.
+ */
+const SPARE_CORES = new Map<string, { core: Core; tables: TableInfo[] }[]>();
+const MAX_SPARE_CORES = 2;
+/** cores that went past choosing a table (not spare any more) */
+const USED = new WeakSet<Core>();
+
+/**
+ * The version tables as the first core loaded them, by table list: later cores get copies field
+ * by field from it (a few thousand calls into WASM) instead of reading and checking every file
+ * again: tables are read once per wspy process.
+ */
+const TABLE_TEMPLATES = new Map<string, { core: Core; tables: TableInfo[] }>();
+
+function takeCore(versionTables: string[]): { core: Core; tables: TableInfo[] } {
+  const key = versionTables.join("\0");
+  const spare = SPARE_CORES.get(key)?.pop();
+  if (spare) return spare;
+  const core = new Core();
+  const template = TABLE_TEMPLATES.get(key);
+  if (template && copyTables(template.core, core, template.tables)) return { core, tables: template.tables };
+  const tables = loadAllTables(core, versionTables);
+  if (!template) TABLE_TEMPLATES.set(key, { core, tables });
+  return { core, tables };
+}
+
+/** Copies the tables `tables` of core `from` into the fresh core `to`, with the same ids. False if they did not come out the same. */
+function copyTables(from: Core, to: Core, tables: TableInfo[]): boolean {
+  const fields = from.x.fieldCount(), caps = from.x.capCount();
+  for (const t of tables) {
+    const min = versionBounds(t.min, false), max = versionBounds(t.max, true);
+    if (min === null || max === null) return false;
+    const id = to.x.tableNew(min, max, t.plugin ? 1 : 0);
+    if (id !== t.id) return false;
+    for (let c = 0; c < caps; c++) to.x.tableSetCap(id, c, from.x.tableCap(t.id, c));
+    for (let f = 0; f < fields; f++) {
+      const v = from.x.tableField(t.id, f);
+      if (v >= 0) to.x.tableSetField(id, f, v);
+    }
+    if (to.x.tableValidate(id) !== ST_OK) return false;
+  }
+  return true;
+}
+
+function giveBackCore(versionTables: string[], c: { core: Core; tables: TableInfo[] }): void {
+  c.core.setReader(null);
+  if (USED.has(c.core)) return;
+  const key = versionTables.join("\0");
+  const list = SPARE_CORES.get(key) ?? [];
+  if (list.length < MAX_SPARE_CORES) list.push(c);
+  SPARE_CORES.set(key, list);
+}
+
 /** A target: the core attached to a process (live, a core file or a snapshot) through its view. */
 export class Target {
   readonly core: Core;
@@ -232,10 +290,11 @@ export class Target {
 
   static async attach(pid: number, opts: AttachOptions = {}): Promise<Target> {
     checkPid(pid);
-    const core = new Core();
+    const versionTables = opts.versionTables ?? [];
+    const made = takeCore(versionTables);
+    const { core, tables } = made;
     const view = procView(pid, core, opts.wrapReader);
     core.setReader(view.reader);
-    const tables = loadAllTables(core, opts.versionTables ?? []);
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
       try {
@@ -245,6 +304,8 @@ export class Target {
       } catch (e) {
         const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || (e as WspyError & { retriable?: boolean }).retriable);
         if (!retriable || Date.now() >= deadline || !isAlive(pid)) {
+          view.close();
+          giveBackCore(versionTables, made);
           if (!isAlive(pid) && e instanceof WspyError && e.code === "NOT_PYTHON" && opts.waitMs) {
             throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited before its Python interpreter started`, "check the command runs on its own");
           }
@@ -450,6 +511,7 @@ export class Target {
       throw new WspyError("UNSUPPORTED", `${what} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
     }
 
+    USED.add(core);
     // the table: a plugin for this version, else (a snapshot's own table,) built-in, else the target's debug offsets
     let tableId = core.x.registrySelect(hex, 1);
     let tableSource = tableId >= 0 ? tables.find((t) => t.id === tableId)?.file ?? "plugin" : "";

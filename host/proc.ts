@@ -144,3 +144,99 @@ export function listTasks(pid: number): number[] {
     return [];
   }
 }
+
+/** ProcessIdentity.check(): the same program is running under the pid. */
+export const ID_SAME = 0;
+/** ProcessIdentity.check(): the process exited (its pid may already be another process's). */
+export const ID_GONE = 1;
+/** ProcessIdentity.check(): the process exec'd another program (or re-exec'd its own). */
+export const ID_EXEC = 2;
+
+/**
+ * Who a pid is: the process that had it when this was made, read through a kept-open
+ * /proc/PID/stat. The open file stays bound to that process: once it exits, reads fail with
+ * ESRCH even when a new process has taken the pid, so a walk checked afterwards is known to
+ * have read the right process. Its start time (field 22) names it across opens; an exec keeps
+ * the process and its start time but maps a new program: startcode and startstack (fields 26,
+ * 28) change (the stack always does under ASLR; with ASLR off, an exec of the same binary is
+ * not seen). check() reads one page with one pread and allocates nothing.
+ */
+export class ProcessIdentity {
+  private fd = -1;
+  private buf = Buffer.alloc(1024);
+  /** field 22, clock ticks after boot: with the pid, the process's identity */
+  readonly start: number;
+  private code = 0;
+  private stack = 0;
+
+  constructor(readonly pid: number) {
+    try {
+      this.fd = openSync(`/proc/${pid}/stat`, "r");
+    } catch {
+      this.fd = -1;
+    }
+    const ok = this.readFields();
+    this.start = ok ? this.rStart : -1;
+    this.code = ok ? this.rCode : 0;
+    this.stack = ok ? this.rStack : 0;
+  }
+
+  // the last read's fields (kept here so that check() allocates nothing)
+  private rState = 0;
+  private rStart = -1;
+  private rCode = 0;
+  private rStack = 0;
+
+  private readFields(): boolean {
+    if (this.fd < 0) return false;
+    let n: number;
+    try {
+      n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    } catch {
+      return false;
+    }
+    // "pid (comm) S f4 f5 ...": comm may hold ')' and spaces, so fields count from the last ')'
+    let i = n - 1;
+    while (i > 0 && this.buf[i] !== 0x29) i--;
+    if (i <= 0) return false;
+    let field = 2, state = 0, start = -1, code = 0, stack = 0, value = 0;
+    for (let k = i + 1; k < n; k++) {
+      const c = this.buf[k];
+      if (c === 0x20 || c === 0x0a) {
+        if (field === 22) start = value;
+        else if (field === 26) code = value;
+        else if (field === 28) { stack = value; break; }
+        field++;
+        value = 0;
+        continue;
+      }
+      if (field === 3) state = c;
+      else if (c >= 0x30 && c <= 0x39) value = value * 10 + (c - 0x30);
+    }
+    this.rState = state;
+    this.rStart = start;
+    this.rCode = code;
+    this.rStack = stack;
+    return true;
+  }
+
+  /** ID_SAME, ID_GONE (exited: a zombie, or no longer there) or ID_EXEC. */
+  check(): number {
+    if (this.fd < 0) return isAlive(this.pid) ? ID_SAME : ID_GONE; // no /proc access: the old test
+    if (!this.readFields() || this.rState === 0x5a /* Z */ || this.rState === 0x58 /* X */ || this.rStart !== this.start) return ID_GONE;
+    if (this.rCode !== this.code || this.rStack !== this.stack) return ID_EXEC;
+    return ID_SAME;
+  }
+
+  close(): void {
+    if (this.fd >= 0) try { closeSync(this.fd); } catch { /* closed */ }
+    this.fd = -1;
+  }
+}
+
+/** The start time (/proc/PID/stat field 22) of the process with this pid now, -1 when none. */
+export function startTimeOf(pid: number): number {
+  const id = new ProcessIdentity(pid);
+  id.close();
+  return id.start;
+}

@@ -25,17 +25,21 @@ export function execSignature(pid: number): string {
 }
 
 export class ProcessTree {
-  /** descendants (and the root), with their parents */
-  private members = new Map<number, number>();
-  /** pids seen that are not ours, with their start time (a reused pid is looked at again) */
-  private others = new Map<number, string>();
+  /** descendants (and the root): pid -> parent pid and start time (field 22: a reused pid is another process) */
+  private members = new Map<number, { ppid: number; start: string }>();
+  /**
+   * pids seen that are not ours. They are not read again while listed: a machine runs hundreds
+   * of processes and a scan every 100 ms must stay cheap (a pid reused between two scans, 100 ms
+   * apart, by one of our descendants would be missed: that takes the whole pid space cycling).
+   */
+  private others = new Set<number>();
 
   constructor(readonly root: number) {
-    this.members.set(root, 0);
+    this.members.set(root, { ppid: 0, start: statFields(root)?.[19] ?? "" });
   }
 
   has(pid: number): boolean { return this.members.has(pid); }
-  parentOf(pid: number): number { return this.members.get(pid) ?? 0; }
+  parentOf(pid: number): number { return this.members.get(pid)?.ppid ?? 0; }
 
   /** Looks at /proc once: the descendants that appeared and the members that are gone. */
   scan(): { added: number[]; gone: number[] } {
@@ -46,18 +50,23 @@ export class ProcessTree {
       return { added: [], gone: [] };
     }
     const present = new Set<number>();
+    const gone: number[] = [];
     const fresh: { pid: number; ppid: number; start: string }[] = [];
     for (const n of names) {
       const c = n.charCodeAt(0);
       if (c < 48 || c > 57) continue;
       const pid = Number(n);
-      present.add(pid);
-      if (this.members.has(pid)) continue;
-      const seen = this.others.get(pid);
+      if (this.others.has(pid)) { present.add(pid); continue; }
       const f = statFields(pid);
-      if (!f) continue;
-      if (seen !== undefined && seen === f[19]) continue;
-      this.others.delete(pid);
+      if (!f) continue; // gone since the listing
+      present.add(pid);
+      const m = this.members.get(pid);
+      if (m) {
+        if (m.start === f[19]) continue;
+        // the member exited and its pid is another process's now: gone, and the new one looked at afresh
+        gone.push(pid);
+        if (pid !== this.root) this.members.delete(pid);
+      }
       fresh.push({ pid, ppid: Number(f[1]), start: f[19] });
     }
     const added: number[] = [];
@@ -65,20 +74,20 @@ export class ProcessTree {
     for (let changed = true; changed;) {
       changed = false;
       for (const p of fresh) {
-        if (p.pid === 0 || !this.members.has(p.ppid)) continue;
-        this.members.set(p.pid, p.ppid);
+        if (p.pid === 0 || p.pid === this.root || !this.members.has(p.ppid)) continue;
+        this.members.set(p.pid, { ppid: p.ppid, start: p.start });
         added.push(p.pid);
         p.pid = 0;
         changed = true;
       }
     }
-    for (const p of fresh) if (p.pid !== 0) this.others.set(p.pid, p.start);
-    const gone: number[] = [];
+    for (const p of fresh) if (p.pid !== 0 && p.pid !== this.root) this.others.add(p.pid);
     for (const pid of this.members.keys()) {
-      if (!present.has(pid)) gone.push(pid);
+      if (present.has(pid)) continue;
+      gone.push(pid);
+      if (pid !== this.root) this.members.delete(pid);
     }
-    for (const pid of gone) if (pid !== this.root) this.members.delete(pid);
-    for (const pid of this.others.keys()) if (!present.has(pid)) this.others.delete(pid);
+    for (const pid of this.others) if (!present.has(pid)) this.others.delete(pid);
     return { added, gone };
   }
 }

@@ -3,6 +3,7 @@
 // Must not know: CPython layouts (the core walks), output formats (renderers render).
 // Source of truth: ../shared/docs/design.md §1 (flags), DEVELOPERS brief ("Nothing lost").
 
+import type { ChildProcess } from "node:child_process";
 import { TargetInfo } from "./attach.js";
 import { WspyError } from "./errors.js";
 import { renderProfile, OutputFormat, type RenderOptions } from "./render/index.js";
@@ -55,8 +56,12 @@ export interface RecordResult {
   /** median and worst lateness of a tick against its schedule, ms */
   latenessMedianMs: number;
   latenessMaxMs: number;
-  /** the launched command's exit status (launch mode) */
+  /** the launched command's exit status (launch mode), unless wspy ended it at the end of --duration */
   childExitCode?: number;
+  /** launch mode, --duration: the program was still running at the end and wspy ended it with this signal */
+  endedProgram?: "SIGTERM" | "SIGKILL";
+  /** one-line notes of the summary (a target that exec'd, a root that is not Python) */
+  notes: string[];
   stopReason: "duration" | "interrupted" | "target exited";
   target: TargetInfo;
   /** share of ticks in which some sampled thread held the GIL, 0..1 */
@@ -183,12 +188,47 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     target: root,
     gilShare,
     processes: recorded.length,
+    notes: s.notes,
   };
   const procText = recorded.length > 1 ? ` from ${recorded.length} processes` : "";
   log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`);
+  for (const note of s.notes) log(`wspy: ${note}`);
+  const attachErrors = s.attachErrorText();
+  if (attachErrors) log(`wspy: ${attachErrors}`);
+  // the profile is safe (written, or kept elsewhere by a failed write): the program wspy started
+  // ends with the recording
+  if (s.child && s.childExit && s.stopReason === "duration" && running(s.child)) {
+    result.endedProgram = await endProgram(s.child, s.childExit);
+    log(`wspy: ended ${opts.command![0]} (pid ${s.child.pid}) with ${result.endedProgram} at the end of --duration`);
+  }
   if (writeError) throw writeError;
   log(`wspy: wrote ${opts.format} to ${opts.output}`);
   if (s.fatal) throw s.fatal;
+  if (result.endedProgram) return result;
   if (s.childExit) result.childExitCode = await s.childExit;
   return result;
+}
+
+/** How long a launched program has to exit after SIGTERM before SIGKILL, ms. */
+export const END_GRACE_MS = 5000;
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/**
+ * Ends a program wspy launched: SIGTERM (Python's default handler exits at once; a program may
+ * clean up), then SIGKILL if it is still there after END_GRACE_MS. Only the program itself is
+ * signalled: it runs in wspy's process group (so Ctrl-C from the terminal reaches both), and
+ * its own children are its business. Returns the signal that ended it.
+ */
+async function endProgram(child: ChildProcess, exited: Promise<number>): Promise<"SIGTERM" | "SIGKILL"> {
+  child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), END_GRACE_MS); })]);
+  clearTimeout(timer);
+  if (inTime) return "SIGTERM";
+  child.kill("SIGKILL");
+  await exited;
+  return "SIGKILL";
 }

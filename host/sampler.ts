@@ -10,9 +10,9 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { Target, TargetInfo, procView } from "./attach.js";
+import { Target, TargetInfo, procView, type AttachOptions } from "./attach.js";
 import { Core, isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
-import { TaskStates, isAlive, readCmdline } from "./proc.js";
+import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "./proc.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
 import { ProcessTree, execSignature } from "./proctree.js";
@@ -57,12 +57,28 @@ export interface SamplerHooks {
 
 /** How often the process tree and the traced threads are looked at, ms. */
 const HOUSEKEEPING_MS = 100;
+/**
+ * How often a sampled process's identity (pid + start time, its program) is checked at least,
+ * ms: well under the time a new process needs to take a freed pid and start an interpreter
+ * (Python's startup alone takes over 10 ms), so a walk is never of another process for longer.
+ */
+const IDENTITY_CHECK_MS = 5;
 /** How often thread names are re-read, ms. */
 const NAMES_MS = 1000;
 /** Attaches tried per housekeeping round. */
 const MAX_ATTACH_PER_ROUND = 1;
 /** Core traps (bugs) one process may cause before its sampling may stop (each costs a fresh attach). */
 const MAX_TRAPS = 20;
+/**
+ * Housekeeping (listing /proc, attaching to a child: a new core, the memory map, a trial walk;
+ * a few ms, tens on a loaded machine) may take this share of the time at most: the next round
+ * waits longer after a long one, so the processes already sampled keep their rate however many
+ * children come and go (a child that exits before its turn is simply never attached).
+ */
+const HOUSEKEEPING_SHARE = 0.1;
+/** An exec during an attach: how many times the new program is tried, and how long it may take to start, ms. */
+const EXEC_RETRIES = 3;
+const EXEC_WAIT_MS = 2000;
 /** How long a new child may take to become a readable Python process, ms. */
 const CHILD_ATTACH_MS = 10_000;
 
@@ -109,6 +125,8 @@ export class SampledProcess {
   /** the target's current directory at attach (for short file names) */
   readonly cwd: string;
   readonly command: string[];
+  /** i32 units per thread record of this core's walk results */
+  readonly stride: number;
   alive = true;
   /** thread records of the last walk */
   threads = 0;
@@ -118,14 +136,18 @@ export class SampledProcess {
   readonly since: number;
   /** how many cores before this one sampled the same process (each ended by a trap) */
   part = 0;
+  /** when the identity was last checked (seconds since the recording began) */
+  identityCheckedAt = -Infinity;
 
-  constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly signature: string, since: number) {
+  /** identity: the process that had the pid when attached (checked after every walk) */
+  constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly identity: ProcessIdentity, since: number) {
     this.core = target.core;
     const pid = target.info.pid;
     this.tasks = new TaskStates(pid);
     this.names = new ThreadNames(pid, this.core);
     this.waiting = new WaitingFrames(this.core);
     this.command = target.info.command.length ? target.info.command : readCmdline(pid);
+    this.stride = this.core.x.RESULT_SIZE.value >> 2;
     let cwd = "";
     try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* gone or not allowed: paths stay whole */ }
     this.cwd = cwd;
@@ -146,8 +168,55 @@ export class SampledProcess {
   }
 }
 
+/** A process to attach to at a later housekeeping round: a new child, or one that exec'd. */
+interface PendingAttach {
+  /** execSignature at the last failed attempt ("" before any) */
+  signature: string;
+  /** give up (until it exec's again) after this time, performance.now() ms */
+  until: number;
+  retriable: boolean;
+  /** the root process after an exec: its stream goes on in the new program */
+  root: boolean;
+}
+
+/**
+ * Attaches to pid, checking that the process attached to is the one identified before: an exec
+ * (a launcher exec'ing Python, a pyenv shim) or an exit during attach is tried again with the
+ * new program until waitMs (at least execWaitMs after an exec). Returns the target and the identity it was found under.
+ */
+async function attachIdentified(pid: number, opts: AttachOptions, execWaitMs: number): Promise<{ target: Target; identity: ProcessIdentity }> {
+  let deadline = performance.now() + (opts.waitMs ?? 0);
+  for (let execs = 0; ; execs++) {
+    const identity = new ProcessIdentity(pid);
+    let target: Target;
+    try {
+      target = await Target.attach(pid, { ...opts, waitMs: Math.max(0, deadline - performance.now()) });
+    } catch (e) {
+      identity.close();
+      throw e;
+    }
+    const now = identity.check();
+    if (now === ID_SAME) return { target, identity };
+    target.close();
+    identity.close();
+    if (now === ID_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${pid} exited while wspy attached`, "");
+    // exec'd while we attached: the new program gets a moment to start its interpreter
+    if (execs < EXEC_RETRIES) deadline = Math.max(deadline, performance.now() + execWaitMs);
+    else if (performance.now() >= deadline) {
+      throw Object.assign(new WspyError("NOT_PYTHON", `process ${pid} exec'd another program while wspy attached`, "try again"), { retriable: true });
+    }
+  }
+}
+
+/** Is the program of pid (its executable's name) an interpreter that may be Python? */
+function looksLikePython(pid: number): boolean {
+  let exe = "";
+  try { exe = readlinkSync(`/proc/${pid}/exe`); } catch { return true; /* cannot tell: let attach decide */ }
+  return /python/i.test(exe.slice(exe.lastIndexOf("/") + 1));
+}
+
 export class Sampler {
-  /** processes being sampled (the root first) */
+  /** processes being sampled (the root first, when it is Python) */
   readonly processes: SampledProcess[] = [];
   /** every process retired so far, in order */
   readonly retired: SampledProcess[] = [];
@@ -161,12 +230,20 @@ export class Sampler {
   /** ticks where some sampled thread was active */
   activeTicks = 0;
   readonly errors: Record<string, number> = {};
+  /** child processes (or exec'd programs) wspy could not attach to, by kind (not the walk's errors) */
+  readonly attachErrors: Record<string, number> = {};
+  /** one-line notes for the summary (a root that exec'd, a root that is not Python) */
+  readonly notes: string[] = [];
   stopReason: StopReason = "duration";
   fatal: WspyError | null = null;
   readonly startedAt = new Date().toISOString();
   t0 = performance.now();
   endedAt = 0;
+  /** the root as attached; for a root that is not Python (--subprocesses), its pid and command, version "" */
   readonly rootInfo: TargetInfo;
+  readonly rootPid: number;
+  /** is the root process sampled (false: not Python, or exec'd into a program that is not) */
+  rootSampled: boolean;
   readonly child: ChildProcess | null;
   readonly childExit: Promise<number> | null;
 
@@ -178,22 +255,27 @@ export class Sampler {
   private tickGil = false;
   private errorsBeforeTick = 0;
   private tickActive = false;
-  private readonly stride: number;
   private readonly tree: ProcessTree | null;
-  /** children that are not (yet) readable Python: pid -> {signature, give up at} */
-  private pending = new Map<number, { signature: string; until: number; retriable: boolean }>();
+  /** the root's identity while it is not sampled (its exit ends the recording) */
+  private rootIdentity: ProcessIdentity | null = null;
+  /** processes to attach to: pid -> attempt state */
+  private pending = new Map<number, PendingAttach>();
+  /** when the next housekeeping round is due (performance.now() ms; Infinity: none needed) */
+  private housekeepAt = Infinity;
   private readonly onSignal: (sig: NodeJS.Signals) => void;
   private readonly onExit: () => void;
 
-  private constructor(readonly opts: SamplerOptions, private hooks: SamplerHooks, root: SampledProcess,
+  private constructor(readonly opts: SamplerOptions, private hooks: SamplerHooks, root: SampledProcess | null, rootInfo: TargetInfo,
     child: ChildProcess | null, childExit: Promise<number> | null, onSignal: (sig: NodeJS.Signals) => void) {
-    this.processes.push(root);
-    this.rootInfo = root.info;
+    if (root) this.processes.push(root);
+    this.rootInfo = rootInfo;
+    this.rootPid = rootInfo.pid;
+    this.rootSampled = root !== null;
+    if (!root) this.rootIdentity = new ProcessIdentity(rootInfo.pid);
     this.child = child;
     this.childExit = childExit;
     this.onSignal = onSignal;
-    this.stride = root.core.x.RESULT_SIZE.value >> 2;
-    this.tree = opts.subprocesses ? new ProcessTree(root.pid) : null;
+    this.tree = opts.subprocesses ? new ProcessTree(rootInfo.pid) : null;
     this.onExit = () => detachAll();
   }
 
@@ -223,20 +305,38 @@ export class Sampler {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
     }
-    let target: Target;
+    let target: Target | null = null;
+    let identity: ProcessIdentity | null = null;
     let tracer: Tracer | null = null;
+    let rootInfo: TargetInfo;
     try {
-      target = await Target.attach(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs: child ? 10_000 : 0, notice: log, wantGil: true });
-      if (opts.blocking) {
-        tracer = new Tracer(pid);
-        try {
-          tracer.attach();
-        } catch (e) {
-          target.close();
-          throw e;
+      // --subprocesses follows the Python descendants of any process: a launcher (bash, a
+      // supervisor) is accepted as the root and not sampled itself. A launched program waits
+      // for its interpreter to start, unless (with -s) its executable is not named python*:
+      // then one attempt (an embedded interpreter already running is found) decides
+      checkPid(pid);
+      const waitMs = child && !(opts.subprocesses && !looksLikePython(pid)) ? 10_000 : 0;
+      try {
+        ({ target, identity } = await attachIdentified(pid, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, waitMs, notice: log, wantGil: true }, EXEC_WAIT_MS));
+      } catch (e) {
+        if (!(opts.subprocesses && e instanceof WspyError && e.code === "NOT_PYTHON")) throw e;
+      }
+      if (target) {
+        rootInfo = target.info;
+        if (opts.blocking) {
+          tracer = new Tracer(pid);
+          try {
+            tracer.attach();
+          } catch (e) {
+            target.close();
+            throw e;
+          }
         }
+      } else {
+        rootInfo = { pid, binary: "", version: "", versionHex: 0, tableSource: "", tableId: -1, command: child ? opts.command! : readCmdline(pid) };
       }
     } catch (e) {
+      identity?.close();
       if (opts.handleSignals !== false) {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
@@ -251,13 +351,14 @@ export class Sampler {
       }
       throw e;
     }
-    const root = new SampledProcess(target, true, tracer, execSignature(pid), 0);
-    sampler = new Sampler(opts, hooks, root, child, childExit, onSignal);
+    const root = target ? new SampledProcess(target, true, tracer, identity!, 0) : null;
+    sampler = new Sampler(opts, hooks, root, rootInfo, child, childExit, onSignal);
+    if (!root) sampler.notes.push(`process ${pid} (${rootInfo.command.join(" ") || "?"}) is not Python: following its Python descendants, not sampling it`);
     if (opts.blocking) process.on("exit", sampler.onExit);
     opts.signal?.addEventListener("abort", () => sampler!.requestStop("interrupted"));
     child?.once("exit", () => sampler!.requestStop("target exited"));
     if (early) sampler.requestStop(early);
-    hooks.onAttach?.(root);
+    if (root) hooks.onAttach?.(root);
     return sampler;
   }
 
@@ -284,19 +385,21 @@ export class Sampler {
     const endAt = this.opts.duration !== undefined ? this.t0 + this.opts.duration * 1000 : Infinity;
     let next = this.t0;
     let lastTick = this.t0;
-    // housekeeping (new children, traced threads) only when following children or pausing threads:
-    // otherwise nothing wakes the loop between ticks
-    let nextHousekeeping = this.tree || this.opts.blocking ? this.t0 : Infinity;
+    // housekeeping (new children, traced threads, a root that exec'd) only when following children,
+    // pausing threads or re-attaching: otherwise nothing wakes the loop between ticks
+    this.housekeepAt = this.tree || this.opts.blocking ? this.t0 : Infinity;
     let nextNames = this.t0 + NAMES_MS;
     let lastYield = this.t0;
     while (!this.stop) {
       let now = performance.now();
       if (now >= endAt) { this.stopReason = "duration"; break; }
-      if (now >= nextHousekeeping) {
+      if (now >= this.housekeepAt) {
+        const began = now;
         await this.housekeeping();
-        // from its end: an attach can take long, and sampling goes on between attaches
+        // from its end, and the longer it took the later: sampling goes on between rounds
         now = performance.now();
-        nextHousekeeping = now + HOUSEKEEPING_MS;
+        const gap = Math.max(HOUSEKEEPING_MS, (now - began) * (1 / HOUSEKEEPING_SHARE - 1));
+        this.housekeepAt = this.tree || this.opts.blocking || this.pending.size ? now + gap : Infinity;
         if (this.stop) break;
       }
       if (now >= nextNames) {
@@ -304,7 +407,7 @@ export class Sampler {
         for (let k = 0; k < this.processes.length; k++) this.processes[k].names.refresh();
         continue;
       }
-      const wait = Math.min(next, endAt, nextHousekeeping) - now;
+      const wait = Math.min(next, endAt, this.housekeepAt) - now;
       // one wake-up per tick (each costs the kernel a context switch): a precise blocking wait up
       // to TIMER_WAIT_MS, a timer beyond (low rates); the event loop gets a turn (no sleep) at
       // least every YIELD_MS so signals and child exits are seen
@@ -373,6 +476,23 @@ export class Sampler {
     for (let k = this.processes.length - 1; k >= 0; k--) if (!this.processes[k].alive) this.retire(this.processes[k]);
   }
 
+  /**
+   * The process p was attached to is not what its pid shows any more: it exited (its pid may
+   * already be another process's: that one is never sampled as p), or it exec'd another program
+   * (attached afresh at the next housekeeping round: a Python program goes on being sampled).
+   */
+  private ended(p: SampledProcess, how: number): void {
+    p.alive = false;
+    debug(`${p.pid} ${how === ID_EXEC ? "exec'd" : "exited"}`);
+    if (how === ID_EXEC) {
+      this.pending.delete(p.pid);
+      this.pending.set(p.pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true, root: p.root });
+      this.housekeepAt = 0;
+      return;
+    }
+    if (p.root) this.requestStop("target exited");
+  }
+
   private sampleProcess(p: SampledProcess, time: number, weight: number): void {
     const tracer = p.tracer;
     let late = 0;
@@ -390,12 +510,23 @@ export class Sampler {
         if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
       }
     }
+    // after the walk: if p is still the process attached to (same start time, same program),
+    // what the walk read was p's, even if the pid is reused a moment later. Checked after any
+    // failed walk, and at least every IDENTITY_CHECK_MS (a pread of /proc: at high rates not
+    // every tick; a new process cannot take the pid and start its interpreter in between)
+    if (n < 0 || time - p.identityCheckedAt >= IDENTITY_CHECK_MS / 1000) {
+      p.identityCheckedAt = time;
+      const who = p.identity.check();
+      if (who !== ID_SAME) {
+        this.ended(p, who);
+        return;
+      }
+    }
     if (n < 0) {
       const st = -n;
       if (st !== 0) debug(`walk of ${p.pid}: ${STATUS_NAMES[st] ?? st}`);
-      if (st === ST_GONE || !isAlive(p.pid)) {
-        p.alive = false;
-        if (p.root) this.requestStop("target exited");
+      if (st === ST_GONE) {
+        this.ended(p, ID_GONE);
         return;
       }
       if (st === ST_PERM) {
@@ -412,7 +543,7 @@ export class Sampler {
     p.threads = n;
     const v = p.core.i32();
     const base = p.core.x.walkResultsPtr() >> 2;
-    const stride = this.stride;
+    const stride = p.stride;
     const idle = !!this.opts.idle, gilOnly = !!this.opts.gil;
     const classify = !idle || !!this.opts.alwaysClassify;
     let kept = 0;
@@ -474,12 +605,20 @@ export class Sampler {
       }
       return;
     }
+    // the same process (pid and start time) or none: a pid taken by another process is not it
+    const identity = new ProcessIdentity(p.pid);
+    if (identity.start !== p.identity.start) {
+      identity.close();
+      if (p.root) this.requestStop("target exited");
+      return;
+    }
     let target: Target;
     try {
       const core = new Core();
       target = Target.open(procView(p.pid, core), { versionTables: this.opts.versionTables, forceVersion: p.root ? this.opts.forceVersion : undefined, wantGil: true }, core);
     } catch (e2) {
       debug(`re-attach ${p.pid} after a trap failed: ${(e2 as Error).message}`);
+      identity.close();
       if (p.root) this.requestStop(isAlive(p.pid) ? "interrupted" : "target exited");
       return;
     }
@@ -488,7 +627,7 @@ export class Sampler {
       tracer = new Tracer(p.pid);
       try { tracer.attach(); } catch { tracer = null; }
     }
-    const q = new SampledProcess(target, p.root, tracer, p.signature, p.since);
+    const q = new SampledProcess(target, p.root, tracer, identity, p.since);
     q.part = p.part + 1;
     this.processes.splice(Math.max(0, Math.min(k, this.processes.length)), 0, q);
     this.hooks.onAttach?.(q);
@@ -497,49 +636,89 @@ export class Sampler {
   /** Every 100 ms: new and ended child processes, exec'd ones, new threads to pause. */
   private async housekeeping(maxAttach = MAX_ATTACH_PER_ROUND): Promise<void> {
     for (const p of this.processes) p.tracer?.refresh();
-    if (!this.tree) return;
-    const { added, gone } = this.tree.scan();
-    for (const pid of gone) {
-      this.pending.delete(pid);
-      const p = this.processes.find((q) => q.pid === pid);
-      if (p && !p.root) { p.alive = false; this.retire(p); }
-    }
-    // a child that exec'd another program: what we read is gone; look at it afresh
-    for (const p of this.processes.slice()) {
-      if (p.root || !p.alive) continue;
-      const sig = execSignature(p.pid);
-      if (sig !== p.signature) {
-        p.alive = false;
-        this.retire(p);
-        if (sig) this.pending.set(p.pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true });
+    // a root that is not sampled: its exit (or its pid taken by another process) ends the recording
+    // (a launcher that exec's: its new program is looked at afresh)
+    if (this.rootIdentity && !this.pending.get(this.rootPid)?.root) {
+      const who = this.rootIdentity.check();
+      if (who === ID_GONE) {
+        this.requestStop("target exited");
+        return;
+      }
+      if (who === ID_EXEC) {
+        this.rootIdentity.close();
+        this.rootIdentity = new ProcessIdentity(this.rootPid);
+        this.pending.set(this.rootPid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true, root: true });
       }
     }
-    for (const pid of added) this.pending.set(pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true });
-    // one attach per round (an attach reads the interpreter's ELF file): sampling goes on between
+    if (this.tree) {
+      const { added, gone } = this.tree.scan();
+      for (const pid of gone) {
+        if (!this.pending.get(pid)?.root) this.pending.delete(pid);
+        const p = this.processes.find((q) => q.pid === pid);
+        if (p && !p.root) { p.alive = false; this.retire(p); }
+      }
+      for (const pid of added) this.pending.set(pid, { signature: "", until: performance.now() + CHILD_ATTACH_MS, retriable: true, root: false });
+    }
+    // one attach per round (an attach may read the interpreter's ELF file): sampling goes on between
     let attached = 0;
     for (const [pid, st] of [...this.pending]) {
       if (this.stop || attached >= maxAttach) return;
       const sig = execSignature(pid);
-      if (!sig || !isAlive(pid)) { this.pending.delete(pid); continue; }
+      if (!sig || !isAlive(pid)) {
+        // exited before it could be attached: not an error
+        this.pending.delete(pid);
+        if (st.root) this.rootEnded(pid, "exited");
+        continue;
+      }
+      if (st.root && st.signature === sig && (!st.retriable || performance.now() > st.until)) {
+        // the root exec'd a program that is not (or never became) Python
+        this.pending.delete(pid);
+        this.rootEnded(pid, "not Python");
+        continue;
+      }
       if (!st.retriable && sig === st.signature) continue; // not Python, and has not exec'd since
       if (st.retriable && performance.now() > st.until && sig === st.signature) continue;
       attached++;
-      await this.attachChild(pid, sig);
+      await this.attachPending(pid, sig, st);
     }
   }
 
-  private async attachChild(pid: number, signature: string): Promise<void> {
+  /** The root exec'd a program wspy cannot sample: its stream ends; without children to follow, so does the recording. */
+  private rootEnded(pid: number, why: "exited" | "not Python"): void {
+    this.rootSampled = false;
+    if (why === "not Python") {
+      const cmd = readCmdline(pid).join(" ") || "?";
+      this.notes.push(`process ${pid} exec'd ${JSON.stringify(cmd)}, which is not Python: its samples end there${this.tree ? "; its Python descendants are still followed" : ""}`);
+    }
+    if (!this.tree || why === "exited") { this.requestStop("target exited"); return; }
+    this.rootIdentity?.close();
+    this.rootIdentity = new ProcessIdentity(pid);
+  }
+
+  /** Counts a failed attach of kind (for the summary); a child that exited first is not counted. */
+  private countAttachError(e: unknown): void {
+    const kind = e instanceof WspyError ? e.code.toLowerCase().replace(/_/g, " ") : "internal";
+    this.attachErrors[kind] = (this.attachErrors[kind] ?? 0) + 1;
+  }
+
+  private async attachPending(pid: number, signature: string, prev: PendingAttach): Promise<void> {
     let target: Target;
+    let identity: ProcessIdentity;
     try {
-      target = await Target.attach(pid, { versionTables: this.opts.versionTables, waitMs: 0, wantGil: true });
+      ({ target, identity } = await attachIdentified(pid, { versionTables: this.opts.versionTables, forceVersion: prev.root ? this.opts.forceVersion : undefined, waitMs: 0, wantGil: true }, 0));
     } catch (e) {
       debug(`attach ${pid} failed: ${(e as Error).message}`);
-      // non-Python children are ignored silently; one not started yet is tried again
-      const retriable = e instanceof WspyError && ((e as WspyError & { retriable?: boolean }).retriable === true);
-      const prev = this.pending.get(pid);
-      const until = prev && prev.signature === signature ? prev.until : performance.now() + CHILD_ATTACH_MS;
+      const code = e instanceof WspyError ? e.code : "INTERNAL";
+      // gone first: fine. Not Python: ignored (a non-Python child), or, right after an exec, tried
+      // again while the new program may still be loading its interpreter. Others are counted.
+      let retriable = e instanceof WspyError && ((e as WspyError & { retriable?: boolean }).retriable === true);
+      if (code === "NO_SUCH_PROCESS" || !isAlive(pid)) { this.pending.delete(pid); if (prev.root) this.rootEnded(pid, "exited"); return; }
+      if (prev.root && code === "NOT_PYTHON" && looksLikePython(pid)) retriable = true;
+      const final = !retriable || performance.now() > prev.until;
+      if (final && code !== "NOT_PYTHON" && !(prev.signature === signature && !prev.retriable)) this.countAttachError(e);
+      const until = prev.signature === signature || prev.signature === "" ? prev.until : performance.now() + CHILD_ATTACH_MS;
       this.pending.delete(pid); // to the back of the queue: the others get their turn
-      this.pending.set(pid, { signature, until, retriable });
+      this.pending.set(pid, { signature, until, retriable, root: prev.root });
       return;
     }
     this.pending.delete(pid);
@@ -549,8 +728,16 @@ export class Sampler {
       tracer = new Tracer(pid);
       try { tracer.attach(); } catch { tracer = null; }
     }
-    const p = new SampledProcess(target, false, tracer, signature, (performance.now() - this.t0) / 1000);
-    this.processes.push(p);
+    const p = new SampledProcess(target, prev.root, tracer, identity, (performance.now() - this.t0) / 1000);
+    if (prev.root) {
+      this.processes.unshift(p);
+      this.rootSampled = true;
+      this.rootIdentity?.close();
+      this.rootIdentity = null;
+      this.notes.push(`process ${pid} exec'd ${JSON.stringify(p.command.join(" "))} (Python ${target.info.version}) at ${p.since.toFixed(2)} s: sampled on from there`);
+    } else {
+      this.processes.push(p);
+    }
     this.hooks.onAttach?.(p);
   }
 
@@ -567,6 +754,7 @@ export class Sampler {
       this.hooks.onRetire?.(p);
     } finally {
       p.tasks.close();
+      p.identity.close();
       p.target.close();
       this.retired.push(p);
     }
@@ -587,6 +775,7 @@ export class Sampler {
         err ??= e;
       }
     }
+    this.rootIdentity?.close();
     detachAll();
     process.off("exit", this.onExit);
     if (err) throw err;
@@ -610,5 +799,11 @@ export class Sampler {
     const total = this.errorTotal();
     return total === 0 ? "no errors" :
       `${total} errors (${Object.entries(this.errors).map(([k, c]) => `${k}: ${c}`).join(", ")}; in ${(100 * this.errorTicks / Math.max(1, this.ticks)).toFixed(2)}% of ticks)`;
+  }
+
+  /** The summary's line on attaches that failed ("" when none): "could not attach to 3 processes (permission: 2, unsupported: 1)". */
+  attachErrorText(): string {
+    const total = Object.values(this.attachErrors).reduce((a, b) => a + b, 0);
+    return total === 0 ? "" : `could not attach to ${total} process${total === 1 ? "" : "es"} (${Object.entries(this.attachErrors).map(([k, c]) => `${k}: ${c}`).join(", ")})`;
   }
 }
