@@ -10,7 +10,7 @@
 
 import type { Profile } from "../profile.js";
 import { frameLabel } from "../profile.js";
-import { codeOrigin, escapeXml, type CodeOrigin } from "./common.js";
+import { escapeXml, frameOrigin, type CodeOrigin } from "./common.js";
 
 export interface FlamegraphOptions {
   /** text at the top; default "wspy" */
@@ -323,7 +323,7 @@ export function renderFlamegraph(profile: Profile, opts: FlamegraphOptions = {})
     } else {
       const f = m === 0 ? undefined : profile.frames[tree.frame[m]];
       name = m === 0 ? "all" : fname(m);
-      const o = m === 0 ? "synthetic" : codeOrigin(ffile(m), f?.kind);
+      const o: CodeOrigin = m === 0 ? "synthetic" : f ? frameOrigin(f) : "user";
       origin = o;
       file = o === "synthetic" ? "" : ffile(m);
       line = o === "synthetic" ? 0 : fline(m);
