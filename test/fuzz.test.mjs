@@ -332,7 +332,7 @@ if (!isMainThread) {
 /** Makes kernel (else gcore) core files of a few interpreters into dir; their paths. */
 async function makeCores(dir) {
   const { findByLabel } = await import("./helpers/pythons.mjs");
-  const { startFixture } = await import("./helpers/run.mjs");
+  const { startFixture, FIXTURE_LIFETIME } = await import("./helpers/run.mjs");
   const pattern = (() => { try { return readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim(); } catch { return "|"; } })();
   const kernel = !pattern.startsWith("|") && !pattern.includes("/");
   const hasGcore = spawnSync("sh", ["-c", "command -v gcore"]).status === 0;
@@ -341,7 +341,7 @@ async function makeCores(dir) {
     const py = findByLabel(label);
     if (!py) continue;
     const sub = mkdtempSync(path.join(dir, "core-"));
-    const fx = await startFixture("/bin/sh", "offline_fixture.py", [60], {
+    const fx = await startFixture("/bin/sh", "offline_fixture.py", [FIXTURE_LIFETIME], {
       prefixArgs: ["-c", `cd "$1" && ulimit -c unlimited 2>/dev/null; shift; exec "$0" "$@"`, py.path, sub],
     });
     try {
@@ -403,7 +403,7 @@ if (isMainThread) {
 
   t.test("in-process: mutated snapshots and cores end in stacks or a WspyError", async (t) => {
     t.ok(snapshots.length > 0, `${snapshots.length} snapshot fixtures`);
-    if (!cores.length) t.comment("no core files could be made here (no interpreter, no kernel cores, no gcore): snapshots only");
+    if (!cores.length) t.skip("mutated cores: no core files could be made here (no interpreter, no kernel cores, no gcore); snapshots only");
     else t.comment(`cores: ${cores.length} (${cores.map((c) => path.basename(path.dirname(c)) + "/" + path.basename(c)).join(", ")})`);
     const findings = [];
     const counts = { stacks: 0, error: 0, trap: 0, crash: 0, hang: 0 };
