@@ -11,12 +11,16 @@
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 
+// (the parent's pid comes as an argument: a hog slow to start may find its parent gone already;
+// process.ppid is read once at start-up, the live parent comes from /proc/self/stat)
 const HOG = `
-const parent = process.ppid;
+const fs = require("fs");
+const ppid = () => { const s = fs.readFileSync("/proc/self/stat", "latin1"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]); };
+const parent = Number(process.argv[1]);
 for (;;) {
   let x = 0;
-  for (let i = 0; i < 5e7; i++) x += i;
-  if (process.ppid !== parent) process.exit(0);
+  for (let i = 0; i < 2e6; i++) x += i;
+  if (ppid() !== parent) process.exit(0);
 }`;
 
 function parseArgs(argv) {
@@ -38,7 +42,7 @@ function parseArgs(argv) {
 const { hogs, cmd } = parseArgs(process.argv.slice(2));
 const started = [];
 for (let i = 0; i < hogs; i++) {
-  started.push(spawn("nice", ["-n", "0", process.execPath, "-e", HOG], { stdio: "ignore" }));
+  started.push(spawn("nice", ["-n", "0", process.execPath, "-e", HOG, String(process.pid)], { stdio: "ignore" }));
 }
 const stopHogs = () => { for (const h of started) if (h.exitCode === null && h.signalCode === null) h.kill("SIGKILL"); };
 process.on("exit", stopHogs);
