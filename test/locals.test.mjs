@@ -101,6 +101,10 @@ for (const label of EXPECTED_PYTHONS) {
   if (!findByLabel(label)) t.skip(`${label}: ${missingReason(label)}`);
 }
 
+// the fixtures sleep: interpreters can be checked side by side (one after another, 12 of them
+// took over 900 s at load 35 on 2 cores, 50-90 s each)
+t.jobs = 3;
+
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
     const v = versionOf(python);
