@@ -13,7 +13,7 @@ export const FIXTURES = path.join(ROOT, "test", "fixtures");
 /**
  * Seconds a fixture may live (its TIMEOUT/SECONDS argument): only a net for fixtures orphaned by a
  * test process that died before its teardown. Longer than any test file may run (tap's timeout:
- * 300 s, 900 s under `npm run test:loaded`; offline.test.mjs's own 900 s), so no fixture exits on
+ * 300 s, 900 s under `npm run test:loaded`; offline.test.mjs's own 1500 s), so no fixture exits on
  * its timer while a test still needs it: tests end their fixtures themselves (t.teardown kill),
  * and startFixture ends any still running when the test process exits.
  */
