@@ -38,6 +38,9 @@ for (const label of EXPECTED_PYTHONS) {
   if (!findByLabel(label)) t.skip(`${label}: ${missingReason(label)}`);
 }
 
+// the fixtures sleep: interpreters can be checked side by side (one after another: 544 s at load 40)
+t.jobs = 3;
+
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
     const major = Number(python.version.split(".")[0]);
