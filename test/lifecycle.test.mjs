@@ -20,7 +20,7 @@ import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const LABELS = ["pyenv 3.8", "pyenv 3.12", "pyenv 3.13", "provisioned 3.15"];
 const SCHEMA = path.join(ROOT, "node_modules", "speedscope", "dist", "release", "file-format-schema.json");
-const WSPY_TIMEOUT_MS = 30000;
+const WSPY_TIMEOUT_MS = 180000; // a bound on a hang: at load 40 wspy had not attached after 30 s
 
 /** {state, tracerPid} of a live process, or null once it is gone (or a zombie being reaped). */
 function procStatus(pid) {
