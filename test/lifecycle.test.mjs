@@ -103,7 +103,7 @@ function holdsProcFileOf(pid, target) {
  * holds the target's thread state files open, or after maxMs, so that a slow start on a busy
  * machine does not decide the test.
  */
-function whenSampling(child, target, minMs = 1500, maxMs = 120000) { // maxMs: a bound (15 s passed before wspy attached at load 40)
+function whenSampling(child, target, minMs = 1500, maxMs = 15000) {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const timer = setInterval(() => {
