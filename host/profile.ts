@@ -14,6 +14,9 @@ export interface ProfileFrame {
   kind?: "python" | "thread" | "process";
   /** first line of the function (co_firstlineno), when known */
   firstLine?: number;
+  /** whose code it is, decided from the whole file path before the name was shortened (absent:
+   *  judge `file`, which is then whole; host/render/common.ts codeOrigin) */
+  origin?: "user" | "stdlib" | "thirdparty" | "native";
 }
 
 export interface ProfileThread {

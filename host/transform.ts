@@ -1,14 +1,15 @@
 // Profile → Profile transforms applied at render time: a root frame per thread (`--threads`), a
 // root frame per process when the profiles of several processes are merged (`--subprocesses`),
 // one frame per function (`--function`), no line numbers (`--nolineno`), and short file names
-// (the default; `--full-filenames` keeps them whole).
+// (the default; `--full-filenames` keeps them whole), each shortened frame carrying the origin
+// (your code / standard library / third-party) its whole path showed.
 // Must not know: the core, the reader, the terminal, or any CPython layout; it reads and writes
 // only the Profile shape. Where file names are shortened against is decided by the caller.
 // Source of truth: host/profile.ts (the Profile shape); py-spy's short file names (relative to
 // the interpreter's library folders and site-/dist-packages, and to the target's directory).
 
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "./profile.js";
-import { threadId } from "./render/common.js";
+import { threadId, frameOrigin } from "./render/common.js";
 
 /** Interns (parent, frame) pairs into a new stack trie. */
 class TrieBuilder {
@@ -245,8 +246,15 @@ export function aggregateFrames(p: Profile, opts: AggregateOptions): Profile {
       if (opts.function) line = lowest.get(`${f.name}\u0000${f.file}`) ?? 0;
       if (opts.nolineno) line = 0;
       nf = { ...f, file: mapFile(f.file), line };
+      // whose code it is comes from the whole path: `threading.py` alone would read as yours
+      if (opts.file) {
+        const o = frameOrigin(f);
+        if (o !== "synthetic") nf.origin = o;
+      }
     }
-    const key = `${nf.kind ?? "python"}\u0000${nf.name}\u0000${nf.file}\u0000${nf.line}`;
+    // the origin is part of the identity: a shortened `json/__init__.py` of yours and the
+    // standard library's stay two frames
+    const key = `${nf.kind ?? "python"}\u0000${nf.origin ?? ""}\u0000${nf.name}\u0000${nf.file}\u0000${nf.line}`;
     let id = index.get(key);
     if (id === undefined) {
       id = frames.length;

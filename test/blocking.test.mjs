@@ -7,7 +7,7 @@
 import t from "tap";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { wspy, startFixture } from "./helpers/run.mjs";
+import { wspy, startFixture, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const FIXTURE = "gil_threads.py";
@@ -49,7 +49,8 @@ async function interrupted(t, pid, out, sig) {
   let child;
   const done = wspy(["record", "-p", String(pid), "-o", out, "-f", "raw", "--blocking"], { onSpawn: (c) => (child = c) });
   // wait until wspy traces the target (it attaches first: that can take a while on a busy machine)
-  const deadline = Date.now() + 30000;
+  // (a bound for the condition, not a duration: 120 s is more than a loaded machine takes)
+  const deadline = Date.now() + 120000;
   while (Date.now() < deadline && !threadStates(pid).some((s) => s.tracer === child.pid)) await sleep(50);
   t.ok(threadStates(pid).some((s) => s.tracer === child.pid), `wspy traces the target before ${sig}`);
   await sleep(500);
@@ -61,7 +62,7 @@ for (const label of ["pyenv 2.7", "pyenv 3.12", "provisioned 3.14"]) {
   const python = findByLabel(label);
   t.test(`--blocking: ${label}`, { skip: python ? false : missingReason(label.split(" ")[1]) }, async (t) => {
     const dir = t.testdir();
-    const fx = await startFixture(python.path, FIXTURE, [90, "busy"]);
+    const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME, "busy"]);
     t.teardown(() => fx.kill());
 
     // normal end: right stacks, and let go
@@ -73,7 +74,9 @@ for (const label of ["pyenv 2.7", "pyenv 3.12", "provisioned 3.14"]) {
     t.ok(spin.length > 0, "worker-a sampled");
     for (const l of spin) t.match(l, /;(?:Thread\.)?_{1,2}bootstrap_inner \(threading\.py:\d+\);(?:Thread\.)?run \(threading\.py:\d+\);spin \(\S*gil_threads\.py:\d+\) \d+$/, "worker-a's stack is Thread.run → spin");
     const samples = stacks.reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
-    t.ok(samples > 50, `samples with --blocking (${samples})`);
+    // 200 asked (2 s at 100/s); each pauses every thread, and a loaded machine delivers a fraction:
+    // what is checked is the stacks and the letting go, for which a few suffice
+    t.ok(samples >= 10, `samples with --blocking (${samples} of 200 asked)`);
     await assertFree(t, fx.pid, "after the duration");
 
     const d = await wspy(["dump", "-p", String(fx.pid), "--blocking"]);

@@ -7,7 +7,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { wspy, startFixture, marks, FIXTURES } from "./helpers/run.mjs";
+import { wspy, startFixture, marks, FIXTURES, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { EXPECTED_PYTHONS, findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const FIXTURE = "known_stacks.py";
@@ -116,7 +116,7 @@ for (const label of EXPECTED_PYTHONS) {
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
     const v = versionOf(python);
-    const fx = await startFixture(python.path, FIXTURE, [120]);
+    const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
     t.teardown(() => fx.kill());
     const pid = fx.pid;
 

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wspy, startFixture, ROOT } from "./helpers/run.mjs";
+import { wspy, startFixture, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-errors-"));
@@ -32,14 +32,15 @@ t.test("a pid that is not a number", async (t) => {
 });
 
 t.test("not a Python process", async (t) => {
-  const child = spawn("sleep", ["30"]);
+  // lives until killed; "spawn" is emitted once the exec has succeeded (libuv waits for it)
+  const child = spawn("sleep", [String(FIXTURE_LIFETIME)]);
   t.teardown(() => child.kill("SIGKILL"));
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => child.once("spawn", r));
   oneLine(t, await wspy(["dump", "-p", String(child.pid)]), 5, /is not a Python process/);
 });
 
 t.test("permission denied names CAP_SYS_PTRACE, and ptrace_scope only on a kernel with Yama", { skip: process.getuid() !== 0 ? "needs root to start a target another user cannot read" : !py312 ? missingReason("3.12") : false }, async (t) => {
-  const fx = await startFixture(py312.path, "idle.py");
+  const fx = await startFixture(py312.path, "idle.py", [FIXTURE_LIFETIME]);
   t.teardown(fx.kill);
   // wspy as nobody, the target as root
   const r = await new Promise((resolve) => {
@@ -61,7 +62,7 @@ t.test("permission denied names CAP_SYS_PTRACE, and ptrace_scope only on a kerne
 });
 
 t.test("unsupported version: no table for it", { skip: py38 ? false : missingReason("3.8") }, async (t) => {
-  const fx = await startFixture(py38.path, "idle.py");
+  const fx = await startFixture(py38.path, "idle.py", [FIXTURE_LIFETIME]);
   t.teardown(fx.kill);
   const r = await wspy(["dump", "-p", String(fx.pid)], { env: { WSPY_NO_BUILTIN_TABLES: "1" } });
   oneLine(t, r, 6, /Python 3\.8\.\d+ .*has no version table/);
@@ -69,7 +70,7 @@ t.test("unsupported version: no table for it", { skip: py38 ? false : missingRea
 });
 
 t.test("the plugin path: a 3.8 table given as a plugin file alone profiles 3.8", { skip: py38 ? false : missingReason("3.8") }, async (t) => {
-  const fx = await startFixture(py38.path, "idle.py");
+  const fx = await startFixture(py38.path, "idle.py", [FIXTURE_LIFETIME]);
   t.teardown(fx.kill);
   const r = await wspy(["dump", "-p", String(fx.pid), "--json", "--version-table", path.join(ROOT, "assembly/tables/cpython-3.8.json")], { env: { WSPY_NO_BUILTIN_TABLES: "1" } });
   t.equal(r.code, 0, r.stderr);

@@ -15,12 +15,12 @@ import t from "tap";
 import { readFileSync, readdirSync, readlinkSync, existsSync } from "node:fs";
 import path from "node:path";
 import Ajv from "ajv";
-import { wspy, startFixture, marks, FIXTURES, ROOT } from "./helpers/run.mjs";
+import { wspy, startFixture, marks, FIXTURES, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const LABELS = ["pyenv 3.8", "pyenv 3.12", "pyenv 3.13", "provisioned 3.15"];
 const SCHEMA = path.join(ROOT, "node_modules", "speedscope", "dist", "release", "file-format-schema.json");
-const WSPY_TIMEOUT_MS = 30000;
+const WSPY_TIMEOUT_MS = 180000; // a bound on a hang: at load 40 wspy had not attached after 30 s
 
 /** {state, tracerPid} of a live process, or null once it is gone (or a zombie being reaped). */
 function procStatus(pid) {
@@ -186,7 +186,7 @@ async function targetExits(t, python) {
   const out = path.join(dir, "exits.txt");
   // runs until told (SIGUSR1) to exit a second later: once wspy samples it (plus a second),
   // so the target exits while wspy is attached however long wspy took to start
-  const fx = await startFixture(python.path, FIXTURE, [60]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   const r = await wspyBounded(["record", "-p", String(fx.pid), "-o", out, "-f", "raw"], (child) => {
@@ -228,7 +228,7 @@ async function signalled(t, python, signal) {
   const FILE = path.join(FIXTURES, FIXTURE);
   const dir = t.testdir();
   const out = path.join(dir, `${signal}.txt`);
-  const fx = await startFixture(python.path, FIXTURE, [120]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   let sent = false;
@@ -255,7 +255,7 @@ async function speedscope(t, python, validate) {
   const M = marks(FIXTURE);
   const dir = t.testdir();
   const out = path.join(dir, "profile.json");
-  const fx = await startFixture(python.path, FIXTURE, [120]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   const r = await wspyBounded(["record", "-p", String(fx.pid), "-o", out, "-f", "speedscope", "-d", "2"]);

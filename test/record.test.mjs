@@ -1,5 +1,6 @@
 // `wspy record` (and `dump`) against live interpreters: for every Python on this machine,
-//  - cpu_split.py: heavy() gets 3/4 of the samples and light() 1/4 (±0.05), and every sample
+//  - cpu_split.py: heavy() gets 3/4 of the samples and light() 1/4 (within 4 binomial σ of the
+//    sample count, at least ±0.05), and every sample
 //    of heavy is at a line of heavy's body;
 //  - deep.py: a 1000-deep recursion is sampled whole (dump, and record --idle): every stack is
 //    <module>, main, then 1000 recurse frames ending at the sleeping line; nothing is truncated;
@@ -9,7 +10,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { wspy, startFixture, marks, FIXTURES } from "./helpers/run.mjs";
+import { wspy, startFixture, marks, FIXTURES, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { EXPECTED_PYTHONS, findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 function versionOf(python) {
@@ -79,7 +80,7 @@ async function cpuSplit(t, python) {
   const FILE = path.join(FIXTURES, FIXTURE);
   const M = marks(FIXTURE);
   const dir = t.testdir();
-  const fx = await startFixture(python.path, FIXTURE, [120]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
   t.teardown(() => fx.kill());
   const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "cpu.txt"), ["-d", "3", "-r", "200"]);
   // A frame sampled before its first instruction ran is at its `def` line: on 3.11+ the
@@ -99,12 +100,21 @@ async function cpuSplit(t, python) {
       if (!(leaf.file === FILE && leaf.line >= lightFirst && leaf.line <= M.LIGHT_LAST)) badLines.add(fmt(leaf));
     }
   }
-  // 600 at the asked rate; a busy machine gets fewer, and the 10 ms slices keep the share
-  // accurate with fewer (see the fixture)
-  t.ok(total >= 150, `at least 150 samples in 3 s at 200/s (got ${total})`);
+  // 600 at the asked rate; a busy machine gets fewer (169 at load 20 on 2 cores), and the share's
+  // bound below widens with fewer: 100 (a sixth of the asked) still tells 3/4 from 1/2
+  t.ok(total >= 100, `at least 100 of the 600 samples asked (3 s at 200/s; got ${total})`);
   t.ok(heavy + light >= 0.9 * total, `heavy or light is the innermost frame of >= 90% of the samples (${heavy + light} of ${total})`);
-  const share = heavy / Math.max(1, heavy + light);
-  t.ok(Math.abs(share - 0.75) <= 0.05, `heavy's share ${share.toFixed(3)} within 0.75 ± 0.05 (heavy ${heavy}, light ${light})`);
+  // The bound, from the sample count: were the n = heavy + light samples independent draws with
+  // P(heavy) = 3/4, the share's standard deviation would be sqrt(3/4 * 1/4 / n), and 4 of them
+  // (a false failure once in ~16,000 runs) is 0.141 at the 150-sample floor, 0.071 at the 600
+  // asked. The draws are in fact less random than that: the fixture keeps the wall-clock split at
+  // 3:1 to within one 10 ms slice and the samples come every 5 ms (systematic sampling), so the
+  // binomial bound is the conservative one; 0.05 is kept as its floor (≥ 1200 samples). A
+  // profiler that misattributes (1/2 each, say) is 0.25 off: outside the bound at every n ≥ 100 (0.173 there).
+  const n = heavy + light;
+  const share = heavy / Math.max(1, n);
+  const bound = Math.max(0.05, 4 * Math.sqrt((0.75 * 0.25) / Math.max(1, n)));
+  t.ok(Math.abs(share - 0.75) <= bound, `heavy's share ${share.toFixed(3)} within 0.75 ± ${bound.toFixed(3)} (4 binomial σ at n = ${n}: heavy ${heavy}, light ${light})`);
   t.same([...badLines], [], `heavy at lines ${heavyFirst}–${M.HEAVY_LAST}, light at ${lightFirst}–${M.LIGHT_LAST} of ${FIXTURE}`);
   const oddStacks = stacks
     .filter((s) => ["heavy", "light"].includes(s.frames[s.frames.length - 1].name))
@@ -119,7 +129,7 @@ async function deep(t, python) {
   const M = marks(FIXTURE);
   const DEPTH = 1000;
   const dir = t.testdir();
-  const fx = await startFixture(python.path, FIXTURE, [120, DEPTH]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME, DEPTH]);
   t.teardown(() => fx.kill());
 
   // every stack: <module>, main, then DEPTH recurse frames, the innermost at SLEEP
@@ -147,7 +157,9 @@ async function deep(t, python) {
   // --idle: the innermost frame sleeps
   const { stacks } = await recordRaw(t, fx.pid, path.join(dir, "deep.txt"), ["-d", "1", "-r", "100", "--idle"]);
   const total = stacks.reduce((a, s) => a + s.count, 0);
-  t.ok(total >= 20, `samples recorded (${total})`);
+  // a floor, not the 100 asked: each sample reads a 1000-frame stack, and on a loaded machine
+  // (load 20 on 2 cores) 19 came; what is checked is that every one of them is whole
+  t.ok(total >= 5, `samples recorded (${total} of 100 asked)`);
   let whole = 0;
   let atSleep = 0;
   const others = [];
@@ -173,7 +185,7 @@ async function manyThreads(t, python) {
   const M = marks(FIXTURE);
   const COUNT = 20;
   const v = versionOf(python);
-  const fx = await startFixture(python.path, FIXTURE, [120, COUNT]);
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME, COUNT]);
   t.teardown(() => fx.kill());
   const d = await dumpJson(t, fx.pid);
   t.equal(d.threads.length, COUNT + 1, `${COUNT + 1} threads (${COUNT} workers + main)`);
@@ -225,7 +237,7 @@ async function unicode(t, python) {
   const v = versionOf(python);
   const dir = t.testdir();
   // C.UTF-8: Python 3.6 would otherwise decode the non-ASCII path as ASCII (no PEP 538/540)
-  const fx = await startFixture(python.path, FIXTURE, [120], { env: { LC_ALL: "C.UTF-8" } });
+  const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME], { env: { LC_ALL: "C.UTF-8" } });
   t.teardown(() => fx.kill());
 
   // Python NFKC-normalises identifiers; these are already in that form

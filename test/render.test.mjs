@@ -342,10 +342,8 @@ function bigProfile(n, { fanout = 100, extra = 0, per = 1 } = {}) {
 t.test("10k distinct stacks stay usable", async (t) => {
   const p = bigProfile(10000);
   t.equal(renderCollapsed(p).trimEnd().split("\n").length, 10000, "10k distinct stacks");
-  const t0 = Date.now();
+  // (how fast is the bench's business: host/render/bench-render.ts; no timed assertion here)
   const svg = renderFlamegraph(p);
-  const ms = Date.now() - t0;
-  t.ok(ms < 5000, `rendered in ${ms} ms`);
   const nRects = (svg.match(/<rect\b/g) ?? []).length;
   t.ok(nRects < 20000, `${nRects} rects`);
   t.equal(byName(svg, "fn0").length, 0, "0.01% frames are omitted");

@@ -8,7 +8,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { wspy, startFixture } from "./helpers/run.mjs";
+import { wspy, startFixture, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 function parseCollapsed(text) {
@@ -23,7 +23,7 @@ for (const label of ["pyenv 2.7", "provisioned 3.14"]) { // 3.14: forkserver wor
   const python = findByLabel(label);
   t.test(`multiprocessing pool: ${label}`, { skip: python ? false : missingReason(label.split(" ")[1]) }, async (t) => {
     const dir = t.testdir();
-    const fx = await startFixture(python.path, "mp_pool.py", [120], { timeout: 60000 });
+    const fx = await startFixture(python.path, "mp_pool.py", [FIXTURE_LIFETIME], { timeout: 60000 });
     t.teardown(() => fx.kill());
     const out = path.join(dir, "pool.txt");
     const r = await wspy(["record", "-p", String(fx.pid), "-s", "-d", "3", "-f", "raw", "-o", out]);

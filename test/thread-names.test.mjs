@@ -7,7 +7,7 @@
 // split values and materialised dicts. The text form shows the names too.
 import t from "tap";
 import path from "node:path";
-import { wspy, startFixture, marks, FIXTURES } from "./helpers/run.mjs";
+import { wspy, startFixture, marks, FIXTURES, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { EXPECTED_PYTHONS, findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const FIXTURE = "named_threads.py";
@@ -38,10 +38,13 @@ for (const label of EXPECTED_PYTHONS) {
   if (!findByLabel(label)) t.skip(`${label}: ${missingReason(label)}`);
 }
 
+// the fixtures sleep: interpreters can be checked side by side (one after another: 544 s at load 40)
+t.jobs = 3;
+
 for (const python of findPythons()) {
   t.test(`${python.label} (${python.path})`, async (t) => {
     const major = Number(python.version.split(".")[0]);
-    const fx = await startFixture(python.path, FIXTURE, [30]);
+    const fx = await startFixture(python.path, FIXTURE, [FIXTURE_LIFETIME]);
     t.teardown(() => fx.kill());
     const want = expectedNames(major);
 

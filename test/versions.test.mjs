@@ -5,7 +5,7 @@ import t from "tap";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wspy, startFixture, marks, FIXTURES, ROOT } from "./helpers/run.mjs";
+import { wspy, startFixture, marks, FIXTURES, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-versions-"));
@@ -14,7 +14,7 @@ const idleLine = marks("idle.py").sleep;
 for (const label of ["pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
   const py = findByLabel(label);
   t.test(`${label}: tables export → check → profile from the plugin alone`, { skip: py ? false : missingReason(label) }, async (t) => {
-    const fx = await startFixture(py.path, "idle.py");
+    const fx = await startFixture(py.path, "idle.py", [FIXTURE_LIFETIME]);
     t.teardown(fx.kill);
     const file = path.join(tmp, `${label.replace(/ /g, "-")}.json`);
     const ex = await wspy(["tables", "export", "-p", String(fx.pid), "-o", file]);
@@ -69,7 +69,7 @@ for (const label of ["pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
 t.test("a static build started through the dynamic loader", { skip: findByLabel("debian 3.11") ? false : missingReason("debian 3.11") }, async (t) => {
   const py = findByLabel("debian 3.11");
   const loader = "/lib64/ld-linux-x86-64.so.2";
-  const fx = await startFixture(loader, "idle.py", [], { prefixArgs: [py.path] }).catch(() => null);
+  const fx = await startFixture(loader, "idle.py", [FIXTURE_LIFETIME], { prefixArgs: [py.path] }).catch(() => null);
   if (!fx) {
     // startFixture runs `python fixture`; here the "python" is the loader with the interpreter as its first argument
     return t.fail("could not start the loader");
@@ -96,7 +96,7 @@ t.test("tables list and show", async (t) => {
 });
 
 t.test("--force-version reads a target as another version, and a mismatch is refused", { skip: findByLabel("pyenv 3.13") ? false : missingReason("3.13") }, async (t) => {
-  const fx = await startFixture(findByLabel("pyenv 3.13").path, "idle.py");
+  const fx = await startFixture(findByLabel("pyenv 3.13").path, "idle.py", [FIXTURE_LIFETIME]);
   t.teardown(fx.kill);
   const r = await wspy(["dump", "-p", String(fx.pid), "--force-version", "3.12"]);
   t.equal(r.code, 6);

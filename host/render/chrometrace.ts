@@ -8,7 +8,7 @@
 // lies inside its parent even for readers that nest by file order on equal timestamps.
 
 import type { Profile } from "../profile.js";
-import { displayProfile, listedThreads, threadLabel, codeOrigin } from "./common.js";
+import { displayProfile, listedThreads, threadLabel, frameOrigin } from "./common.js";
 
 interface TraceEvent {
   name: string;
@@ -122,7 +122,7 @@ export function renderChrometrace(raw: Profile): string | Uint8Array {
     let frag = fragments.get(fid);
     if (frag === undefined) {
       const f = profile.frames[fid];
-      const parts: Record<string, unknown> = { name: f ? f.name : `frame #${fid}`, cat: f ? codeOrigin(f.file, f.kind) : "user" };
+      const parts: Record<string, unknown> = { name: f ? f.name : `frame #${fid}`, cat: f ? frameOrigin(f) : "user" };
       if (f && f.kind !== "thread" && f.kind !== "process") parts.args = f.line > 0 ? { file: f.file, line: f.line } : { file: f.file };
       frag = JSON.stringify(parts).slice(1, -1);
       fragments.set(fid, frag);

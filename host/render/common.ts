@@ -91,21 +91,39 @@ export function escapeXml(s: string): string {
   return s.replace(XML_INVALID, "\uFFFD").replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]);
 }
 
-/** user = your code, stdlib, thirdparty = site-/dist-packages, native = C frames (reserved: the
- *  recorder does not walk native stacks yet), synthetic = thread/process roots. */
+/** user = your code, stdlib, thirdparty = site-/dist-packages, native = C frames (`<built-in>`;
+ *  the recorder does not walk native stacks yet), synthetic = thread/process roots. */
 export type CodeOrigin = "user" | "stdlib" | "thirdparty" | "native" | "synthetic";
 
+// `…/lib/python3.12/`, `…/lib64/python2.7/`, `…/lib/python3.13t/`: an interpreter's own library
+// folder (PREFIX/lib/pythonX.Y/). A bare `/lib/python` (a user's `lib/python_utils/`) is not one.
+const STDLIB_DIR = /\/lib(?:64)?\/python\d+\.\d+[a-z]*\//;
+// a folder pip installs into: any site-packages (a venv's, the user site, PREFIX/lib/pythonX.Y's)
+// or Debian's dist-packages (/usr/lib/python3/dist-packages)
+const PACKAGES_DIR = /\/(?:site|dist)-packages\//;
+
 /**
- * Where a frame's code comes from, judged only by its file path (native by its kind):
- * third-party = `site-packages` or `dist-packages` anywhere in the path (checked first, since
- * Debian's /usr/lib/python3/dist-packages also contains /lib/python); standard library =
- * `/lib/python` in the path, or a frozen module (`<frozen importlib._bootstrap>`); else user code.
+ * Where a frame's code comes from, judged from its FULL file path (a shortened name such as
+ * `threading.py` says nothing: shorten after deciding, see frameOrigin), native by its kind:
+ * third-party = inside a `site-packages` or `dist-packages` folder (checked first: those live
+ * under PREFIX/lib/pythonX.Y/ too); standard library = inside PREFIX/lib/pythonX.Y/, or a frozen
+ * module (`<frozen importlib._bootstrap>`); native = a native frame or `<built-in>`; else your code
+ * (including `<string>`, `<stdin>`, relative paths). Patterns rather than the target's prefix: they
+ * hold for every layout the recorder meets (pyenv, Debian, venvs, conda) and for a recording
+ * converted on another machine, where the target's prefix is unknown.
  */
 export function codeOrigin(file: string, kind?: string): CodeOrigin {
   if (kind === "thread" || kind === "process") return "synthetic";
   if (kind === "native") return "native";
   const f = file.replace(/\\/g, "/").toLowerCase();
-  if (f.includes("site-packages") || f.includes("dist-packages")) return "thirdparty";
-  if (f.includes("/lib/python") || f.startsWith("<frozen ")) return "stdlib";
+  if (f === "<built-in>" || f === "<native>") return "native";
+  if (PACKAGES_DIR.test(f)) return "thirdparty";
+  if (STDLIB_DIR.test(f) || f.startsWith("<frozen ")) return "stdlib";
   return "user";
+}
+
+/** A frame's origin: the one decided before its file name was shortened (host/transform.ts
+ *  aggregateFrames), else judged from its file name, which is then whole. */
+export function frameOrigin(f: ProfileFrame): CodeOrigin {
+  return f.origin ?? codeOrigin(f.file, f.kind);
 }

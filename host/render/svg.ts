@@ -11,7 +11,7 @@
 
 import type { Profile } from "../profile.js";
 import { frameLabel } from "../profile.js";
-import { codeOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
+import { frameOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
 import { escapeText } from "../escape.js";
 
 export interface FlamegraphOptions {
@@ -326,7 +326,7 @@ export function renderFlamegraph(raw: Profile, opts: FlamegraphOptions = {}): st
     } else {
       const f = m === 0 ? undefined : profile.frames[tree.frame[m]];
       name = m === 0 ? "all" : fname(m);
-      const o = m === 0 ? "synthetic" : codeOrigin(ffile(m), f?.kind);
+      const o: CodeOrigin = m === 0 ? "synthetic" : f ? frameOrigin(f) : "user";
       origin = o;
       file = o === "synthetic" ? "" : ffile(m);
       line = o === "synthetic" ? 0 : fline(m);

@@ -10,6 +10,18 @@ export const ROOT = path.resolve(here, "..", "..");
 export const CLI = path.join(ROOT, "build", "host", "cli.js");
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
 
+/**
+ * Seconds a fixture may live (its TIMEOUT/SECONDS argument): only a net for fixtures orphaned by a
+ * test process that died before its teardown. Longer than any test file may run (tap's timeout:
+ * 300 s, 900 s under `npm run test:loaded`; offline.test.mjs's own 1500 s), so no fixture exits on
+ * its timer while a test still needs it: tests end their fixtures themselves (t.teardown kill),
+ * and startFixture ends any still running when the test process exits.
+ */
+export const FIXTURE_LIFETIME = 1800;
+
+const running = new Set();
+process.on("exit", () => { for (const c of running) try { c.kill("SIGKILL"); } catch {} });
+
 /** Runs `wspy ...args` to completion. Returns {code, stdout, stderr}. */
 export function wspy(args, opts = {}) {
   return new Promise((resolve) => {
@@ -33,7 +45,8 @@ export function wspySync(args, opts = {}) {
 }
 
 /**
- * Starts `python fixture args...` and resolves once it printed "ready".
+ * Starts `python fixture args...` and resolves once it printed "ready" (rejects if it has not after
+ * opts.timeout ms, 120 s by default: a bound on the condition that a loaded machine does not reach).
  * Returns {child, pid, lines (stdout lines so far), kill()}.
  */
 export function startFixture(python, fixture, args = [], opts = {}) {
@@ -42,9 +55,11 @@ export function startFixture(python, fixture, args = [], opts = {}) {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, PYTHONIOENCODING: "utf-8", PYTHONDONTWRITEBYTECODE: "1", ...(opts.env ?? {}) },
     });
+    running.add(child);
+    child.on("exit", () => running.delete(child));
     const lines = [];
     let buf = "", err = "";
-    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${fixture} under ${python} never said ready: ${err}`)); }, opts.timeout ?? 20000);
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${fixture} under ${python} never said ready: ${err}`)); }, opts.timeout ?? 120000);
     child.stderr.on("data", (d) => (err += d));
     child.stdout.on("data", (d) => {
       buf += d;
