@@ -524,7 +524,7 @@ function walkFrameObjects(addr: u64): i32 {
     const lasti = load<i32>(p + <usize>fLasti);
     if (code == 0) return -fail(ERR_CHAIN, 3, addr);
     // a freed frame (on the free list, or a code object's zombie) has no references
-    if (oRefcnt >= 0 && load<i64>(p + <usize>oRefcnt) <= 0) return -fail(ERR_TORN, 1, addr);
+    if (oRefcnt >= 0 && load<i64>(p + <usize>oRefcnt) <= 0) return -fail(ERR_CHAIN, 11, addr);
     if (!pushCheck(addr, load<u64>(p + <usize>fBack), code, <u64>lasti)) return -fail(ERR_NO_MEMORY, 6);
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
