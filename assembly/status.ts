@@ -15,7 +15,8 @@ export const ERR_ELF: i32 = 9;         // the ELF file is malformed
 export const ERR_NOT_CODE: i32 = 10;   // a frame's code pointer is not a code object
 export const ERR_FREE_THREADED: i32 = 11; // a free-threaded build (not supported yet)
 export const ERR_NO_MEMORY: i32 = 12;  // the core could not grow its memory
-export const STATUS_COUNT: i32 = 13;
+export const ERR_TORN: i32 = 13;       // a stack changed while it was read and a fresh walk did not prove it either
+export const STATUS_COUNT: i32 = 14;
 
 let lastCode: i32 = 0;
 let lastDetail: i32 = 0;

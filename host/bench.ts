@@ -25,7 +25,14 @@ const SHAPES: { depth: number; threads: number; changing?: boolean }[] = [
   { depth: 50, threads: 10 }, { depth: 50, threads: 100 },
   // recursion down to 500 and back without pause: torn reads at the highest rate
   { depth: 500, threads: 1, changing: true },
+  // recursion between 0 and 20 frames without pause (issue #11's recursive.py): frames freed,
+  // reused and re-pushed while they are read; the error rate counts the stacks not proven
+  { depth: 20, threads: 1, changing: true },
 ];
+/** WSPY_BENCH_SHAPES=10x1,20x1~,paced: the shapes to run, DEPTHxTHREADS ("~": a changing stack;
+ * "paced": the changing 500-deep stack at 10 kHz), default all */
+const PICKED = process.env.WSPY_BENCH_SHAPES?.split(",");
+const shapeName = (s: { depth: number; threads: number; changing?: boolean }): string => `${s.depth}x${s.threads}${s.changing ? "~" : ""}`;
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
 /** WSPY_BENCH_ONLY=samples,cost,memory: the parts to run (default all) */
@@ -296,10 +303,12 @@ async function main(): Promise<void> {
   const paced: Awaited<ReturnType<typeof pacedErrors>>[] = [];
   for (const py of ONLY.includes("samples") ? pythons : []) {
     for (const s of SHAPES) {
+      if (PICKED && !PICKED.includes(shapeName(s))) continue;
       const row = await benchOne(py, s.depth, s.threads, !!s.changing);
       rows.push(row);
       log(`${row.python} depth ${row.depth}${row.changing ? " (changing)" : ""} threads ${row.threads}: ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%`);
     }
+    if (PICKED && !PICKED.includes("paced")) continue;
     const e = await pacedErrors(py, 10_000, 30_000);
     paced.push(e);
     log(`${e.python} changing 500-deep stack at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);

@@ -187,9 +187,11 @@ export function joinProfiles(a: Profile, b: Profile): Profile {
 export const STATUS_NAMES = [
   "ok", "read failed", "target gone", "permission denied", "torn stack", "limit hit", "no runtime",
   "version", "bad table", "bad ELF", "not a code object", "free-threaded build", "out of memory",
+  "stack changed while read",
 ] as const;
 export const ST_OK = 0, ST_READ = 1, ST_GONE = 2, ST_PERM = 3, ST_CHAIN = 4, ST_LIMIT = 5, ST_NO_RUNTIME = 6,
-  ST_VERSION = 7, ST_TABLE = 8, ST_ELF = 9, ST_NOT_CODE = 10, ST_FREE_THREADED = 11, ST_NO_MEMORY = 12;
+  ST_VERSION = 7, ST_TABLE = 8, ST_ELF = 9, ST_NOT_CODE = 10, ST_FREE_THREADED = 11, ST_NO_MEMORY = 12,
+  ST_TORN = 13;
 
 /** Per-sample thread record fields (assembly/decode/walk.ts RESULT_SIZE record, in i32 units). */
 export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6, R_FIRST_KEPT = 7;

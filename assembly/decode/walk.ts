@@ -5,8 +5,8 @@
 // Source of truth: ../shared/docs/cpython-layouts.md §4 (thread list, frame models, skipped
 // frames, stack chunks, instruction offsets) and §5 (GIL holder, OS thread ids).
 
-import { readRemote, readWord, readWordStatus, batchReset, batchAdd, batchRun, MAX_IOV } from "../io";
-import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NOT_CODE, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, fail, lastErrorCode } from "../status";
+import { readRemote, readWord, readWordStatus, batchReset, batchAdd, batchRun, readCallCount, MAX_IOV } from "../io";
+import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NOT_CODE, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, ERR_TORN, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
 import { tableAt, tableCount } from "../python/tables";
@@ -148,6 +148,9 @@ class SpecGen {
   frames: Vec = new Vec(8);
   chunks: Vec = new Vec(8);
   codes: Vec = new Vec(8);
+  /** every frame the walk followed (its proof's addresses) */
+  proof: Vec = new Vec(8);
+  proofStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   frameStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   chunkStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   codeStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
@@ -156,7 +159,7 @@ class SpecGen {
   newest: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
   cframe: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
   count: i32 = 0;
-  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.count = 0; }
+  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.proof.clear(); this.count = 0; }
 }
 let specPrev = new SpecGen();
 let specCur = new SpecGen();
@@ -182,6 +185,48 @@ let looseReads: i32 = 0;
 // prefetched code windows
 let pcArena: usize = 0;
 let pcCap: i32 = 0;
+
+// ---- proving a sample: every frame a walk followed is read again after the walks ----
+// The target runs while it is read: ≤3.10 frame objects are freed onto a free list (whose
+// f_back links free frames) or kept as a code object's zombie, and 3.11+ frames in a chunk are
+// popped and pushed while the chunk is copied. A stack built from such reads may be one the
+// thread never had (a recursion 0–20 deep read 46 deep, rooted at a freed frame, or with a
+// caller on its def line; seen on every version, up to 73% of samples at 200 Hz on 3.8). So
+// after every thread is walked, the frames each walk followed are read again, all threads in
+// one batch, and a thread is kept only when every frame still links to the same caller, runs
+// the same code, and (a caller waits at its call) every caller is at the same instruction; a
+// frame object must also still be allocated (a freed one has no references). A thread that
+// fails is walked again from fresh reads (MAX_TORN_RETRIES times), then counted as ERR_TORN.
+// Only the innermost frame's instruction may move meanwhile: it is the one running.
+const CHECK_SIZE: i32 = 32; // {frame addr u64, previous u64, code u64, instruction u64}
+const C_ADDR = 0, C_PREV = 8, C_CODE = 16, C_INSTR = 24;
+const checks = new Vec(CHECK_SIZE);
+const PEND_SIZE: i32 = 16;  // {frame addr u64, code entry i32, instruction offset i32}
+const P_ADDR = 0, P_ENTRY = 8, P_OFFSET = 12;
+const pending = new Vec(PEND_SIZE);
+const slotCheckStart = new StaticArray<i32>(MAX_THREADS);
+const slotCheckEnd = new StaticArray<i32>(MAX_THREADS);
+const slotPendStart = new StaticArray<i32>(MAX_THREADS);
+const slotPendEnd = new StaticArray<i32>(MAX_THREADS);
+const slotStatus = new StaticArray<i32>(MAX_THREADS);
+const slotVerifyQ = new StaticArray<i32>(MAX_THREADS);
+let verifyArena: usize = 0; // one frame window per check record
+let verifyCap: i32 = 0;
+let verifyTsArena: usize = 0; // MAX_THREADS tstate windows, read with the frames for a retry
+const slotVerifyTsQ = new StaticArray<i32>(MAX_THREADS);
+// the second reads at the end of phase A's batch: the frames the previous sample's walks
+// followed, per slot. A thread whose walk followed the same frames, from that batch alone, is
+// proven by them without a batch of its own (a stack that holds still costs one read per sample).
+let earlyArena: usize = 0;
+let earlyCap: i32 = 0;
+const slotEarlyQ = new StaticArray<i32>(MAX_THREADS);
+const slotProven = new StaticArray<bool>(MAX_THREADS);
+const slotFromA = new StaticArray<bool>(MAX_THREADS); // the walk read nothing after phase A
+// a retry walks from the frames its failed proof read (one batch), not one read per frame
+let retryLo: i32 = 0, retryHi: i32 = 0, retryQ: i32 = 0, retryCursor: i32 = 0;
+/** PyObject_HEAD: ob_refcnt is the word before ob_type in every build with a GIL. */
+const REFCNT_BEFORE_TYPE: i32 = 8;
+let oRefcnt: i32 = -1;       // ≤3.10 frame objects only, else -1
 
 // stack chunk copies of this sample: a pool of buffers, ranges per slot
 const MAX_CHUNK_COPIES: i32 = 4096;
@@ -280,6 +325,8 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   nativeIdModel = t.caps[C.CAP_THREAD_NATIVE_ID];
   gilModel = t.caps[C.CAP_GIL_MODEL];
   chainEnd = t.caps[C.CAP_CHAIN_END];
+  oRefcnt = frameModel == C.FRAME_MODEL_FRAME_OBJECT && O[F.F_PYOBJECT_OB_TYPE] >= REFCNT_BEFORE_TYPE
+    ? O[F.F_PYOBJECT_OB_TYPE] - REFCNT_BEFORE_TYPE : -1;
   configureStrings(t.caps[C.CAP_STRING_MODEL], O);
   runtimeAddr = runtime;
   interpHeadSymAddr = interpHead;
@@ -312,6 +359,9 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   if (tstateArena != 0) heap.free(tstateArena);
   tstateArena = heap.alloc(<usize>MAX_THREADS * tstateLen);
   if (tstateArena == 0) return fail(ERR_NO_MEMORY, 0);
+  if (verifyTsArena != 0) heap.free(verifyTsArena);
+  verifyTsArena = heap.alloc(<usize>MAX_THREADS * tstateLen);
+  if (verifyTsArena == 0) return fail(ERR_NO_MEMORY, 0);
   listCount = 0;
   specPrev.clear();
   specCur.clear();
@@ -420,6 +470,19 @@ function prefetchedFrame(addr: u64): usize {
   return 0;
 }
 
+/** The failed proof's second read of the frame at addr, for a retry; 0 when it has none. */
+function verifiedCopy(addr: u64): usize {
+  let k = retryCursor;
+  const end = k + 16 < retryHi ? k + 16 : retryHi;
+  for (; k < end; k++) {
+    if (load<u64>(checks.at(k) + C_ADDR) != addr) continue;
+    if (!unchecked(qOk[retryQ + (k - retryLo)])) return 0;
+    retryCursor = k + 1;
+    return verifyArena + <usize>k * frameLen;
+  }
+  return 0;
+}
+
 /** A local copy of the frame at addr: from a chunk copy, a prefetched frame, else read alone. */
 function localFrame(addr: u64): usize {
   for (let pass = 0; pass < MAX_CHUNKS + 1; pass++) {
@@ -430,6 +493,10 @@ function localFrame(addr: u64): usize {
     if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || nextChunkAddr == 0 || !copyChunk(nextChunkAddr)) break;
   }
   // generator frames, C-stack entry frames, and every frame object ≤3.10
+  if (retryHi > retryLo) {
+    const p = verifiedCopy(addr);
+    if (p != 0) return p;
+  }
   if (speculate) {
     // interpreter frames outside chunks are few (entry and generator frames); many means the
     // chunks moved under this sample: not worth speculating on next time
@@ -462,6 +529,9 @@ function walkFrameObjects(addr: u64): i32 {
     const code = load<u64>(p + <usize>fCode);
     const lasti = load<i32>(p + <usize>fLasti);
     if (code == 0) return -fail(ERR_CHAIN, 3, addr);
+    // a freed frame (on the free list, or a code object's zombie) has no references
+    if (oRefcnt >= 0 && load<i64>(p + <usize>oRefcnt) <= 0) return -fail(ERR_CHAIN, 11, addr);
+    if (!pushCheck(addr, load<u64>(p + <usize>fBack), code, <u64>lasti)) return -fail(ERR_NO_MEMORY, 6);
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = lasti < 0 ? -1 : (unitOffsets ? lasti << 1 : lasti));
@@ -485,6 +555,7 @@ function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     last = addr;
     const prev = load<u64>(p + <usize>oPrev);
     const owner = load<u8>(p + <usize>oOwner);
+    if (!pushCheck(addr, prev, load<u64>(p + <usize>oExec), load<u64>(p + <usize>oInstr))) return -fail(ERR_NO_MEMORY, 6);
     lastOwner = owner;
     if (frameSkip == C.FRAME_SKIP_OWNER && owner >= OWNER_FIRST_NON_PYTHON) {
       addr = prev;
@@ -643,12 +714,17 @@ function frameLine(e: i32, offset: i32): i32 {
 }
 
 /**
- * Walks thread slot `slot` whose tstate window is at ts. Fills result record r.
+ * Walks thread slot `slot` whose tstate window is at ts: its frames, resolved to code entries,
+ * go to `pending` and what the walk followed to `checks` (interned once proven, internStack).
  * Returns OK or a status.
  */
-function sampleThread(slot: i32, ts: usize, r: usize): i32 {
+function decodeThread(slot: i32, ts: usize): i32 {
   let frame: u64 = 0;
   let depth: i32;
+  unchecked(slotCheckStart[slot] = checks.len);
+  unchecked(slotCheckEnd[slot] = checks.len);
+  unchecked(slotPendStart[slot] = pending.len);
+  unchecked(slotPendEnd[slot] = pending.len);
   specMark++;
   curSlot = slot;
   // this thread's prefetched frames and chunk copies
@@ -679,6 +755,7 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
     const base = O[F.F_TSTATE_BASE_FRAME] >= 0 ? load<u64>(ts + <usize>O[F.F_TSTATE_BASE_FRAME]) : 0;
     depth = walkInterpreterFrames(frame, base);
   }
+  unchecked(slotCheckEnd[slot] = checks.len);
   if (depth < 0) return -depth;
   const st = resolveFrames(depth);
   if (st != OK) return st;
@@ -687,26 +764,143 @@ function sampleThread(slot: i32, ts: usize, r: usize): i32 {
   if (depth > 0 && (load<i32>(entries.at(unchecked(frameEntry[depth - 1])) + E_FLAGS) & CO_SUSPENDABLE) != 0) {
     return fail(ERR_CHAIN, 8, unchecked(frameAddr[depth - 1]));
   }
+  const first = pending.grow(depth);
+  if (first < 0) return fail(ERR_NO_MEMORY, 7);
+  for (let i = 0; i < depth; i++) {
+    const q = pending.at(first + i);
+    store<u64>(q + P_ADDR, unchecked(frameAddr[i]));
+    store<i32>(q + P_ENTRY, unchecked(frameEntry[i]));
+    store<i32>(q + P_OFFSET, unchecked(frameOffset[i]));
+  }
+  unchecked(slotPendEnd[slot] = pending.len);
+  return OK;
+}
+
+/** Interns slot's proven frames (decodeThread) as its stack in result record r. OK or a status. */
+function internStack(slot: i32, r: usize): i32 {
+  const lo = unchecked(slotPendStart[slot]), hi = unchecked(slotPendEnd[slot]);
   let node = -1;
-  for (let i = depth - 1; i >= 0; i--) {
-    const e = unchecked(frameEntry[i]);
+  for (let k = hi - 1; k >= lo; k--) {
+    const q = pending.at(k);
+    const e = load<i32>(q + P_ENTRY);
     const p = entries.at(e);
-    const line = frameLine(e, unchecked(frameOffset[i]));
+    const line = frameLine(e, load<i32>(q + P_OFFSET));
     const fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), line, FRAME_PYTHON, load<i32>(p + E_FIRSTLINE));
     if (fid < 0) return fail(ERR_NO_MEMORY, 3);
     node = internNode(node, fid);
     if (node < 0) return fail(ERR_NO_MEMORY, 4);
   }
   store<i32>(r, node, 2 * 4);
-  store<i32>(r, depth, 5 * 4);
+  store<i32>(r, hi - lo, 5 * 4);
   if (keepFrames) {
     // innermost first, like the stack a dump prints
     store<i32>(r, keptAddr.len, 7 * 4);
-    for (let i = 0; i < depth; i++) {
-      if (keptAddr.pushU64(unchecked(frameAddr[i])) < 0 || keptEntry.pushI32(unchecked(frameEntry[i])) < 0) return fail(ERR_NO_MEMORY, 5);
+    for (let k = lo; k < hi; k++) {
+      const q = pending.at(k);
+      if (keptAddr.pushU64(load<u64>(q + P_ADDR)) < 0 || keptEntry.pushI32(load<i32>(q + P_ENTRY)) < 0) return fail(ERR_NO_MEMORY, 5);
     }
   }
   return OK;
+}
+
+/** Records what the walk read of the frame at addr, to be compared with a second read. */
+function pushCheck(addr: u64, prev: u64, code: u64, instr: u64): bool {
+  const k = checks.grow(1);
+  if (k < 0) return false;
+  const c = checks.at(k);
+  store<u64>(c + C_ADDR, addr);
+  store<u64>(c + C_PREV, prev);
+  store<u64>(c + C_CODE, code);
+  store<u64>(c + C_INSTR, instr);
+  return true;
+}
+
+/** Makes the verify arena hold a frame window for every check record. False: no memory. */
+function reserveVerify(): bool {
+  const arena = growArena(verifyArena, verifyCap, checks.len, frameLen);
+  if (arena == 0) return checks.len == 0;
+  if (arena != verifyArena || checks.len * frameLen > verifyCap) { verifyArena = arena; verifyCap = checks.len * frameLen; }
+  return true;
+}
+
+/** Queues the second read of every frame slot's walk followed (and its tstate, for a retry). */
+function queueVerify(slot: i32): void {
+  unchecked(slotVerifyTsQ[slot] = -1);
+  unchecked(slotVerifyQ[slot] = qCount);
+  for (let k = unchecked(slotCheckStart[slot]); k < unchecked(slotCheckEnd[slot]); k++) {
+    if (qAdd(load<u64>(checks.at(k) + C_ADDR), frameLen, verifyArena + <usize>k * frameLen) < 0) {
+      unchecked(slotVerifyQ[slot] = -1); // the queue is full: proven alone later
+      return;
+    }
+  }
+  unchecked(slotVerifyTsQ[slot] = qAdd(unchecked(listAddr[slot]), tstateLen, verifyTsArena + <usize>slot * tstateLen));
+}
+
+/** Does the second read (queueVerify, flushed) show every frame of slot's walk unchanged? */
+function verified(slot: i32): bool {
+  let q = unchecked(slotVerifyQ[slot]);
+  if (q < 0) return false;
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  for (let k = lo; k < hi; k++, q++) {
+    if (!unchecked(qOk[q])) return false;
+    if (!frameUnchanged(checks.at(k), verifyArena + <usize>k * frameLen, k == lo)) return false;
+  }
+  return true;
+}
+
+/** Does the second copy v of a frame show what check record c saw? (leaf: its instruction may move) */
+function frameUnchanged(c: usize, v: usize, leaf: bool): bool {
+  const objects = frameModel == C.FRAME_MODEL_FRAME_OBJECT;
+  const oPrev = objects ? O[F.F_FRAME_F_BACK] : O[F.F_IFRAME_PREVIOUS];
+  const oCode = objects ? O[F.F_FRAME_F_CODE] : O[F.F_IFRAME_EXECUTABLE];
+  const oInstr = objects ? O[F.F_FRAME_F_LASTI] : O[F.F_IFRAME_INSTR_PTR];
+  if (load<u64>(v + <usize>oPrev) != load<u64>(c + C_PREV) || load<u64>(v + <usize>oCode) != load<u64>(c + C_CODE)) return false;
+  if (oRefcnt >= 0 && load<i64>(v + <usize>oRefcnt) <= 0) return false;
+  if (leaf) return true; // the innermost frame runs on
+  const instr: u64 = objects ? <u64>load<i32>(v + <usize>oInstr) : load<u64>(v + <usize>oInstr);
+  return instr == load<u64>(c + C_INSTR);
+}
+
+/**
+ * Is slot's walk proven by the second reads at the end of phase A? Only when the walk used
+ * nothing read after that batch and followed exactly the frames the previous sample did.
+ */
+function verifiedEarly(slot: i32): bool {
+  const q = unchecked(slotEarlyQ[slot]);
+  if (q < 0 || !unchecked(slotFromA[slot])) return false;
+  const prev = specPrev;
+  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  if (hi - lo != phi - plo) return false;
+  for (let j = 0; j < hi - lo; j++) {
+    const c = checks.at(lo + j);
+    if (load<u64>(c + C_ADDR) != prev.proof.getU64(plo + j) || !unchecked(qOk[q + j])) return false;
+    if (!frameUnchanged(c, earlyArena + <usize>(plo + j) * frameLen, j == 0)) return false;
+  }
+  return true;
+}
+
+/** Queues, last in phase A's batch, the frames slot's previous walk followed. */
+function queueEarly(slot: i32): void {
+  unchecked(slotEarlyQ[slot] = -1);
+  const prev = specPrev;
+  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
+  if (phi <= plo) return;
+  const first = qCount;
+  for (let k = plo; k < phi; k++) {
+    if (qAdd(prev.proof.getU64(k), frameLen, earlyArena + <usize>k * frameLen) < 0) return;
+  }
+  unchecked(slotEarlyQ[slot] = first);
+}
+
+/** Proves slot's latest walk alone (one batch). OK, ERR_TORN, or ERR_GONE / ERR_PERM. */
+function verifyOne(slot: i32): i32 {
+  if (!reserveVerify()) return fail(ERR_NO_MEMORY, 8);
+  qCount = 0;
+  queueVerify(slot);
+  const st = qFlush(0);
+  if (st != OK) return st;
+  return verified(slot) ? OK : fail(ERR_TORN, 2);
 }
 
 /**
@@ -900,6 +1094,15 @@ export function walkSample(): i32 {
   }
   for (let k = 0; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
   const codesQ = queueCodes();
+  // last in the batch: the frames each thread's previous walk followed, read a second time
+  const earlyArenaNew = growArena(earlyArena, earlyCap, prev.proof.len, frameLen);
+  if (earlyArenaNew != 0) {
+    if (earlyArenaNew != earlyArena || prev.proof.len * frameLen > earlyCap) { earlyArena = earlyArenaNew; earlyCap = prev.proof.len * frameLen; }
+  }
+  for (let i = 0; i < listCount; i++) {
+    unchecked(slotEarlyQ[i] = -1);
+    if (earlyArenaNew != 0 && unchecked(slotSpecOwner[i]) != 0) queueEarly(i);
+  }
   let st = qFlush(0);
   if (st != OK) return -st;
   if (!unchecked(qOk[0])) return -fail(ERR_READ, 0, interpAddr);
@@ -935,6 +1138,7 @@ export function walkSample(): i32 {
     const cf = tstateCframe(ts);
     const t = unchecked(listAddr[i]);
     if (i < specSlots && unchecked(slotSpecOwner[i]) == t && unchecked(prev.newest[i]) == chunk && unchecked(prev.cframe[i]) == cf) continue;
+    unchecked(slotEarlyQ[i] = -1); // its data comes after the second reads (or it is new)
     queueThread(i, t, chunk, cf);
   }
   if (qCount > firstB) {
@@ -945,38 +1149,112 @@ export function walkSample(): i32 {
 
   // phase C: decode each thread from local copies
   specCur.clear();
+  checks.clear();
+  pending.clear();
   for (let i = 0; i < n; i++) {
-    const r = results + <usize>resultCount * RESULT_SIZE;
-    memory.fill(r, 0, RESULT_SIZE);
-    store<i32>(r, -1, 2 * 4);
     const tAddr = unchecked(listAddr[i]);
     const ts = tstateArena + <usize>i * tstateLen;
     unchecked(specCur.owner[i] = tAddr);
     unchecked(specCur.frameStart[i] = specCur.frames.len);
     unchecked(specCur.chunkStart[i] = specCur.chunks.len);
     unchecked(specCur.codeStart[i] = specCur.codes.len);
+    unchecked(specCur.proofStart[i] = specCur.proof.len);
+    unchecked(slotFromA[i] = false);
+    unchecked(slotCheckStart[i] = checks.len);
+    unchecked(slotCheckEnd[i] = checks.len);
+    unchecked(slotPendStart[i] = pending.len);
+    unchecked(slotPendEnd[i] = pending.len);
     if (!unchecked(listOk[i])) {
-      store<i32>(r, fail(ERR_CHAIN, 5, tAddr), 3 * 4);
-      resultCount++;
+      unchecked(slotStatus[i] = fail(ERR_CHAIN, 5, tAddr));
       continue;
     }
-    st = sampleThread(i, ts, r);
+    const reads0 = readCallCount();
+    st = decodeThread(i, ts);
+    unchecked(slotFromA[i] = readCallCount() == reads0);
     if (st == ERR_GONE || st == ERR_PERM) return -st;
     // torn (the stack moved under the reads): again at once, every read fresh, a few times
     for (let retry = 0; st != OK && retry < MAX_TORN_RETRIES; retry++) {
       speculate = false;
+      unchecked(slotFromA[i] = false);
       specCur.frames.len = unchecked(specCur.frameStart[i]);
       specCur.chunks.len = unchecked(specCur.chunkStart[i]);
       st = readRemote(tAddr, ts, tstateLen);
       if (st == OK && load<u64>(ts + oInterp) != interpAddr) st = fail(ERR_CHAIN, 5, tAddr);
-      if (st == OK) st = sampleThread(i, ts, r);
+      if (st == OK) st = decodeThread(i, ts);
       if (st == ERR_GONE || st == ERR_PERM) return -st;
       speculate = true;
       if (st == ERR_CHAIN && load<u64>(ts + oInterp) != interpAddr) break; // the thread is gone
     }
+    unchecked(slotStatus[i] = st);
+    if (st == OK) {
+      for (let k = unchecked(slotCheckStart[i]); k < unchecked(slotCheckEnd[i]); k++) {
+        if (specCur.proof.pushU64(load<u64>(checks.at(k) + C_ADDR)) < 0) break;
+      }
+    }
     // the addresses to read this thread at next time, as its tstate shows them now
     unchecked(specCur.newest[i] = tstateChunk(ts));
     unchecked(specCur.cframe[i] = tstateCframe(ts));
+  }
+  unchecked(specCur.frameStart[n] = specCur.frames.len);
+  unchecked(specCur.chunkStart[n] = specCur.chunks.len);
+  unchecked(specCur.codeStart[n] = specCur.codes.len);
+  unchecked(specCur.proofStart[n] = specCur.proof.len);
+  specCur.count = n;
+
+  // phase D, one batch: every frame each walk followed, read again, for the threads phase A's
+  // second reads did not prove
+  for (let i = 0; i < n; i++) unchecked(slotProven[i] = unchecked(slotStatus[i]) == OK && verifiedEarly(i));
+  const swap = specPrev;
+  specPrev = specCur;
+  specCur = swap;
+  if (!reserveVerify()) return -fail(ERR_NO_MEMORY, 9);
+  qCount = 0;
+  for (let i = 0; i < n; i++) {
+    unchecked(slotVerifyQ[i] = -1);
+    unchecked(slotVerifyTsQ[i] = -1);
+    if (unchecked(slotStatus[i]) == OK && !unchecked(slotProven[i])) queueVerify(i);
+  }
+  st = qFlush(0);
+  if (st != OK) return -st;
+
+  // phase E: keep the proven stacks; walk the others again, each proven alone
+  for (let i = 0; i < n; i++) {
+    const r = results + <usize>resultCount * RESULT_SIZE;
+    memory.fill(r, 0, RESULT_SIZE);
+    store<i32>(r, -1, 2 * 4);
+    const tAddr = unchecked(listAddr[i]);
+    const ts = tstateArena + <usize>i * tstateLen;
+    st = unchecked(slotStatus[i]);
+    if (!unchecked(listOk[i])) {
+      store<i32>(r, st, 3 * 4);
+      resultCount++;
+      continue;
+    }
+    if (st == OK && !unchecked(slotProven[i]) && !verified(i)) {
+      st = fail(ERR_TORN, 3, tAddr);
+      speculate = false;
+      for (let retry = 0; retry < MAX_TORN_RETRIES; retry++) {
+        // the thread state and frames as the failed proof read them, else read now
+        const tq = unchecked(slotVerifyTsQ[i]);
+        let rs = OK;
+        if (tq >= 0 && unchecked(qOk[tq])) memory.copy(ts, verifyTsArena + <usize>i * tstateLen, <usize>tstateLen);
+        else rs = readRemote(tAddr, ts, tstateLen);
+        retryLo = unchecked(slotCheckStart[i]);
+        retryHi = unchecked(slotVerifyQ[i]) >= 0 ? unchecked(slotCheckEnd[i]) : retryLo;
+        retryQ = unchecked(slotVerifyQ[i]);
+        retryCursor = retryLo;
+        if (rs == OK && load<u64>(ts + oInterp) != interpAddr) { st = fail(ERR_CHAIN, 5, tAddr); break; } // the thread is gone
+        if (rs == OK) rs = decodeThread(i, ts);
+        retryHi = retryLo;
+        if (rs == OK) rs = verifyOne(i);
+        else { unchecked(slotVerifyQ[i] = -1); unchecked(slotVerifyTsQ[i] = -1); }
+        if (rs == ERR_GONE || rs == ERR_PERM) return -rs;
+        if (rs == OK) { st = OK; break; }
+        if (rs != ERR_TORN) st = rs;
+      }
+      speculate = true;
+    }
+    if (st == OK) st = internStack(i, r);
     const ident = load<u64>(ts + oIdent);
     // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
     // its frame pointers hold then is not a stack of this process
@@ -988,13 +1266,6 @@ export function walkSample(): i32 {
     store<i32>(r, gil != 0 && gil == tAddr ? 1 : 0, 4 * 4);
     resultCount++;
   }
-  unchecked(specCur.frameStart[n] = specCur.frames.len);
-  unchecked(specCur.chunkStart[n] = specCur.chunks.len);
-  unchecked(specCur.codeStart[n] = specCur.codes.len);
-  specCur.count = n;
-  const swap = specPrev;
-  specPrev = specCur;
-  specCur = swap;
   return resultCount;
 }
 
