@@ -9,6 +9,7 @@ import { escapeText, stderrLine } from "./escape.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
 import { Tracer } from "./ptrace.js";
 import { ProcessTree } from "./proctree.js";
+import { readCmdline } from "./proc.js";
 
 /** A local variable: its value as Python's repr() writes it (cut short: see README), and
  *  whether it is one of the function's arguments. */
@@ -40,6 +41,8 @@ export interface DumpResult {
   threads: DumpThread[];
   /** with --subprocesses: every Python descendant, with its parent's pid */
   subprocesses?: (DumpResult & { ppid: number })[];
+  /** with --subprocesses on a root that is not Python (a shell, a launcher): no threads of its own */
+  notPython?: boolean;
 }
 
 export interface DumpOptions {
@@ -87,7 +90,17 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
 
 /** Samples every thread of pid once (retrying torn stacks a few times). */
 export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpResult> {
-  const result = await dumpOne(pid, opts, true);
+  let result: DumpResult;
+  let rootError: WspyError | null = null;
+  try {
+    result = await dumpOne(pid, opts, true);
+  } catch (e) {
+    // with -s, a root that is not Python (bash, a supervisor) is a launcher: its Python
+    // descendants are dumped, as record -s samples them
+    if (!(opts.subprocesses && e instanceof WspyError && e.code === "NOT_PYTHON")) throw e;
+    rootError = e;
+    result = { pid, command: readCmdline(pid), python: "", binary: "", tableSource: "", threads: [], notPython: true };
+  }
   if (opts.subprocesses) {
     const tree = new ProcessTree(pid);
     const { added } = tree.scan();
@@ -98,6 +111,9 @@ export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpRes
       } catch {
         // not Python, not started yet, or gone: skipped silently
       }
+    }
+    if (rootError && !result.subprocesses.length) {
+      throw new WspyError("NOT_PYTHON", `${rootError.message}; none of its descendants is Python either`, rootError.hint);
     }
   }
   return result;
@@ -188,6 +204,10 @@ export function renderDumpText(d: DumpResult): string {
   const out: string[] = [];
   const one = (p: DumpResult, ppid?: number): void => {
     out.push(`Process ${p.pid}${ppid ? ` (child of ${ppid})` : ""}: ${escapeText(p.command.join(" "))}`);
+    if (p.notPython) {
+      out.push("not Python: its Python descendants follow");
+      return;
+    }
     out.push(`Python v${p.python} (${escapeText(p.binary)})`);
     for (const t of p.threads) {
       out.push("");

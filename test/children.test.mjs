@@ -96,3 +96,36 @@ t.test("record -s -p BASH_PID: a Python child started later is profiled", { skip
   const stacks = parseCollapsed(readFileSync(out, "utf8"));
   t.ok(samplesOf(stacks, "burn") > 0, "burn() of the later Python child is in the profile");
 });
+
+t.test("dump -s -p BASH_PID: the launcher is not Python, its Python child is dumped", { skip }, async (t) => {
+  // bash runs Python as a child (not exec: the trailing `; true` keeps bash there)
+  const bash = spawn("bash", ["-c", `"${python.path}" "${path.join(FIXTURES, "idle.py")}" 1800; true`], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+  t.teardown(() => { try { process.kill(-bash.pid, "SIGKILL"); } catch { /* gone */ } try { bash.kill("SIGKILL"); } catch { /* gone */ } });
+  await new Promise((resolve, reject) => {
+    let out = "";
+    bash.stdout.on("data", (d) => { out += d; if (out.includes("ready")) resolve(); });
+    bash.on("exit", () => reject(new Error("bash exited before its Python child was ready")));
+  });
+  const j = await wspy(["dump", "-s", "-p", String(bash.pid), "--json"]);
+  t.equal(j.code, 0, `dump -s --json exits 0 ${j.stderr}`);
+  const d = JSON.parse(j.stdout);
+  t.equal(d.notPython, true, "the root is marked as not Python");
+  t.same(d.threads, [], "and has no threads of its own");
+  const child = (d.subprocesses ?? []).find((p) => p.ppid === bash.pid);
+  t.ok(child, "the Python child is dumped, with bash as its parent");
+  t.ok(child?.threads.some((th) => th.frames.some((f) => f.name === "<module>" && f.file.endsWith("idle.py"))), "its stack is idle.py's");
+  const text = await wspy(["dump", "-s", "-p", String(bash.pid)]);
+  t.equal(text.code, 0, `dump -s exits 0 ${text.stderr}`);
+  t.match(text.stdout, new RegExp(`^Process ${bash.pid}: bash -c .*\\nnot Python: its Python descendants follow\\n`), "the text says the root is not Python");
+  t.match(text.stdout, new RegExp(`Process \\d+ \\(child of ${bash.pid}\\)`), "then its child");
+});
+
+t.test("dump -s -p of a process with no Python in its tree: one line, exit 5", async (t) => {
+  const sleeper = spawn("sleep", ["1800"], { stdio: "ignore" });
+  t.teardown(() => { try { sleeper.kill("SIGKILL"); } catch { /* gone */ } });
+  await new Promise((resolve) => sleeper.once("spawn", resolve));
+  const r = await wspy(["dump", "-s", "-p", String(sleeper.pid)]);
+  t.equal(r.code, 5, "exit 5 (not Python)");
+  t.match(r.stderr, /is not a Python process.*none of its descendants is Python either/, r.stderr.trim());
+  t.equal(r.stderr.trim().split("\n").length, 1, "one line");
+});
