@@ -16,6 +16,9 @@ import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStat
 import { loadAllTables, loadTableText, versionBounds, TableInfo } from "./tables.js";
 import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "./files.js";
 
+/** Walks tried at attach before a table is refused (each retries a torn thread 3 times; µs each). */
+const TRIAL_WALKS = 64;
+
 // symbol indices of assembly/locate/elf.ts
 const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
   SYM_PYCODE_TYPE = 4, SYM_VERSION_BUFFER = 6, SYM_UNICODE_TYPE = 7, SYM_STRING_TYPE = 8, SYM_BYTES_TYPE = 9;
@@ -582,14 +585,17 @@ export class Target {
   }
 
   /**
-   * One trial walk of every thread: a table that does not match the build shows as stacks that
+   * Trial walks of every thread: a table that does not match the build shows as stacks that
    * never decode (chains that do not close, pointers that are not code objects). Refuse it then,
    * rather than produce garbage. Threads without Python frames pass.
    */
   private static verifyWalk(core: Core, view: ProcessView, version: string, tableSource: string): void {
     const what = view.describe;
     let lastBad = 0;
-    for (let attempt = 0; attempt < 8; attempt++) {
+    // a live stack that changes fast (a recursion going up and down on 2.7–3.10, whose freed frame
+    // objects fail the chain's proof) can fail 8 walks in a row on a loaded machine (seen: 2 dumps
+    // of 43): a matching table decodes one walk of many, a wrong one none, so try enough of them
+    for (let attempt = 0; attempt < TRIAL_WALKS; attempt++) {
       const n = core.x.walkSample();
       if (n < 0) {
         if (-n === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
