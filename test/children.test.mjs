@@ -8,9 +8,10 @@
 //    Python later) and `record -s -p BASH_PID` with the Python child started after wspy began:
 //    the Python function burn() is in the profile, and the summary says the root is not Python.
 import t from "tap";
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { holdsProcFileOf } from "./helpers/sampling.mjs";
 import { wspy, startFixture, FIXTURES } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
@@ -45,17 +46,6 @@ t.test("200 short-lived children a second: the parent keeps its rate", { skip },
   const parentRoot = `process ${fx.pid}: `;
   t.ok(stacks.some((s) => s.frames[0].startsWith(parentRoot) && s.frames.some((f) => f.startsWith("parent_spin ("))), "parent_spin() under the parent's process root");
 });
-
-/** Does process pid hold a /proc file of target open (wspy watches a root it does not sample through its stat file)? */
-function holdsProcFileOf(pid, target) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`/proc/${target}/`); } catch { return false; }
-    });
-  } catch {
-    return false;
-  }
-}
 
 t.test("a launcher started by wspy: its later Python child is profiled", { skip }, async (t) => {
   const dir = t.testdir();

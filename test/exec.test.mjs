@@ -10,9 +10,10 @@
 //    memory layout) takes its pid; resumed, wspy ends with "target exited" instead of sampling
 //    the newcomer into the old profile (pid_reuse_driver.py does the steps).
 import t from "tap";
-import { readFileSync, readdirSync, readlinkSync, existsSync } from "node:fs";
+import { readFileSync, existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { whenSampling } from "./helpers/sampling.mjs";
 import { wspy, startFixture, FIXTURES, CLI } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
@@ -26,38 +27,13 @@ function parseCollapsed(text) {
 }
 const samplesOf = (stacks, name) => stacks.filter((s) => s.frames.some((f) => f.startsWith(`${name} (`))).reduce((a, s) => a + s.count, 0);
 
-/** Does process pid hold a /proc file of target open (wspy keeps the target's stat files open while it samples it)? */
-function holdsProcFileOf(pid, target) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`/proc/${target}/`); } catch { return false; }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Resolves once wspy (child) samples target (it holds the target's /proc files open), or after
- * maxMs whatever it holds (a wspy that keeps no such file open), or when wspy ended.
- */
-function whenSampling(child, target, maxMs = 4000) {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (child.exitCode !== null || child.signalCode !== null) { clearInterval(timer); resolve(false); return; }
-      if (holdsProcFileOf(child.pid, target) || Date.now() - t0 >= maxMs) { clearInterval(timer); resolve(true); }
-    }, 20);
-  });
-}
-
 /** Runs wspy; once it samples fx, waits 1 s of sampling more, then sends the fixture SIGUSR1. */
 function recordThenSignal(t, fx, args) {
   let killer;
   return wspy(args, {
     onSpawn(child) {
       killer = setTimeout(() => child.kill("SIGKILL"), WSPY_TIMEOUT_MS);
-      whenSampling(child, fx.pid).then((ok) => {
+      whenSampling(child, fx.pid, 0, 4000, true).then((ok) => {
         if (!ok) return;
         // some samples of before_exec(), then the exec
         setTimeout(() => { try { process.kill(fx.pid, "SIGUSR1"); } catch { /* gone */ } }, 1000);

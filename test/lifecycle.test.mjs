@@ -12,8 +12,9 @@
 // Throughout, the target is never stopped: /proc/PID/status is polled while wspy runs and
 // checked afterwards (TracerPid 0, state neither T nor t).
 import t from "tap";
-import { readFileSync, readdirSync, readlinkSync, existsSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync } from "node:fs";
 import path from "node:path";
+import { whenSampling } from "./helpers/sampling.mjs";
 import Ajv from "ajv";
 import { wspy, startFixture, marks, FIXTURES, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
@@ -78,43 +79,6 @@ function watchTargets(pids, launchedBy = () => null) {
       return [...problems];
     },
   };
-}
-
-/**
- * Does process `pid` hold a thread's state file of TARGET open (/proc/TARGET/task/TID/stat)?
- * wspy keeps them open while it samples TARGET, to tell running threads from idle ones.
- */
-function holdsProcFileOf(pid, target) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`/proc/${target}/task/`);
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Resolves once wspy (child) is sampling target: at least minMs after the spawn and once wspy
- * holds the target's thread state files open, or after maxMs, so that a slow start on a busy
- * machine does not decide the test.
- */
-function whenSampling(child, target, minMs = 1500, maxMs = 15000) {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const ms = Date.now() - t0;
-      if (child.exitCode !== null || child.signalCode !== null) { clearInterval(timer); resolve(false); return; }
-      if ((ms >= minMs && holdsProcFileOf(child.pid, target)) || ms >= maxMs) {
-        clearInterval(timer);
-        resolve(true);
-      }
-    }, 20);
-  });
 }
 
 /** Runs wspy, killing it (SIGKILL) if it has not ended after WSPY_TIMEOUT_MS. */
@@ -190,7 +154,7 @@ async function targetExits(t, python) {
   t.teardown(() => fx.kill());
   const watch = watchTargets([fx.pid]);
   const r = await wspyBounded(["record", "-p", String(fx.pid), "-o", out, "-f", "raw"], (child) => {
-    whenSampling(child, fx.pid, 1000).then(() => setTimeout(() => fx.child.kill("SIGUSR1"), 1000));
+    whenSampling(child, fx.pid, 1000, 15000, true).then(() => setTimeout(() => fx.child.kill("SIGUSR1"), 1000));
   });
   t.same(watch.stop(), [], "the target was never stopped or traced while recording");
   t.equal(r.code, 0, `wspy exits 0 when the target exits ${r.stderr}`);
@@ -234,7 +198,7 @@ async function signalled(t, python, signal) {
   let sent = false;
   // after ~1.5 s, and once wspy is sampling (a busy machine can take longer to start it)
   const r = await wspyBounded(["record", "-p", String(fx.pid), "-o", out, "-f", "raw"], (child) => {
-    whenSampling(child, fx.pid, 1500).then(() => setTimeout(() => { sent = child.kill(signal); }, 300));
+    whenSampling(child, fx.pid, 1500, 15000, true).then(() => setTimeout(() => { sent = child.kill(signal); }, 300));
   });
   t.same(watch.stop(), [], "the target was never stopped or traced while recording");
   t.ok(sent, `${signal} sent to wspy`);

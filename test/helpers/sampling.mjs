@@ -6,12 +6,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readlinkSync } from "node:fs";
 import { wspy } from "./run.mjs";
 
-/** Does process pid hold a thread state file of target open (/proc/TARGET/task/TID/stat)? */
+/**
+ * Does process pid hold a /proc file of target open? wspy keeps the target's stat file open from
+ * attach on (its identity: pid and start time) and its thread state files while it samples.
+ */
 export function holdsProcFileOf(pid, target) {
   try {
     return readdirSync(`/proc/${pid}/fd`).some((fd) => {
       try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`/proc/${target}/task/`);
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`/proc/${target}/`);
       } catch {
         return false;
       }
@@ -23,16 +26,17 @@ export function holdsProcFileOf(pid, target) {
 
 /**
  * Resolves true once wspy (child) samples target (and at least minMs passed), false if wspy
- * ended first or maxMs passed (a wait for a condition, bounded so a broken wspy fails the test).
+ * ended first; after maxMs, timeoutResult (a wait for a condition, bounded so a broken wspy fails
+ * the test; true where the caller's check does not depend on it).
  */
-export function whenSampling(child, target, minMs = 300, maxMs = 20000) {
+export function whenSampling(child, target, minMs = 300, maxMs = 20000, timeoutResult = false) {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const timer = setInterval(() => {
       const ms = Date.now() - t0;
       if (child.exitCode !== null || child.signalCode !== null) { clearInterval(timer); resolve(false); return; }
       if (ms >= minMs && holdsProcFileOf(child.pid, target)) { clearInterval(timer); resolve(true); return; }
-      if (ms >= maxMs) { clearInterval(timer); resolve(false); }
+      if (ms >= maxMs) { clearInterval(timer); resolve(timeoutResult); }
     }, 20);
   });
 }
