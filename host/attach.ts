@@ -4,7 +4,7 @@
 // (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
 // Nothing here stops or traces a live target: it only reads /proc and its memory.
 // Must not know: CPython struct layouts (the core knows them); it passes symbol addresses.
-// Source of truth: ../shared/docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
+// Source of truth: docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
 
 import { readlinkSync, closeSync, readSync } from "node:fs";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The wspy command line: py-spy's flag names on top of the library API (index.ts).
 // Must not know: CPython layouts or the core's exports beyond the library API.
-// Source of truth: ../shared/docs/design.md §1 (commands and flags); README (usage).
+// Source of truth: docs/design.md §1 (commands and flags); README (usage).
 
 import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";

@@ -1,7 +1,7 @@
 // The host's one error type: a code the CLI maps to an exit status, a one-line message saying
 // what went wrong, and a hint saying what to do.
 // Must not know: CPython layouts; the CLI decides how to print.
-// Source of truth: this file; ../shared/docs/design.md §6.
+// Source of truth: this file; docs/design.md §6.
 
 import { readFileSync, statSync } from "node:fs";
 

@@ -1,6 +1,6 @@
 // The library API: what the CLI uses, for programs that profile from code.
 // Must not know: argument parsing or terminal output.
-// Source of truth: ../shared/docs/design.md §8 ("The CLI is one client of a library API").
+// Source of truth: docs/design.md §8 ("The CLI is one client of a library API").
 
 export { record } from "./record.js";
 export type { RecordOptions, RecordResult } from "./record.js";

@@ -1,7 +1,7 @@
 // Recording: sample a target on a jittered schedule until the duration ends, the user
 // interrupts, or the target exits; then render and write the profile atomically and report.
 // Must not know: CPython layouts (the core walks), output formats (renderers render).
-// Source of truth: ../shared/docs/design.md §1 (flags), DEVELOPERS brief ("Nothing lost").
+// Source of truth: docs/design.md §1 (flags), DEVELOPERS brief ("Nothing lost").
 
 import type { ChildProcess } from "node:child_process";
 import { TargetInfo } from "./attach.js";

@@ -5,7 +5,7 @@
 // What a kept sample becomes (a committed sample, a live table) is the caller's hook.
 // Must not know: CPython layouts (the core walks), output formats, the terminal. The tick path
 // allocates nothing: records are read from the core's memory through a kept Int32Array view.
-// Source of truth: ../shared/docs/design.md §1 (flags), §3 (reads); proc(5); ptrace(2) (--blocking).
+// Source of truth: docs/design.md §1 (flags), §3 (reads); proc(5); ptrace(2) (--blocking).
 
 import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";

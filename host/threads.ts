@@ -5,7 +5,7 @@
 // string work.
 // Must not know: CPython layouts (names and frames come from the core's tables), the terminal.
 // Source of truth: proc(5) (task/TID/comm: 3.14+ sets it from Thread.name, truncated to 15 bytes);
-// ../shared/docs/cpython-layouts.md §6; CPython's Lib/threading.py, queue.py, selectors.py,
+// docs/cpython-layouts.md §6; CPython's Lib/threading.py, queue.py, selectors.py,
 // socket.py, subprocess.py, multiprocessing/connection.py (the functions that block).
 
 import { readFileSync } from "node:fs";

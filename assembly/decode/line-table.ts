@@ -4,7 +4,7 @@
 // Must not know: any Python version number (the caller picks the format), the target
 // process, or any I/O. It only reads the bytes it is given.
 // Source of truth: CPython's Objects/lnotab_notes.txt (2.7–3.10) and Objects/locations.md
-// (3.11+) of each version; the algorithms are those of /work/shared/docs/cpython-layouts.md
+// (3.11+) of each version; the algorithms are those of docs/cpython-layouts.md
 // §4.6, which matched CPython's own dis.findlinestarts / co_lines() / co_positions() on every
 // instruction of several stdlib modules for every version 2.7–3.15.
 //

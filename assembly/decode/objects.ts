@@ -12,7 +12,7 @@
 // _PyObject_ValuesPointer = obj-32 / _PyObject_ManagedDictPointer = obj-24; 3.12 PyDictOrValues
 // at obj-24: a dict, or values - 1 (odd); 3.13–3.15 PyManagedDictPointer at obj-24, _PyObject_InlineValues
 // = obj + tp_basicsize with keys in ht_cached_keys); Include/cpython/longintrepr.h (30-bit
-// digits; 3.12+ lv_tag); Include/object.h (tp_flags bits); ../shared/docs/cpython-layouts.md
+// digits; 3.12+ lv_tag); Include/object.h (tp_flags bits); docs/cpython-layouts.md
 // §4.5, §6, §7.6; Include/setobject.h (setentry {hash, key} in 2.7, {key, hash} in 3.x; deleted
 // slots hold the module's dummy key); 2.7 Include/unicodeobject.h (PyUnicodeObject {length, str});
 // numpy/core/include/numpy/arrayscalars.h (the value right after PyObject_HEAD). Each layout was checked against the real 2.7–3.15 interpreters

@@ -2,7 +2,7 @@
 // read remotely, decoded to UTF-8 locally and interned.
 // Must not know: versions (the string model and offsets come from the active table).
 // Source of truth: CPython Include/cpython/unicodeobject.h (PyASCIIObject state bits, identical
-// 3.3–3.15) and Include/stringobject.h (2.7); ../shared/docs/cpython-layouts.md §4.5.
+// 3.3–3.15) and Include/stringobject.h (2.7); docs/cpython-layouts.md §4.5.
 
 import { readRemote } from "../io";
 import { OK, ERR_LIMIT, ERR_CHAIN, ERR_TABLE, fail } from "../status";

@@ -5,7 +5,7 @@
 // Must not know: version numbers (objects.ts reads every layout through the active table), the
 // host's caching policy (when to call this).
 // Source of truth: Lib/threading.py of 2.7–3.15 (`_active = {}` maps get_ident() to the Thread;
-// `self._name` / 2.7 `self.__name`); ../shared/docs/cpython-layouts.md §6.
+// `self._name` / 2.7 `self.__name`); docs/cpython-layouts.md §6.
 
 import { OK, ERR_NO_RUNTIME, ERR_LIMIT, ERR_GONE, ERR_PERM, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";

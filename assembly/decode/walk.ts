@@ -2,7 +2,7 @@
 // interned into the profile tables. One call samples every thread of the target once.
 // Must not know: version numbers (only the active table's offsets and capabilities), I/O
 // beyond io.ts, the clock or the OS (the host decides which thread samples to keep).
-// Source of truth: ../shared/docs/cpython-layouts.md §4 (thread list, frame models, skipped
+// Source of truth: docs/cpython-layouts.md §4 (thread list, frame models, skipped
 // frames, stack chunks, instruction offsets) and §5 (GIL holder, OS thread ids).
 
 import { readRemote, readWord, readWordStatus, batchReset, batchAdd, batchRun, readCallCount, MAX_IOV } from "../io";

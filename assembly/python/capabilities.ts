@@ -1,7 +1,7 @@
 // Named capabilities: the behaviours that differ between CPython versions, chosen once at attach
 // from the version table. Decoders switch on these, never on version numbers.
 // Must not know: version numbers (registry.ts maps versions to capabilities).
-// Source of truth: ../shared/docs/cpython-layouts.md §4 (frame models, line tables, strings).
+// Source of truth: docs/cpython-layouts.md §4 (frame models, line tables, strings).
 
 export const CAP_FRAME_MODEL = 0;      // where a thread's innermost frame is and what frames are
 export const CAP_LINE_TABLE = 1;       // how an instruction offset maps to a line

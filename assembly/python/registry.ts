@@ -2,7 +2,7 @@
 // table for a target (a user's plugin first, then a built-in table), and for 3.13+ builds one
 // from the target's own `_Py_DebugOffsets`, whose layout it picks by minor version.
 // Must not know: how bytes were read, files, JSON.
-// Source of truth: ../shared/docs/cpython-layouts.md §2.5 (debug offsets positions per minor,
+// Source of truth: docs/cpython-layouts.md §2.5 (debug offsets positions per minor,
 // dumped from real 3.13.0, 3.14.10 and 3.15.2 binaries); CPython's validate_debug_offsets.
 
 import * as F from "./fields";
