@@ -13,22 +13,12 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { wspy, startFixture, CLI, ROOT } from "./helpers/run.mjs";
+import { wspy, startFixture, CLI, ROOT, oneLine } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 import { spawnAsOther, OTHER_UID } from "./helpers/sampling.mjs";
 
 const py312 = findByLabel("pyenv 3.12");
 const debian = findByLabel("debian 3.11"); // outside /root: another user can run it
-
-/** One line on stderr, the exit code, no stack trace. */
-function oneLine(t, r, code, pattern) {
-  t.equal(r.code, code, `exit code ${code}`);
-  const lines = r.stderr.trim().split("\n");
-  t.equal(lines.length, 1, `one line: ${r.stderr.trim()}`);
-  t.match(lines[0], /^wspy: /);
-  t.match(lines[0], pattern);
-  t.notMatch(r.stderr, /\n\s+at /, "no stack trace");
-}
 
 t.test("rate and duration are validated: one line, exit 2", async (t) => {
   const out = path.join(t.testdir(), "x.txt");

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { wspy } from "./helpers/run.mjs";
+import { wspy, haveTmux } from "./helpers/run.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const have = (bin) => {
@@ -77,15 +77,6 @@ t.test("fish: the script parses and fish completes with it", { skip: have("fish"
   t.ok(complete("wspy tables export --").includes("--pid"), "tables export --pid");
   t.same(complete("wspy completions z"), ["zsh"], "the shells");
 });
-
-function haveTmux() {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test("zsh: the script parses, and Tab in a real zsh completes with it", { skip: !have("zsh") ? "zsh is not installed" : !haveTmux() ? "tmux is not installed (to drive an interactive zsh)" : false }, async (t) => {
   const file = await script(t, "zsh");

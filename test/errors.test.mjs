@@ -5,22 +5,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wspy, startFixture, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
+import { wspy, startFixture, ROOT, FIXTURE_LIFETIME, oneLine } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-errors-"));
 const py38 = findByLabel("pyenv 3.8");
 const py312 = findByLabel("pyenv 3.12");
-
-/** One line on stderr, the exit code, no stack trace. */
-function oneLine(t, r, code, pattern) {
-  t.equal(r.code, code, `exit code ${code}`);
-  const lines = r.stderr.trim().split("\n");
-  t.equal(lines.length, 1, `one line: ${r.stderr.trim()}`);
-  t.match(lines[0], /^wspy: /);
-  t.match(lines[0], pattern);
-  t.notMatch(r.stderr, /\n\s+at /, "no stack trace");
-}
 
 t.test("no such pid", async (t) => {
   oneLine(t, await wspy(["dump", "-p", "999999999"]), 3, /no process with pid 999999999/);

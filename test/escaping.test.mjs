@@ -11,7 +11,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
-import { wspy, startFixture, CLI, ROOT } from "./helpers/run.mjs";
+import { wspy, startFixture, CLI, ROOT, haveTmux } from "./helpers/run.mjs";
 import { findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const { escapeText, escapeFileText, jsonInert } = await import(path.join(ROOT, "build", "host", "escape.js"));
@@ -108,15 +108,6 @@ t.test("a non-Python target: its hostile argv[0] appears escaped in the error", 
   t.ok(r.stderr.includes("\\x1b]0;PWNED\\x07\\x1b[2Jevil-argv0"), `the command line is shown escaped: ${JSON.stringify(r.stderr)}`);
   t.equal(rawFound(r.stderr.replace(/\n$/, "")), "", "no raw control character on stderr");
 });
-
-function haveTmux() {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test("in a real terminal (tmux): the pane's title does not change and its screen is not cleared", { skip: haveTmux() ? false : "tmux is not installed" }, async (t) => {
   const pid = await startHostileSleep(t);

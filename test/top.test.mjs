@@ -5,19 +5,10 @@
 import t from "tap";
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { wspy, startFixture, CLI, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
+import { wspy, startFixture, CLI, ROOT, FIXTURE_LIFETIME, haveTmux } from "./helpers/run.mjs";
 import { findPythons, findByLabel } from "./helpers/pythons.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function haveTmux() {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const SOCKET = `wspy-top-test-${process.pid}`;
 const tmux = (...args) => execFileSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });

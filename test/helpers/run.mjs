@@ -88,3 +88,18 @@ export function marks(fixture) {
   });
   return out;
 }
+
+/** Checks a user error: the exit code, one `wspy:` line on stderr matching pattern, no stack trace. */
+export function oneLine(t, r, code, pattern) {
+  t.equal(r.code, code, `exit code ${code}`);
+  const lines = r.stderr.trim().split("\n");
+  t.equal(lines.length, 1, `one line: ${r.stderr.trim()}`);
+  t.match(lines[0], /^wspy: /);
+  t.match(lines[0], pattern);
+  t.notMatch(r.stderr, /\n\s+at /, "no stack trace");
+}
+
+/** Is tmux installed (the terminal tests drive it)? */
+export function haveTmux() {
+  return spawnSync("tmux", ["-V"], { stdio: "ignore" }).status === 0;
+}
