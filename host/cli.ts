@@ -5,9 +5,8 @@
 
 import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";
-import { WspyError, EXIT_CODES } from "./errors.js";
+import { WspyError, EXIT_CODES, isCoreTrap, coreTrapError } from "./errors.js";
 import { commanderError, jsonInert, stderrLine } from "./escape.js";
-import { isCoreTrap, coreTrapError } from "./core.js";
 import { checkWritable, writeOutput } from "./output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {

@@ -9,7 +9,7 @@ import path from "node:path";
 import * as loader from "@assemblyscript/loader";
 import type { Reader } from "./reader.js";
 import { addressOf } from "./reader.js";
-import { WspyError } from "./errors.js";
+import { WspyError, CoreTrap } from "./errors.js";
 import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "./profile.js";
 
 /** The core's exports, typed where the host uses them. */
@@ -106,28 +106,8 @@ export interface CoreExports {
   localsTextPtr(): number;
 }
 
-/**
- * A trap in the core: an abort (assertion) or a WebAssembly RuntimeError (out-of-bounds access,
- * unreachable). Always a bug in wspy, never the target's fault; the instance that trapped may be
- * left half-way through an update, so a caller that goes on uses a fresh Core.
- */
-export class CoreTrap extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CoreTrap";
-  }
-}
-
-/** Is e a trap of the WASM core (RuntimeError or abort), as opposed to a host error? */
-export function isCoreTrap(e: unknown): e is Error {
-  return e instanceof CoreTrap || e instanceof WebAssembly.RuntimeError;
-}
-
-/** The one-line INTERNAL error a trap becomes where it ends a command. */
-export function coreTrapError(e: Error, what: string): WspyError {
-  return new WspyError("INTERNAL", `internal error in the core while ${what}: ${e.message}`,
-    "a bug: please report it with the command and the target's Python version; WSPY_DEBUG=1 shows where");
-}
+// traps are host errors: declared in errors.ts (the CLI needs them without loading the core)
+export { CoreTrap, isCoreTrap, coreTrapError } from "./errors.js";
 
 /**
  * Appends profile b (recorded later, by another core instance, of the same process) to a:

@@ -71,3 +71,26 @@ export function permissionError(pid: number, what = `process ${pid}`): WspyError
   const own = isNonDumpable(pid);
   return new WspyError("PERMISSION", `permission denied reading ${what}${own ? ": the target made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0), a setuid start or a change of user)" : ""}`, permissionHint(pid));
 }
+
+/**
+ * A trap in the core: an abort (assertion) or a WebAssembly RuntimeError (out-of-bounds access,
+ * unreachable). Always a bug in wspy, never the target's fault; the instance that trapped may be
+ * left half-way through an update, so a caller that goes on uses a fresh Core.
+ */
+export class CoreTrap extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CoreTrap";
+  }
+}
+
+/** Is e a trap of the WASM core (RuntimeError or abort), as opposed to a host error? */
+export function isCoreTrap(e: unknown): e is Error {
+  return e instanceof CoreTrap || e instanceof WebAssembly.RuntimeError;
+}
+
+/** The one-line INTERNAL error a trap becomes where it ends a command. */
+export function coreTrapError(e: Error, what: string): WspyError {
+  return new WspyError("INTERNAL", `internal error in the core while ${what}: ${e.message}`,
+    "a bug: please report it with the command and the target's Python version; WSPY_DEBUG=1 shows where");
+}
