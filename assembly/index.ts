@@ -4,7 +4,7 @@
 // Must not know: files, processes, clocks, terminals, output formats.
 // Source of truth: docs/design.md §2; host/core.ts is the one caller.
 
-export { readCallCount, readLastErrno, ioForgetBase } from "./io";
+export { readCallCount, ioForgetBase } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
   elfParse, elfSymbol, elfSymbolSize, elfType_ as elfType, elfFirstLoadVaddr, elfFirstLoadOffset,
@@ -14,9 +14,11 @@ export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
-  walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE,
-  MAX_THREADS, MAX_FRAMES, walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
+  walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
+  MAX_FRAMES, walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
 } from "./decode/walk";
+export { walkCommit, walkResultsPtr, walkResultCount, MAX_THREADS } from "./decode/results";
+export { RESULT_SIZE } from "./contract";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
   setThreadName, pushSample, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
@@ -29,6 +31,23 @@ export { localsRead, localsPtr, localsArgsPtr, MAX_LOCALS, floatRepr, localsText
 
 import { FIELD_COUNT, FIELD_NAMES, FIELD_SECTIONS, FIELD_WIDTHS, SECTION_NAMES } from "./python/fields";
 import { CAP_COUNT, CAP_NAMES, CAP_VALUES, CAP_OPTIONAL } from "./python/capabilities";
+import * as K from "./contract";
+import { SYM_COUNT, SYM_NAMES } from "./locate/elf";
+
+// ---- the host–core contract (contract.ts), described for host/contract.ts ----
+export function contractStatusCount(): i32 { return K.STATUS_COUNT; }
+export function contractStatusName(i: i32): string { return K.STATUS_NAMES[i]; }
+export function contractStatusKey(i: i32): string { return K.STATUS_KEYS[i]; }
+export function contractResultFieldCount(): i32 { return K.RESULT_FIELD_COUNT; }
+export function contractResultFieldName(i: i32): string { return K.RESULT_FIELD_NAMES[i]; }
+export function contractResultFieldOffset(i: i32): i32 { return K.RESULT_FIELD_OFFSETS[i]; }
+export function contractResultFieldWidth(i: i32): i32 { return K.RESULT_FIELD_WIDTHS[i]; }
+export function contractResultSize(): i32 { return K.RESULT_SIZE; }
+export function contractReadStatusCount(): i32 { return K.READ_STATUS_NAMES.length; }
+export function contractReadStatusName(i: i32): string { return K.READ_STATUS_NAMES[i]; }
+export function contractReadStatusValue(i: i32): i32 { return K.READ_STATUS_VALUES[i]; }
+export function contractSymbolCount(): i32 { return SYM_COUNT; }
+export function contractSymbolName(i: i32): string { return SYM_NAMES[i]; }
 
 // ---- metadata for the host's table loader (names travel as UTF-16 AssemblyScript strings) ----
 export function fieldCount(): i32 { return FIELD_COUNT; }

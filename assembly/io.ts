@@ -1,13 +1,15 @@
 // Remote reads: the core's one door to the world. Reads are queued as iovec pairs in fixed
 // regions of linear memory and served by the host's imported `read` in one call, which for a
 // live process is one process_vm_readv writing straight into this memory.
-// Must not know: how the host reads (live process, core file, snapshot) or any CPython layout.
-// Source of truth: process_vm_readv(2) (struct iovec {void *base; size_t len}).
+// Must not know: how the host reads (live process, core file, snapshot), errno values (the host
+// turns them into read statuses, host/errno.ts), or any CPython layout.
+// Source of truth: process_vm_readv(2) (struct iovec {void *base; size_t len}); contract.ts (read statuses).
 
 import { OK, ERR_READ, ERR_GONE, ERR_PERM, fail } from "./status";
+import { READ_GONE, READ_PERM, DETAIL_READ_SHORT } from "./contract";
 
 // The host serves `count` iovec pairs. Local bases are absolute addresses of this memory
-// (memory base + offset); returns the bytes read, or -errno.
+// (memory base + offset); returns the bytes read, or -(a read status of contract.ts).
 @external("env", "read")
 declare function hostRead(localIovPtr: usize, remoteIovPtr: usize, count: i32): i32;
 
@@ -20,11 +22,6 @@ const LOCAL_IOV: usize = memory.data(16 * 1024, 16);
 const REMOTE_IOV: usize = memory.data(16 * 1024, 16);
 const BASE_SLOT: usize = memory.data(8, 8);
 
-const ENOENT: i32 = 2;
-const ESRCH: i32 = 3;
-const EPERM: i32 = 1;
-const EACCES: i32 = 13;
-
 let memBase: u64 = 0;
 let memPages: i32 = -1;
 let batchCount: i32 = 0;
@@ -32,10 +29,9 @@ let batchWanted: i64 = 0;
 
 /** Remote read calls made (each one syscall for a live target), for reads-per-sample figures. */
 let readCalls: u32 = 0;
-let lastErrno: i32 = 0;
+let lastReadStatus: i32 = 0;
 
 export function readCallCount(): u32 { return readCalls; }
-export function readLastErrno(): i32 { return lastErrno; }
 
 function ensureBase(): void {
   const pages = <i32>memory.size();
@@ -79,11 +75,11 @@ export function batchAdd(addr: u64, len: i32, dstPtr: usize): bool {
   return true;
 }
 
-/** Maps an errno from the host to a status, remembering it. */
-function statusOfErrno(errno: i32): i32 {
-  lastErrno = errno;
-  if (errno == ESRCH || errno == ENOENT) return ERR_GONE;
-  if (errno == EPERM || errno == EACCES) return ERR_PERM;
+/** Maps a read status from the host (contract.ts READ_*) to a status, remembering it. */
+function statusOfRead(readStatus: i32): i32 {
+  lastReadStatus = readStatus;
+  if (readStatus == READ_GONE) return ERR_GONE;
+  if (readStatus == READ_PERM) return ERR_PERM;
   return ERR_READ;
 }
 
@@ -99,7 +95,7 @@ export function batchRun(): i32 {
   const count = batchCount;
   batchCount = 0;
   if (n < 0) {
-    const st = statusOfErrno(-n);
+    const st = statusOfRead(-n);
     if (st == ERR_READ) return 0; // nothing readable: every entry counts as failed
     return -st;
   }
@@ -125,9 +121,8 @@ export function readRemote(addr: u64, dstPtr: usize, len: i32): i32 {
   batchAdd(addr, len, dstPtr);
   const n = batchRun();
   if (n == 1) return OK;
-  if (n < 0) return fail(-n, lastErrno, addr);
-  lastErrno = 14; // EFAULT or a short read
-  return fail(ERR_READ, 14, addr);
+  if (n < 0) return fail(-n, lastReadStatus, addr);
+  return fail(ERR_READ, DETAIL_READ_SHORT, addr);
 }
 
 const WORD: usize = memory.data(8, 8);

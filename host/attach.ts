@@ -9,7 +9,7 @@
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
-import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS } from "./core.js";
+import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "./core.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
@@ -19,15 +19,20 @@ import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName 
 /** Walks tried at attach before a table is refused (each retries a torn thread 3 times; µs each). */
 const TRIAL_WALKS = 64;
 
-// symbol indices of assembly/locate/elf.ts
-const SYM_PY_RUNTIME = 0, SYM_PY_VERSION = 1, SYM_INTERP_HEAD = 2, SYM_THREADSTATE_CURRENT = 3,
-  SYM_PYCODE_TYPE = 4, SYM_VERSION_BUFFER = 6, SYM_UNICODE_TYPE = 7, SYM_STRING_TYPE = 8, SYM_BYTES_TYPE = 9;
-/** SYM_COUNT of assembly/locate/elf.ts */
-export const SYM_COUNT = 10;
-/** The symbols' names, by index (snapshot headers name them). */
-export const SYM_NAMES = ["_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "PyCode_Type",
-  "_Py_NoneStruct", "version", "PyUnicode_Type", "PyString_Type", "PyBytes_Type"] as const;
+// the symbol ids of assembly/locate/elf.ts, and their names (snapshot headers name them), from the core's description
+import {
+  SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT, SYM_PYCODE_TYPE, SYM_VERSION_BUFFER,
+  SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT,
+} from "./contract.js";
+export { SYM_NAMES, SYM_COUNT } from "./contract.js";
 const PAGE = 4096;
+/**
+ * glibc x86-64: offsetof(struct pthread, tid), where a thread's OS id lies for Pythons without
+ * native_thread_id (≤3.7: a tstate's thread_id is its pthread_t, the address of its struct
+ * pthread). Verified for 2.7–3.15 on glibc 2.36 and sid (nptl/descr.h; `ptype struct pthread`).
+ * Handed to the core as data: the host may know libc, the core does not.
+ */
+const PTHREAD_TID_OFFSET = 720n;
 
 /** OS run states of a process's threads (live: /proc; core file: its notes; snapshot: recorded). */
 export interface ThreadStates {
@@ -567,6 +572,7 @@ export class Target {
     // 2.7 has PyString_Type for names and line tables; 3.x PyUnicode_Type and PyBytes_Type
     const pyString = sym(SYM_STRING_TYPE);
     core.x.setStringTypes(pyString !== 0n ? pyString : sym(SYM_UNICODE_TYPE), pyString !== 0n ? pyString : sym(SYM_BYTES_TYPE));
+    core.x.walkSetPthreadTidOffset(PTHREAD_TID_OFFSET);
     const ast = core.x.walkAttach(tableId, hasRuntime ? runtime : 0n, interpHead, sym(SYM_THREADSTATE_CURRENT), sym(SYM_PYCODE_TYPE));
     if (ast !== ST_OK) {
       if (ast === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
@@ -608,7 +614,7 @@ export class Target {
       const base = core.x.walkResultsPtr() >> 2;
       let ok = 0;
       for (let i = 0; i < n; i++) {
-        const st = v[base + i * 8 + R_STATUS];
+        const st = v[base + i * R_STRIDE + R_STATUS];
         // a stack that decoded but changed under its second read says the table works
         if (st === ST_OK || st === ST_TORN) ok++;
         else lastBad = st;

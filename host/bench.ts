@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { Target } from "./attach.js";
-import { PACKAGE_ROOT, R_STATUS, R_KEEP } from "./core.js";
+import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "./core.js";
 import { benchRender } from "./render/bench-render.js";
 
 interface Python { label: string; version: string; path: string }
@@ -59,10 +59,10 @@ async function startTarget(py: string, depth: number, threads: number, changing 
 function failedRecords(core: Target["core"], n: number, keep: boolean): number {
   const v = core.i32();
   const base = core.x.walkResultsPtr() >> 2;
-  const stride = core.x.RESULT_SIZE.value >> 2;
+  const stride = R_STRIDE;
   let failed = 0;
   for (let k = 0; k < n; k++) {
-    if (v[base + k * stride + R_STATUS] !== 0) failed++;
+    if (v[base + k * stride + R_STATUS] !== ST_OK) failed++;
     else if (keep) v[base + k * stride + R_KEEP] = 1;
   }
   return failed;

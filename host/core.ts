@@ -9,11 +9,12 @@ import path from "node:path";
 import * as loader from "@assemblyscript/loader";
 import type { Reader } from "./reader.js";
 import { addressOf } from "./reader.js";
-import { WspyError, CoreTrap } from "./errors.js";
+import { WspyError, CoreTrap, isCoreTrap } from "./errors.js";
+import { loadContract, ST_CHAIN, READ_GONE, type ContractExports } from "./contract.js";
 import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "./profile.js";
 
 /** The core's exports, typed where the host uses them. */
-export interface CoreExports {
+export interface CoreExports extends ContractExports {
   memory: WebAssembly.Memory;
   __getString(ptr: number): string;
   readCallCount(): number;
@@ -21,7 +22,6 @@ export interface CoreExports {
   lastErrorCode(): number;
   lastErrorDetail(): number;
   lastErrorAddr(): bigint;
-  readLastErrno(): number;
   allocBuffer(len: number): number;
   freeBuffer(ptr: number): void;
   scratchPtr(): number;
@@ -71,6 +71,7 @@ export interface CoreExports {
   walkResultsPtr(): number;
   walkResultCount(): number;
   walkSetWantGil(on: number): void;
+  walkSetPthreadTidOffset(offset: bigint): void;
   RESULT_SIZE: { value: number };
   stringCount(): number;
   stringPtr(id: number): number;
@@ -163,18 +164,12 @@ export function joinProfiles(a: Profile, b: Profile): Profile {
   };
 }
 
-/** Status codes of assembly/status.ts, by value. */
-export const STATUS_NAMES = [
-  "ok", "read failed", "target gone", "permission denied", "torn stack", "limit hit", "no runtime",
-  "version", "bad table", "bad ELF", "not a code object", "free-threaded build", "out of memory",
-  "stack changed while read",
-] as const;
-export const ST_OK = 0, ST_READ = 1, ST_GONE = 2, ST_PERM = 3, ST_CHAIN = 4, ST_LIMIT = 5, ST_NO_RUNTIME = 6,
-  ST_VERSION = 7, ST_TABLE = 8, ST_ELF = 9, ST_NOT_CODE = 10, ST_FREE_THREADED = 11, ST_NO_MEMORY = 12,
-  ST_TORN = 13;
-
-/** Per-sample thread record fields (assembly/decode/walk.ts RESULT_SIZE record, in i32 units). */
-export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6, R_FIRST_KEPT = 7;
+// the contract's names (status codes, result record fields), built from the core's description
+export {
+  STATUS_NAMES, ST_OK, ST_READ, ST_GONE, ST_PERM, ST_CHAIN, ST_LIMIT, ST_NO_RUNTIME, ST_VERSION, ST_TABLE, ST_ELF,
+  ST_NOT_CODE, ST_FREE_THREADED, ST_NO_MEMORY, ST_TORN,
+  R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_KEEP, R_FIRST_KEPT, R_STRIDE,
+} from "./contract.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (build/host/.. /..). */
@@ -200,7 +195,7 @@ export class Core {
     const imports = {
       env: {
         read: (localIov: number, remoteIov: number, count: number): number =>
-          this.reader ? this.reader.readv(this.base + localIov, this.base + remoteIov, count) : -3,
+          this.reader ? this.reader.readv(this.base + localIov, this.base + remoteIov, count) : -READ_GONE,
         locateMemory: (dst: number): void => {
           this.base = this.nativeBase();
           new DataView(this.x.memory.buffer).setBigUint64(dst, BigInt(this.base), true);
@@ -221,6 +216,7 @@ export class Core {
       if (typeof original === "function") x[k] = original;
     }
     this.x = x as unknown as CoreExports;
+    loadContract(this.x);
     this.frameStride = this.x.frameStride();
   }
 
@@ -326,7 +322,9 @@ export class Core {
     this.namesTriedFor = this.x.threadCount();
     try {
       return this.x.threadNamesRefresh();
-    } catch {
+    } catch (e) {
+      // a trap is a bug in the core: the caller reports it as one (INTERNAL), never as a status
+      if (isCoreTrap(e)) throw e;
       return -ST_CHAIN;
     }
   }

@@ -3,7 +3,7 @@
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
 import { Target, TargetInfo } from "./attach.js";
-import { isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
+import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT, R_STRIDE } from "./core.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { escapeText, stderrLine } from "./escape.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
@@ -141,25 +141,25 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
       threads = [];
       let torn = false;
       for (let i = 0; i < n; i++) {
-        const r = base + i * 8;
+        const r = base + i * R_STRIDE;
         const st = v[r + R_STATUS];
         const info = core.thread(v[r + R_THREAD]);
         const node = v[r + R_NODE];
         const firstKept = v[r + R_FIRST_KEPT], depth = v[r + R_DEPTH];
-        const frames: DumpFrame[] = st === 0 && node >= 0 ? core.stackOf(node).map((f, j) => {
+        const frames: DumpFrame[] = st === ST_OK && node >= 0 ? core.stackOf(node).map((f, j) => {
           const fr = core.frame(f);
           const frame: DumpFrame = { name: fr.name, file: fr.file, line: fr.line };
           if (localsChars && j < depth) frame.locals = orderLocals(core.locals(firstKept + j, localsChars) ?? []);
           return frame;
         }) : [];
-        if (st !== 0) torn = true;
+        if (st !== ST_OK) torn = true;
         threads.push({
           ident: info.ident,
           tid: v[r + R_TID],
           name: names.name(v[r + R_THREAD]),
           active: node >= 0 && waiting.waiting(node) ? false : tasks.active(v[r + R_TID]),
           gil: v[r + R_GIL] === 1,
-          ...(st !== 0 ? { error: STATUS_NAMES[st] } : {}),
+          ...(st !== ST_OK ? { error: STATUS_NAMES[st] } : {}),
           frames,
         });
       }

@@ -13,12 +13,12 @@ import { createRequire } from "node:module";
 import type koffiType from "koffi";
 import { readdirSync } from "node:fs";
 import { WspyError, permissionHint } from "./errors.js";
+import { EPERM, ESRCH, ECHILD, EINTR } from "./errno.js";
 
 const PTRACE_CONT = 7, PTRACE_DETACH = 17, PTRACE_SEIZE = 0x4206, PTRACE_INTERRUPT = 0x4207, PTRACE_LISTEN = 0x4208;
 const PTRACE_EVENT_STOP = 128;
 const WNOHANG = 1, WALL = 0x40000000;
 const SIGTRAP = 5, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
-const EPERM = 1, ESRCH = 3, ECHILD = 10, EINTR = 4;
 /** how long one sample waits for a thread to stop before sampling without it, ms */
 const STOP_WAIT_MS = 20;
 /** how long the final detach waits for each thread to stop, ms */

@@ -6,11 +6,15 @@
 
 import { createRequire } from "node:module";
 import type koffiType from "koffi";
+import { readStatusOfErrno } from "./errno.js";
 
 export interface Reader {
   /** true when local iovecs must hold real addresses (process_vm_readv); offline readers take any base */
   readonly native?: boolean;
-  /** Reads `count` iovec pairs (local at localIovAbs, remote at remoteIovAbs). Bytes read or -errno. */
+  /**
+   * Reads `count` iovec pairs (local at localIovAbs, remote at remoteIovAbs). Bytes read, or minus
+   * a read status of the contract (host/contract.ts READ_*; host/errno.ts maps an errno to one).
+   */
   readv(localIovAbs: number, remoteIovAbs: number, count: number): number;
   close(): void;
 }
@@ -50,7 +54,7 @@ export class LiveReader implements Reader {
   }
   readv(localIovAbs: number, remoteIovAbs: number, count: number): number {
     const n = processVmReadv!(this.pid, localIovAbs, count, remoteIovAbs, count, 0);
-    return n < 0 ? -koffi.errno() : n;
+    return n < 0 ? -readStatusOfErrno(koffi.errno()) : n;
   }
   close(): void { /* nothing held */ }
 }

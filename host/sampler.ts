@@ -11,7 +11,7 @@ import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Target, TargetInfo, procView, type AttachOptions } from "./attach.js";
-import { Core, isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
+import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE } from "./core.js";
 import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "./proc.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
@@ -147,7 +147,7 @@ export class SampledProcess {
     this.names = new ThreadNames(pid, this.core);
     this.waiting = new WaitingFrames(this.core);
     this.command = target.info.command.length ? target.info.command : readCmdline(pid);
-    this.stride = this.core.x.RESULT_SIZE.value >> 2;
+    this.stride = R_STRIDE;
     let cwd = "";
     try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* gone or not allowed: paths stay whole */ }
     this.cwd = cwd;
@@ -404,7 +404,16 @@ export class Sampler {
       }
       if (now >= nextNames) {
         nextNames = now + NAMES_MS;
-        for (let k = 0; k < this.processes.length; k++) this.processes[k].names.refresh();
+        for (let k = 0; k < this.processes.length; k++) {
+          const p = this.processes[k];
+          try {
+            p.names.refresh();
+          } catch (e) {
+            // Python's thread names are read by the core: a trap there is a bug like any other
+            if (!isCoreTrap(e)) throw e;
+            this.recoverFromTrap(p, e);
+          }
+        }
         continue;
       }
       const wait = Math.min(next, endAt, this.housekeepAt) - now;
@@ -524,7 +533,7 @@ export class Sampler {
     }
     if (n < 0) {
       const st = -n;
-      if (st !== 0) debug(`walk of ${p.pid}: ${STATUS_NAMES[st] ?? st}`);
+      if (st !== ST_OK) debug(`walk of ${p.pid}: ${STATUS_NAMES[st] ?? st}`);
       if (st === ST_GONE) {
         this.ended(p, ID_GONE);
         return;
@@ -550,7 +559,7 @@ export class Sampler {
     for (let i = 0; i < n; i++) {
       const r = base + i * stride;
       const st = v[r + R_STATUS];
-      if (st !== 0) {
+      if (st !== ST_OK) {
         this.countError(st);
         v[r + R_KEEP] = 0;
         continue;
@@ -591,7 +600,7 @@ export class Sampler {
     const first = !this.trapMessages.has(e.message);
     this.trapMessages.add(e.message);
     debug(`core trap sampling ${p.pid}: ${e.stack ?? e.message}`);
-    this.retire(p);
+    this.retire(p, true);
     // a rare trap (a torn read hitting a bug) is lived with; one at most ticks is not
     const giveUp = p.part + 1 >= MAX_TRAPS && (p.part + 1) * 10 > this.ticks;
     if (first || giveUp) {
@@ -742,14 +751,21 @@ export class Sampler {
   }
 
   /** Takes a process out of the loop: the hook sees its core, then it is detached and closed. */
-  private retire(p: SampledProcess): void {
+  private retire(p: SampledProcess, trapped = false): void {
     const k = this.processes.indexOf(p);
     if (k < 0) return;
     debug(`retire ${p.pid}${p.root ? " (root)" : ""}`);
     this.processes.splice(k, 1);
     p.alive = false;
     p.tracer?.detach();
-    p.names.refresh();
+    try {
+      p.names.refresh();
+    } catch (e) {
+      // a core that trapped (a bug, already counted when trapped) names no more threads
+      if (!isCoreTrap(e)) throw e;
+      debug(`core trap naming the threads of ${p.pid}: ${(e as Error).message}`);
+      if (!trapped) this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+    }
     try {
       this.hooks.onRetire?.(p);
     } finally {

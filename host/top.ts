@@ -10,7 +10,7 @@
 
 import { writeSync } from "node:fs";
 import { Sampler, SampledProcess, type StopReason } from "./sampler.js";
-import { R_NODE, R_KEEP } from "./core.js";
+import { R_NODE, R_KEEP, R_STRIDE } from "./core.js";
 import { WspyError } from "./errors.js";
 import { fileShortener } from "./transform.js";
 import { escapeText } from "./escape.js";
@@ -140,7 +140,7 @@ export class TopModel {
     if (!s) return;
     const v = p.core.i32();
     const base = p.core.x.walkResultsPtr() >> 2;
-    const stride = p.core.x.RESULT_SIZE.value >> 2;
+    const stride = R_STRIDE;
     for (let i = 0; i < n; i++) {
       const r = base + i * stride;
       if (v[r + R_KEEP] === 0) continue;

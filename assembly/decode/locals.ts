@@ -22,11 +22,11 @@ import { readRemote } from "../io";
 import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_TABLE, ERR_NO_MEMORY, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { tableAt } from "../python/tables";
+import { frameModel } from "../python/active";
 import { PROBLEM_MISSING } from "../python/tables";
 import { internString } from "../aggregate/intern";
 import { readName } from "./strings";
-import { walkTableId, walkInterpAddr, keptFrameAddr, keptFrameCode, keptFrameCount } from "./walk";
+import { walkInterpAddr, keptFrameAddr, keptFrameCode, keptFrameCount } from "./walk";
 import {
   objectsBegin, objectsCheckDicts, objField, objTagBits, objStringModel, objectTypeSlot, typeKind, typeNameId, typeWidth,
   readInt, intDigitCount, intDigit, intNegative, intTotalDigitCount, readFloat, readFloatStatus, readLength,
@@ -732,8 +732,6 @@ export function localsRead(k: i32, maxChars: i32): i32 {
   let st = objectsBegin();
   if (st != OK) return -st;
   numpyCutoffsKnown = false;
-  const t = tableAt(walkTableId());
-  const frameModel = t.caps[C.CAP_FRAME_MODEL];
   const frame = keptFrameAddr(k);
   const code = keptFrameCode(k);
   if (frame == 0 || code == 0) return -fail(ERR_CHAIN, 30);

@@ -22,10 +22,10 @@ import { readRemote, batchReset, batchAdd, batchRun } from "../io";
 import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_TABLE, ERR_NO_RUNTIME, ERR_GONE, ERR_PERM, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { tableAt, tableCount, PROBLEM_MISSING } from "../python/tables";
+import { PROBLEM_MISSING } from "../python/tables";
 import { internString } from "../aggregate/intern";
 import { fitsIn } from "../util/bounds";
-import { walkTableId } from "./walk";
+import { O, activeTableId, activeGeneration, dictModel, managedDict, longModel, stringModel, tagBits } from "../python/active";
 
 // ---- bounds ----
 /** Most entries a dict scan visits (2.7: ma_mask + 1; 3.x: dk_nentries). */
@@ -88,14 +88,8 @@ export const KIND_NP_INT = 18;
 export const KIND_NP_UINT = 19;
 export const KIND_NP_FLOAT = 20;
 
-// ---- the active table, copied when it changes ----
-const O = new StaticArray<i32>(F.FIELD_COUNT);
+// ---- derived from the active table (python/active.ts), recomputed when it changes ----
 let configured: i32 = -1;
-let dictModel: i32 = 0;
-let managedDict: i32 = 0;
-let longModel: i32 = 0;
-let stringModel: i32 = 0;
-let tagBits: i32 = 0;
 let typeWindow: i32 = 0;
 
 // ---- local buffers ----
@@ -112,21 +106,13 @@ const LOOKUP_KEY: usize = memory.data(MAX_KEY_LEN, 16);
 
 /** Prepares a pass with the walk's table: copies it when it changed, forgets cached types. */
 export function objectsBegin(): i32 {
-  const id = walkTableId();
-  if (id < 0 || id >= tableCount()) return fail(ERR_NO_RUNTIME, 10);
-  if (id != configured) {
-    const t = tableAt(id);
-    for (let i = 0; i < F.FIELD_COUNT; i++) O[i] = t.offsets[i];
-    dictModel = t.caps[C.CAP_DICT_MODEL];
-    managedDict = t.caps[C.CAP_MANAGED_DICT];
-    longModel = t.caps[C.CAP_LONG_MODEL];
-    stringModel = t.caps[C.CAP_STRING_MODEL];
-    tagBits = t.caps[C.CAP_POINTER_TAG_BITS];
+  if (activeTableId < 0) return fail(ERR_NO_RUNTIME, 10);
+  if (activeGeneration != configured) {
     let w = 0;
     const tf: StaticArray<i32> = [F.F_TYPE_TP_NAME, F.F_TYPE_TP_FLAGS, F.F_TYPE_TP_BASICSIZE, F.F_TYPE_TP_DICTOFFSET];
     for (let i = 0; i < tf.length; i++) if (O[tf[i]] >= 0 && O[tf[i]] + 8 > w) w = O[tf[i]] + 8; // ≤ MAX_STRUCT_SIZE + 8: no wrap
     typeWindow = w;
-    configured = id;
+    configured = activeGeneration;
   }
   typeCount = 0;
   const base: StaticArray<i32> = [F.F_PYOBJECT_OB_TYPE, F.F_TYPE_TP_NAME, F.F_TYPE_TP_FLAGS];

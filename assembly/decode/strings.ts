@@ -10,6 +10,7 @@ import { fitsIn } from "../util/bounds";
 import { internString } from "../aggregate/intern";
 import * as F from "../python/fields";
 import { STRING_MODEL_PYSTRING } from "../python/capabilities";
+import { O as o, stringModel as activeStringModel } from "../python/active";
 
 /** Longest name decoded, in code points; longer names are cut (never a failure). */
 export const MAX_NAME_CHARS: i32 = 4096;
@@ -21,7 +22,7 @@ const HEADER: usize = memory.data(HEADER_MAX, 16);
 const RAW: usize = memory.data(MAX_NAME_CHARS * 4, 16);
 const UTF8: usize = memory.data(MAX_NAME_CHARS * 4, 16);
 
-// offsets of the active table, set at attach
+// the active table's string offsets, taken from python/active.ts at attach (configureStrings)
 let stringModel: i32 = 1;
 let uniState: i32 = 32, uniLength: i32 = 16, uniAsciiSize: i32 = 48, uniCompactSize: i32 = 72, uniData: i32 = 72;
 let bytesSize: i32 = 16, bytesSval: i32 = 32;
@@ -39,7 +40,9 @@ export function setStringTypes(strType: u64, bytesType: u64): void {
 /** Do the active table's string headers fit HEADER (set by configureStrings)? */
 let headersFit: bool = true;
 
-export function configureStrings(model: i32, o: StaticArray<i32>): void {
+/** Takes the string model and offsets of the active table (python/active.ts activeSet calls it). */
+export function configureStrings(): void {
+  const model = activeStringModel;
   stringModel = model;
   // every header field is loaded from HEADER: a table (a plugin, or a 3.13+ target's own
   // _Py_DebugOffsets) whose headers do not fit is refused at each read, never overrun

@@ -1,64 +1,67 @@
-// The stack walk: interpreter → thread states → frames → code objects → (name, file, line),
-// interned into the profile tables. One call samples every thread of the target once.
-// Must not know: version numbers (only the active table's offsets and capabilities), I/O
-// beyond io.ts, the clock or the OS (the host decides which thread samples to keep).
+// The sample: interpreter → thread list → each thread's frames (stack chunks, frame objects),
+// read speculatively at the previous sample's addresses and proven by a second read, then
+// handed to the code cache (code-cache.ts) and interned into the records of results.ts. One call
+// samples every thread of the target once.
+// Must not know: version numbers (only the active table, python/active.ts), I/O beyond io.ts and
+// read-queue.ts, the clock or the OS (the host decides which thread samples to keep), libc
+// layouts (the host hands the pthread tid offset over, walkSetPthreadTidOffset).
 // Source of truth: docs/cpython-layouts.md §4 (thread list, frame models, skipped
 // frames, stack chunks, instruction offsets) and §5 (GIL holder, OS thread ids).
 
-import { readRemote, readWord, readWordStatus, batchReset, batchAdd, batchRun, readCallCount, MAX_IOV } from "../io";
-import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NOT_CODE, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, ERR_TORN, fail, lastErrorCode } from "../status";
+import { readRemote, readWord, readWordStatus, readCallCount } from "../io";
+import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, ERR_TORN, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { tableAt, tableCount } from "../python/tables";
+import { O, activeSet, activeTableId, frameModel, lineFormat, frameSkip, tagMask, nativeIdModel, gilModel, chainEnd, windowStart, windowEnd } from "../python/active";
 import { Vec, U64Map } from "../util/vec";
 import { rangeInside } from "../util/bounds";
-import { configureStrings, readName, readBytes, lastBytesLen } from "./strings";
-import { decodeLineNumber, LINE_TABLE_310 } from "./line-table";
-import { internFrame, internNode, internThread, pushSample, FRAME_PYTHON } from "../aggregate/intern";
+import { LINE_TABLE_310 } from "./line-table";
+import { internFrame, internNode, internThread, FRAME_PYTHON } from "../aggregate/intern";
+import { MAX_QUEUE, qAddr, qDst, qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
+import {
+  entries, codeMap, stamp, codeLo, codeLen, E_ADDR, E_NAME_ID, E_FILE_ID, E_FIRSTLINE, E_STAMP, E_SPEC, E_FLAGS, CO_SUSPENDABLE,
+  codeCacheNextSample, codeCacheWindow, codeCacheAlloc, entryMatches, resolveFrames, frameLine,
+} from "./code-cache";
+import {
+  MAX_THREADS, resultsClear, resultNew, resultSetStatus, resultSetNode, resultSetDepth, resultSetFirstKept, resultSetThread, resultSetGil,
+} from "./results";
+export { MAX_THREADS, walkResultsPtr, walkResultCount, walkCommit } from "./results";
 
 // ---- bounds ----
-export const MAX_THREADS: i32 = 4096;
 export const MAX_FRAMES: i32 = 16384;
 const MAX_CHUNKS: i32 = 64;
 const CHUNK_FIRST_READ: i32 = 16 * 1024;    // _PY_DATA_STACK_CHUNK_SIZE: no chunk is smaller
 const MAX_CHUNK_BYTES: i32 = 4 * 1024 * 1024;
 const MAX_WINDOW: i32 = 4096;
-/** glibc x86-64: offsetof(struct pthread, tid); verified for 2.7–3.15 on glibc 2.36 and sid. */
-const PTHREAD_TID_OFFSET: u64 = 720;
+/** offsetof(struct pthread, tid) in the target's libc, handed over by the host (0: unknown, no OS tid). */
+let pthreadTidOffset: u64 = 0;
+/** Where a thread's OS id lies in libc's struct pthread (0: unknown). The host knows libc, not the core. */
+export function walkSetPthreadTidOffset(offset: u64): void { pthreadTidOffset = offset; }
 /** Owner values >= this are not Python frames (3.12 CSTACK shims, 3.13+ entry frames). */
 const OWNER_FIRST_NON_PYTHON: u8 = 3;
 
-// ---- the active table, copied at attach ----
-let O: StaticArray<i32> = new StaticArray<i32>(F.FIELD_COUNT);
-let frameModel: i32 = 0;
-let lineFormat: i32 = 0;
-let frameSkip: i32 = 0;
-let tagMask: u64 = ~(<u64>0);
-let nativeIdModel: i32 = 0;
-let gilModel: i32 = 0;
-let chainEnd: i32 = 0;
 let attached: bool = false;
-let activeTable: i32 = -1;
 /** The id of the version table the walk uses (tables.ts tableAt), -1 before attach. */
-export function walkTableId(): i32 { return activeTable; }
+export function walkTableId(): i32 { return activeTableId; }
 
 // ---- addresses found at attach ----
 let runtimeAddr: u64 = 0;
 let interpHeadSymAddr: u64 = 0;
 let tstateCurrentSymAddr: u64 = 0;
-let codeTypeAddr: u64 = 0;
 let interpAddr: u64 = 0;
 let wantGil: bool = false;
 
 // ---- windows: the part of each struct that is read ----
 let tstateLen: i32 = 0;
 let frameLen: i32 = 0;      // PyFrameObject window or _PyInterpreterFrame size
-let codeLo: i32 = 0, codeLen: i32 = 0;
 
 const FRAME_BUF: usize = memory.data(MAX_WINDOW, 16);
-const CODE_BUF: usize = memory.data(MAX_WINDOW, 16);
 const GIL_BUF: usize = memory.data(64, 16);
 const TID_BUF: usize = memory.data(8, 8);
+const tidCache = new U64Map(6);
+
+export function walkInterpAddr(): u64 { return interpAddr; }
+export function walkSetWantGil(on: bool): void { wantGil = on; }
 
 // per-frame scratch of the current thread
 const frameCode = new StaticArray<u64>(MAX_FRAMES);
@@ -80,59 +83,6 @@ export function keptFrameCode(k: i32): u64 {
   return load<u64>(entries.at(keptEntry.getI32(k)) + E_ADDR);
 }
 export function keptFrameCount(): i32 { return keptAddr.len; }
-let validateBuf: usize = 0; // MAX_IOV code windows
-const validateEntry = new StaticArray<i32>(MAX_IOV);
-
-// ---- one sample's reads, queued and issued together (few syscalls per sample) ----
-// The previous sample's addresses (thread states, stack chunks, frames outside chunks, code
-// objects) are read speculatively in the same batch as what the current sample needs for sure;
-// the walk then takes what still links up and reads the rest one by one. Data read this way is
-// as fresh as a single read: only the choice of addresses is speculative.
-const MAX_QUEUE: i32 = 16384;
-const qAddr = new StaticArray<u64>(MAX_QUEUE);
-const qLen = new StaticArray<i32>(MAX_QUEUE);
-const qDst = new StaticArray<usize>(MAX_QUEUE);
-const qOk = new StaticArray<bool>(MAX_QUEUE);
-let qCount: i32 = 0;
-
-function qAdd(addr: u64, len: i32, dst: usize): i32 {
-  if (qCount >= MAX_QUEUE || addr == 0) return -1;
-  const i = qCount++;
-  unchecked(qAddr[i] = addr);
-  unchecked(qLen[i] = len);
-  unchecked(qDst[i] = dst);
-  unchecked(qOk[i] = false);
-  return i;
-}
-
-/** Issues the queued reads from index `from` on (MAX_IOV per syscall). OK, or ERR_GONE / ERR_PERM. */
-const MAX_RESTARTS: i32 = 4;
-function qFlush(from: i32): i32 {
-  let i = from;
-  let restarts = 0;
-  while (i < qCount) {
-    batchReset();
-    const first = i;
-    while (i < qCount && i - first < MAX_IOV) {
-      batchAdd(unchecked(qAddr[i]), unchecked(qLen[i]), unchecked(qDst[i]));
-      i++;
-    }
-    const done = batchRun();
-    if (done < 0) {
-      const st = -done;
-      if (st == ERR_GONE || st == ERR_PERM) return fail(st, 0);
-      continue;
-    }
-    for (let k = 0; k < done; k++) unchecked(qOk[first + k] = true);
-    // process_vm_readv stops at the first unreadable iovec: go on after it, a few times (a stack
-    // that shrank leaves many speculative addresses unmapped; those are read alone if needed)
-    if (first + done < i) {
-      if (++restarts > MAX_RESTARTS) break;
-      i = first + done + 1;
-    }
-  }
-  return OK;
-}
 
 // the thread list as last seen: tstate addresses in list order
 let listCount: i32 = 0;
@@ -262,51 +212,6 @@ function growArena(arena: usize, cap: i32, n: i32, len: i32): usize {
   return p;
 }
 
-// ---- code object cache: remote address -> entry ----
-const ENTRY_SIZE: i32 = 72;
-const E_ADDR = 0, E_FILENAME = 8, E_NAME = 16, E_LINETABLE = 24, E_FIRSTLINE = 32, E_NAME_ID = 36,
-  E_FILE_ID = 40, E_TABLE_LEN = 44, E_TABLE_PTR = 48, E_STAMP = 52, E_LAST_OFFSET = 56, E_LAST_LINE = 60,
-  E_SPEC = 64, E_FLAGS = 68;
-/** co_flags of generators and coroutines (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
- * CO_ASYNC_GENERATOR): identical in 2.7–3.15. Such a frame never ends a thread's stack. */
-const CO_SUSPENDABLE: i32 = 0x20 | 0x80 | 0x100 | 0x200;
-const entries = new Vec(ENTRY_SIZE);
-const codeMap = new U64Map(12);
-let stamp: i32 = 0;
-const tidCache = new U64Map(6);
-
-// ---- results of the last sample, one record per thread, read by the host ----
-// {tid i32, threadId i32, node i32, status i32, gil i32, depth i32, keep i32, first kept frame i32}
-export const RESULT_SIZE: i32 = 32;
-const results: usize = memory.data(MAX_THREADS * 32, 16);
-let resultCount: i32 = 0;
-
-export function walkResultsPtr(): usize { return results; }
-export function walkResultCount(): i32 { return resultCount; }
-export function walkInterpAddr(): u64 { return interpAddr; }
-export function walkSetWantGil(on: bool): void { wantGil = on; }
-
-function windowEnd(fields: StaticArray<i32>): i32 {
-  let hi = 0;
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i];
-    const v = O[f];
-    if (v < 0) continue;
-    const end = v + <i32>F.FIELD_WIDTHS[f];
-    if (end > hi) hi = end;
-  }
-  return hi;
-}
-
-function windowStart(fields: StaticArray<i32>): i32 {
-  let lo = 0x7fffffff;
-  for (let i = 0; i < fields.length; i++) {
-    const v = O[fields[i]];
-    if (v >= 0 && v < lo) lo = v;
-  }
-  return lo == 0x7fffffff ? 0 : lo;
-}
-
 /**
  * Prepares a walk with version table tableId. runtimeAddr is `_PyRuntime` (0 when the version
  * has none), interpHeadAddr the `interp_head` static (≤3.6), tstateCurrentAddr
@@ -314,24 +219,13 @@ function windowStart(fields: StaticArray<i32>): i32 {
  * OK when the interpreter is found and its thread list closes.
  */
 export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCurrent: u64, codeType: u64): i32 {
-  if (tableId < 0 || tableId >= tableCount()) return fail(ERR_TABLE, 0);
-  const t = tableAt(tableId);
-  activeTable = tableId;
-  for (let i = 0; i < F.FIELD_COUNT; i++) O[i] = t.offsets[i];
-  frameModel = t.caps[C.CAP_FRAME_MODEL];
-  lineFormat = t.caps[C.CAP_LINE_TABLE];
-  frameSkip = t.caps[C.CAP_FRAME_SKIP];
-  tagMask = ~((<u64>1 << <u64>t.caps[C.CAP_POINTER_TAG_BITS]) - 1);
-  nativeIdModel = t.caps[C.CAP_THREAD_NATIVE_ID];
-  gilModel = t.caps[C.CAP_GIL_MODEL];
-  chainEnd = t.caps[C.CAP_CHAIN_END];
+  const ast = activeSet(tableId);
+  if (ast != OK) return ast;
   oRefcnt = frameModel == C.FRAME_MODEL_FRAME_OBJECT && O[F.F_PYOBJECT_OB_TYPE] >= REFCNT_BEFORE_TYPE
     ? O[F.F_PYOBJECT_OB_TYPE] - REFCNT_BEFORE_TYPE : -1;
-  configureStrings(t.caps[C.CAP_STRING_MODEL], O);
   runtimeAddr = runtime;
   interpHeadSymAddr = interpHead;
   tstateCurrentSymAddr = tstateCurrent;
-  codeTypeAddr = codeType;
 
   tstateLen = windowEnd([F.F_TSTATE_NEXT, F.F_TSTATE_INTERP, F.F_TSTATE_FRAME, F.F_TSTATE_CFRAME,
     F.F_TSTATE_CURRENT_FRAME, F.F_TSTATE_BASE_FRAME, F.F_TSTATE_THREAD_ID, F.F_TSTATE_NATIVE_THREAD_ID,
@@ -341,17 +235,14 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   } else {
     frameLen = windowEnd([F.F_IFRAME_PREVIOUS, F.F_IFRAME_EXECUTABLE, F.F_IFRAME_INSTR_PTR, F.F_IFRAME_OWNER]);
   }
-  const codeFields: StaticArray<i32> = [F.F_PYOBJECT_OB_TYPE, F.F_CODE_FILENAME, F.F_CODE_NAME, F.F_CODE_QUALNAME,
-    F.F_CODE_LINETABLE, F.F_CODE_FIRSTLINENO, F.F_CODE_FLAGS];
-  codeLo = windowStart(codeFields);
-  codeLen = windowEnd(codeFields) - codeLo;
+  const codeWindowOk = codeCacheWindow(codeType);
   // the interpreter window: the thread list head, and the GIL where the interpreter holds it
   const interpFields: StaticArray<i32> = gilModel == C.GIL_MODEL_INTERP_GIL
     ? [F.F_INTERP_THREADS_HEAD, F.F_INTERP_GIL_LOCKED, F.F_INTERP_GIL_HOLDER] : [F.F_INTERP_THREADS_HEAD];
   interpLo = windowStart(interpFields);
   interpLen = windowEnd(interpFields) - interpLo;
   if (tstateLen <= 0 || tstateLen > MAX_WINDOW || frameLen <= 0 || frameLen > MAX_WINDOW ||
-      codeLen <= 0 || codeLen > MAX_WINDOW || interpLen <= 0 || interpLen > MAX_WINDOW) return fail(ERR_TABLE, 1);
+      !codeWindowOk || interpLen <= 0 || interpLen > MAX_WINDOW) return fail(ERR_TABLE, 1);
   // a chunk's header is decoded from its first CHUNK_FIRST_READ bytes
   if (frameModel != C.FRAME_MODEL_FRAME_OBJECT &&
       (O[F.F_CHUNK_PREVIOUS] < 0 || O[F.F_CHUNK_CHUNK_SIZE] < 0 || O[F.F_CHUNK_SIZE] < 0 ||
@@ -365,9 +256,8 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   listCount = 0;
   specPrev.clear();
   specCur.clear();
-  if (validateBuf != 0) heap.free(validateBuf);
-  validateBuf = heap.alloc(<usize>MAX_IOV * codeLen);
-  if (validateBuf == 0) return fail(ERR_NO_MEMORY, 0);
+  const cst = codeCacheAlloc();
+  if (cst != OK) return cst;
   attached = true;
   return findInterpreter();
 }
@@ -403,7 +293,8 @@ function threadTid(ts: usize, ident: u64): i32 {
   if (nativeIdModel == C.THREAD_NATIVE_ID_FIELD) return <i32>load<u32>(ts + <usize>O[F.F_TSTATE_NATIVE_THREAD_ID]);
   const cached = tidCache.get(ident);
   if (cached >= 0) return cached;
-  if (readRemote(ident + PTHREAD_TID_OFFSET, TID_BUF, 4) != OK) return 0;
+  if (pthreadTidOffset == 0) return 0;
+  if (readRemote(ident + pthreadTidOffset, TID_BUF, 4) != OK) return 0;
   const tid = load<i32>(TID_BUF);
   if (tid > 0) tidCache.set(ident, tid);
   return tid > 0 ? tid : 0;
@@ -577,142 +468,6 @@ function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
   return depth;
 }
 
-// ---- code objects ----
-
-/** Fills entry e from the code object at addr (window already in win). OK or a status. */
-function loadCode(addr: u64, win: usize, e: i32): i32 {
-  const type = load<u64>(win + <usize>(O[F.F_PYOBJECT_OB_TYPE] - codeLo));
-  if (codeTypeAddr != 0 && type != codeTypeAddr) return fail(ERR_NOT_CODE, 0, addr);
-  const filename = load<u64>(win + <usize>(O[F.F_CODE_FILENAME] - codeLo));
-  const nameField = O[F.F_CODE_QUALNAME] >= 0 ? F.F_CODE_QUALNAME : F.F_CODE_NAME;
-  const name = load<u64>(win + <usize>(O[nameField] - codeLo));
-  const linetable = load<u64>(win + <usize>(O[F.F_CODE_LINETABLE] - codeLo));
-  const first = load<i32>(win + <usize>(O[F.F_CODE_FIRSTLINENO] - codeLo));
-  const fileId = readName(filename);
-  if (fileId < 0) return lastErrorCode();
-  const nameId = readName(name);
-  if (nameId < 0) return lastErrorCode();
-  const table = readBytes(linetable);
-  if (table == 0) return lastErrorCode();
-  const p = entries.at(e);
-  const old = <usize>load<u32>(p + E_TABLE_PTR);
-  if (old != 0) heap.free(old);
-  store<u64>(p + E_ADDR, addr);
-  store<u64>(p + E_FILENAME, filename);
-  store<u64>(p + E_NAME, name);
-  store<u64>(p + E_LINETABLE, linetable);
-  store<i32>(p + E_FIRSTLINE, first);
-  store<i32>(p + E_NAME_ID, nameId);
-  store<i32>(p + E_FILE_ID, fileId);
-  store<i32>(p + E_TABLE_LEN, lastBytesLen());
-  store<u32>(p + E_TABLE_PTR, <u32>table);
-  store<i32>(p + E_STAMP, stamp);
-  store<i32>(p + E_LAST_OFFSET, -2);
-  store<i32>(p + E_LAST_LINE, 0);
-  store<i32>(p + E_FLAGS, O[F.F_CODE_FLAGS] >= 0 ? load<i32>(win + <usize>(O[F.F_CODE_FLAGS] - codeLo)) : 0);
-  return OK;
-}
-
-/** Does the window still show the code object entry e was made from? */
-function entryMatches(e: i32, win: usize): bool {
-  const p = entries.at(e);
-  if (codeTypeAddr != 0 && load<u64>(win + <usize>(O[F.F_PYOBJECT_OB_TYPE] - codeLo)) != codeTypeAddr) return false;
-  const nameField = O[F.F_CODE_QUALNAME] >= 0 ? F.F_CODE_QUALNAME : F.F_CODE_NAME;
-  return load<u64>(win + <usize>(O[F.F_CODE_FILENAME] - codeLo)) == load<u64>(p + E_FILENAME) &&
-    load<u64>(win + <usize>(O[nameField] - codeLo)) == load<u64>(p + E_NAME) &&
-    load<u64>(win + <usize>(O[F.F_CODE_LINETABLE] - codeLo)) == load<u64>(p + E_LINETABLE) &&
-    load<i32>(win + <usize>(O[F.F_CODE_FIRSTLINENO] - codeLo)) == load<i32>(p + E_FIRSTLINE);
-}
-
-/** Reads a code object not in the cache (or whose entry went stale) into entry e (-1: new). */
-function resolveCode(addr: u64, e: i32): i32 {
-  if (readRemote(addr + <u64>codeLo, CODE_BUF, codeLen) != OK) return -lastErrorCode();
-  if (e < 0) {
-    e = entries.grow(1);
-    if (e < 0) return -fail(ERR_NO_MEMORY, 1);
-    store<u32>(entries.at(e) + E_TABLE_PTR, 0);
-    const st = loadCode(addr, CODE_BUF, e);
-    if (st != OK) { entries.len--; return -st; }
-    if (!codeMap.set(addr, e)) return -fail(ERR_NO_MEMORY, 2);
-    return e;
-  }
-  const st = loadCode(addr, CODE_BUF, e);
-  return st == OK ? e : -st;
-}
-
-/** Resolves frameCode[0..depth) to cache entries, validating cached ones in one batched read. */
-function resolveFrames(depth: i32): i32 {
-  let queued = 0;
-  batchReset();
-  for (let i = 0; i < depth; i++) {
-    const addr = unchecked(frameCode[i]);
-    const e = codeMap.get(addr);
-    unchecked(frameEntry[i] = e);
-    if (e < 0) continue;
-    const p = entries.at(e);
-    const s = load<i32>(p + E_STAMP);
-    if (s == stamp || s == -stamp) continue; // validated or queued this sample
-    if (queued == MAX_IOV) {
-      const st = runValidation(queued);
-      if (st != OK) return st;
-      queued = 0;
-      batchReset();
-    }
-    store<i32>(p + E_STAMP, -stamp);
-    unchecked(validateEntry[queued] = e);
-    batchAdd(addr + <u64>codeLo, codeLen, validateBuf + <usize>queued * codeLen);
-    queued++;
-  }
-  if (queued > 0) {
-    const st = runValidation(queued);
-    if (st != OK) return st;
-  }
-  // misses and stale entries
-  for (let i = 0; i < depth; i++) {
-    let e = unchecked(frameEntry[i]);
-    if (e >= 0 && load<i32>(entries.at(e) + E_STAMP) == stamp) continue;
-    e = e >= 0 ? e : codeMap.get(unchecked(frameCode[i])); // an earlier frame may have loaded it
-    if (e >= 0 && load<i32>(entries.at(e) + E_STAMP) == stamp) { unchecked(frameEntry[i] = e); continue; }
-    const r = resolveCode(unchecked(frameCode[i]), e);
-    if (r < 0) return -r;
-    unchecked(frameEntry[i] = r);
-  }
-  if (speculate) {
-    // the code objects to re-validate speculatively next sample, once each
-    for (let i = 0; i < depth; i++) {
-      const p = entries.at(unchecked(frameEntry[i]));
-      if (load<i32>(p + E_SPEC) == specMark) continue;
-      store<i32>(p + E_SPEC, specMark);
-      specCur.codes.pushU64(load<u64>(p + E_ADDR));
-    }
-  }
-  return OK;
-}
-
-function runValidation(queued: i32): i32 {
-  const done = batchRun();
-  if (done < 0) return fail(-done, 0);
-  for (let k = 0; k < queued; k++) {
-    const e = unchecked(validateEntry[k]);
-    const p = entries.at(e);
-    if (k < done && entryMatches(e, validateBuf + <usize>k * codeLen)) store<i32>(p + E_STAMP, stamp);
-    else store<i32>(p + E_STAMP, 0); // stale or unreadable: reload below
-  }
-  return OK;
-}
-
-/** The line of frame i (entry resolved). */
-function frameLine(e: i32, offset: i32): i32 {
-  const p = entries.at(e);
-  if (load<i32>(p + E_LAST_OFFSET) == offset) return load<i32>(p + E_LAST_LINE);
-  const first = load<i32>(p + E_FIRSTLINE);
-  let line = offset < 0 ? -1 : decodeLineNumber(lineFormat, <usize>load<u32>(p + E_TABLE_PTR), load<i32>(p + E_TABLE_LEN), first, offset);
-  if (line < 0) line = first; // not started yet, or an instruction without a line
-  store<i32>(p + E_LAST_OFFSET, offset);
-  store<i32>(p + E_LAST_LINE, line);
-  return line;
-}
-
 /**
  * Walks thread slot `slot` whose tstate window is at ts: its frames, resolved to code entries,
  * go to `pending` and what the walk followed to `checks` (interned once proven, internStack).
@@ -757,8 +512,17 @@ function decodeThread(slot: i32, ts: usize): i32 {
   }
   unchecked(slotCheckEnd[slot] = checks.len);
   if (depth < 0) return -depth;
-  const st = resolveFrames(depth);
+  const st = resolveFrames(frameCode, frameEntry, depth);
   if (st != OK) return st;
+  if (speculate) {
+    // the code objects to re-validate speculatively next sample, once each
+    for (let i = 0; i < depth; i++) {
+      const p = entries.at(unchecked(frameEntry[i]));
+      if (load<i32>(p + E_SPEC) == specMark) continue;
+      store<i32>(p + E_SPEC, specMark);
+      specCur.codes.pushU64(load<u64>(p + E_ADDR));
+    }
+  }
   // a suspended generator's frame has no caller: a stack that ends at one was read while the
   // generator yielded (torn); the thread's real stack continues below it
   if (depth > 0 && (load<i32>(entries.at(unchecked(frameEntry[depth - 1])) + E_FLAGS) & CO_SUSPENDABLE) != 0) {
@@ -790,11 +554,11 @@ function internStack(slot: i32, r: usize): i32 {
     node = internNode(node, fid);
     if (node < 0) return fail(ERR_NO_MEMORY, 4);
   }
-  store<i32>(r, node, 2 * 4);
-  store<i32>(r, hi - lo, 5 * 4);
+  resultSetNode(r, node);
+  resultSetDepth(r, hi - lo);
   if (keepFrames) {
     // innermost first, like the stack a dump prints
-    store<i32>(r, keptAddr.len, 7 * 4);
+    resultSetFirstKept(r, keptAddr.len);
     for (let k = lo; k < hi; k++) {
       const q = pending.at(k);
       if (keptAddr.pushU64(load<u64>(q + P_ADDR)) < 0 || keptEntry.pushI32(load<i32>(q + P_ENTRY)) < 0) return fail(ERR_NO_MEMORY, 5);
@@ -896,7 +660,7 @@ function queueEarly(slot: i32): void {
 /** Proves slot's latest walk alone (one batch). OK, ERR_TORN, or ERR_GONE / ERR_PERM. */
 function verifyOne(slot: i32): i32 {
   if (!reserveVerify()) return fail(ERR_NO_MEMORY, 8);
-  qCount = 0;
+  qReset();
   queueVerify(slot);
   const st = qFlush(0);
   if (st != OK) return st;
@@ -1056,7 +820,7 @@ const slotCframeQ = new StaticArray<i32>(MAX_THREADS);
  * threads whose newest chunk (or cframe) moved, or that are new.
  */
 export function walkSample(): i32 {
-  resultCount = 0;
+  resultsClear();
   keptAddr.clear();
   keptEntry.clear();
   if (!attached) return -fail(ERR_NO_RUNTIME, 4);
@@ -1064,13 +828,13 @@ export function walkSample(): i32 {
     const st = findInterpreter();
     if (st != OK) return -st;
   }
-  stamp++;
+  codeCacheNextSample();
   speculate = true;
   const oNext = <usize>O[F.F_TSTATE_NEXT], oInterp = <usize>O[F.F_TSTATE_INTERP], oIdent = <usize>O[F.F_TSTATE_THREAD_ID];
 
   // phase A, one batch: the interpreter's thread head (and GIL), the thread states seen last
   // time, and every thread's chunks, loose frames and code checks as last seen
-  qCount = 0;
+  qReset();
   poolUsed = 0;
   pfCount = 0;
   qAdd(interpAddr + <u64>interpLo, interpLen, INTERP_BUF);
@@ -1208,7 +972,7 @@ export function walkSample(): i32 {
   specPrev = specCur;
   specCur = swap;
   if (!reserveVerify()) return -fail(ERR_NO_MEMORY, 9);
-  qCount = 0;
+  qReset();
   for (let i = 0; i < n; i++) {
     unchecked(slotVerifyQ[i] = -1);
     unchecked(slotVerifyTsQ[i] = -1);
@@ -1219,15 +983,12 @@ export function walkSample(): i32 {
 
   // phase E: keep the proven stacks; walk the others again, each proven alone
   for (let i = 0; i < n; i++) {
-    const r = results + <usize>resultCount * RESULT_SIZE;
-    memory.fill(r, 0, RESULT_SIZE);
-    store<i32>(r, -1, 2 * 4);
+    const r = resultNew();
     const tAddr = unchecked(listAddr[i]);
     const ts = tstateArena + <usize>i * tstateLen;
     st = unchecked(slotStatus[i]);
     if (!unchecked(listOk[i])) {
-      store<i32>(r, st, 3 * 4);
-      resultCount++;
+      resultSetStatus(r, st);
       continue;
     }
     if (st == OK && !unchecked(slotProven[i]) && !verified(i)) {
@@ -1258,25 +1019,11 @@ export function walkSample(): i32 {
     const ident = load<u64>(ts + oIdent);
     // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
     // its frame pointers hold then is not a stack of this process
-    if (ident == 0) store<i32>(r, -1, 2 * 4);
+    if (ident == 0) resultSetNode(r, -1);
     const tid = ident == 0 ? 0 : threadTid(ts, ident);
-    store<i32>(r, tid, 0);
-    store<i32>(r, internThread(ident, tid), 4);
-    store<i32>(r, st, 3 * 4);
-    store<i32>(r, gil != 0 && gil == tAddr ? 1 : 0, 4 * 4);
-    resultCount++;
-  }
-  return resultCount;
-}
-
-/** Adds the records the host marked `keep` to the sample sequence. Returns how many. */
-export function walkCommit(time: f64, weight: f64): i32 {
-  let n = 0;
-  for (let i = 0; i < resultCount; i++) {
-    const r = results + <usize>i * RESULT_SIZE;
-    if (load<i32>(r, 6 * 4) == 0 || load<i32>(r, 3 * 4) != OK) continue;
-    if (!pushSample(time, weight, load<i32>(r, 4), load<i32>(r, 2 * 4))) return -ERR_NO_MEMORY;
-    n++;
+    resultSetThread(r, tid, internThread(ident, tid));
+    resultSetStatus(r, st);
+    resultSetGil(r, gil != 0 && gil == tAddr);
   }
   return n;
 }

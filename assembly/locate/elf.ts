@@ -20,7 +20,7 @@ export const SYM_STRING_TYPE = 8;         // PyString_Type (2.7 str)
 export const SYM_BYTES_TYPE = 9;          // PyBytes_Type (3.x bytes)
 export const SYM_COUNT = 10;
 
-const SYM_NAMES: StaticArray<string> = [
+export const SYM_NAMES: StaticArray<string> = [
   "_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "PyCode_Type",
   "_Py_NoneStruct", "version", "PyUnicode_Type", "PyString_Type", "PyBytes_Type",
 ];

@@ -17,6 +17,7 @@ import type { Reader } from "../reader.js";
 import type { Mapping } from "../proc.js";
 import type { ProcessView, ThreadStates, MappedFile } from "../attach.js";
 import { WspyError } from "../errors.js";
+import { READ_FAULT, ST_ELF } from "../contract.js";
 import { SNAPSHOT_MAGIC } from "./snapshot.js";
 import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../files.js";
 
@@ -70,7 +71,6 @@ const NOTES_MAX = 256 * 1024 * 1024;
 const CHECK_BYTES = 4096;
 /** Addresses from 2^53 up (the vsyscall page) do not fit a double exactly: never served. */
 const MAX_ADDR = 2 ** 53;
-const EFAULT = 14;
 
 const ELF_TYPES: Record<number, string> = { 1: "a relocatable object file", 2: "an executable", 3: "a shared library or executable" };
 
@@ -195,7 +195,7 @@ export class CoreFile {
       const ptr = core.copyIn(head);
       st = x.coreFileParse(ptr, head.length, BigInt(this.size));
       core.x.freeBuffer(ptr);
-      if (st === 9 /* ST_ELF */ && core.x.lastErrorDetail() === x.CORE_NEED_MORE.value) {
+      if (st === ST_ELF && core.x.lastErrorDetail() === x.CORE_NEED_MORE.value) {
         const need = Number(x.coreFileHeadNeeded());
         if (need > HEAD_MAX) throw new WspyError("BAD_INPUT", `${file}: its program headers are too large (${need} bytes)`, "is it damaged?");
         head = this.readAt(0, need);
@@ -308,7 +308,7 @@ export class CoreFile {
   private notACore(st: number, detail: number, x: CoreFileExports): WspyError {
     const file = this.file;
     const hint = "pass an ELF core file (`gcore -o PREFIX PID` writes one) or, with --snapshot, a wspy snapshot";
-    if (st === 9) {
+    if (st === ST_ELF) {
       if (detail === 1 || detail === 2) return new WspyError("BAD_INPUT", `${file} is not an ELF core file or a wspy snapshot`, hint);
       if (detail === 3) return new WspyError("BAD_INPUT", `${file} is not a 64-bit little-endian ELF file`, "wspy reads x86-64 core files");
       if (detail === 4) return new WspyError("BAD_INPUT", `${file} is ${ELF_TYPES[x.coreFileElfType()] ?? `an ELF file of type ${x.coreFileElfType()}`}, not a core file`, hint);
@@ -506,7 +506,7 @@ export class OfflineReader implements Reader {
       }
       total += len;
     }
-    return total === 0 && count > 0 ? -EFAULT : total;
+    return total === 0 && count > 0 ? -READ_FAULT : total;
   }
 
   close(): void { this.onClose(); }

@@ -1,0 +1,76 @@
+// The host–core contract, declared once: the status codes and their names, the per-thread
+// result record of a sample (field, byte offset, width), and the read statuses the host's
+// `read` import may return. The core writes and returns these constants; index.ts exports a
+// description of them (contractStatus*, contractResult*, contractRead*) from which the host
+// builds its own names at load (host/contract.ts), so the two sides cannot drift.
+// Must not know: the host's messages or hints, errno values (the host maps errno to a read
+// status, host/errno.ts), CPython layouts.
+// Source of truth: this file; test/contract.test.mjs checks the host against it and real records.
+
+// ---- status codes: what every core export returns ----
+export const OK: i32 = 0;
+export const ERR_READ: i32 = 1;        // a remote read failed or came back short (unmapped, torn)
+export const ERR_GONE: i32 = 2;        // the target process no longer exists
+export const ERR_PERM: i32 = 3;        // not allowed to read the target
+export const ERR_CHAIN: i32 = 4;       // a pointer chain did not close: torn sample or wrong table
+export const ERR_LIMIT: i32 = 5;       // a bound was hit (frames, threads, string bytes)
+export const ERR_NO_RUNTIME: i32 = 6;  // no interpreter found in the ELF file or the target
+export const ERR_VERSION: i32 = 7;     // the version could not be read or has no table
+export const ERR_TABLE: i32 = 8;       // a version table is invalid (detail: field id)
+export const ERR_ELF: i32 = 9;         // the ELF file is malformed
+export const ERR_NOT_CODE: i32 = 10;   // a frame's code pointer is not a code object
+export const ERR_FREE_THREADED: i32 = 11; // a free-threaded build (not supported yet)
+export const ERR_NO_MEMORY: i32 = 12;  // the core could not grow its memory
+export const ERR_TORN: i32 = 13;       // a stack changed while it was read and a fresh walk did not prove it either
+export const STATUS_COUNT: i32 = 14;
+
+/** The status names the host prints (and the JSON of `dump` carries), by code. */
+export const STATUS_NAMES: StaticArray<string> = [
+  "ok", "read failed", "target gone", "permission denied", "torn stack", "limit hit", "no runtime",
+  "version", "bad table", "bad ELF", "not a code object", "free-threaded build", "out of memory",
+  "stack changed while read",
+];
+/** The constant names (ERR_ dropped, lower case) the host derives ST_* from. */
+export const STATUS_KEYS: StaticArray<string> = [
+  "ok", "read", "gone", "perm", "chain", "limit", "no_runtime", "version", "table", "elf", "not_code",
+  "free_threaded", "no_memory", "torn",
+];
+
+// ---- read statuses: the host's `read` import returns bytes read (>= 0) or -(one of these) ----
+/** Nothing at that address (unmapped, or beyond a file's contents): the entries count as failed. */
+export const READ_FAULT: i32 = ERR_READ;
+/** The target no longer exists. */
+export const READ_GONE: i32 = ERR_GONE;
+/** Not allowed to read the target. */
+export const READ_PERM: i32 = ERR_PERM;
+export const READ_STATUS_NAMES: StaticArray<string> = ["fault", "gone", "perm"];
+export const READ_STATUS_VALUES: StaticArray<i32> = [READ_FAULT, READ_GONE, READ_PERM];
+
+// ---- the result record: one per thread of the last sample (walkResultsPtr), read by the host ----
+export const RESULT_FIELD_COUNT: i32 = 8;
+/** the OS thread id (0: unknown) */
+export const R_TID: i32 = 0;
+/** the interned thread (aggregate/intern.ts internThread) */
+export const R_THREAD: i32 = 4;
+/** the stack's trie node (-1: none) */
+export const R_NODE: i32 = 8;
+/** the thread's status code (above) */
+export const R_STATUS: i32 = 12;
+/** 1 when the thread held the GIL */
+export const R_GIL: i32 = 16;
+/** the number of frames */
+export const R_DEPTH: i32 = 20;
+/** written by the host: 1 to commit the record (walkCommit) */
+export const R_KEEP: i32 = 24;
+/** the index of the thread's innermost kept frame (walkSetKeepFrames) */
+export const R_FIRST_KEPT: i32 = 28;
+export const RESULT_SIZE: i32 = 32;
+
+export const RESULT_FIELD_NAMES: StaticArray<string> = ["tid", "thread", "node", "status", "gil", "depth", "keep", "first_kept"];
+export const RESULT_FIELD_OFFSETS: StaticArray<i32> = [R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_KEEP, R_FIRST_KEPT];
+/** every field is an i32 */
+export const RESULT_FIELD_WIDTHS: StaticArray<i32> = [4, 4, 4, 4, 4, 4, 4, 4];
+
+// ---- detail codes the host reads (lastErrorDetail) ----
+/** A read came back short or unmapped (readRemote). The value once was EFAULT's; it is no errno now. */
+export const DETAIL_READ_SHORT: i32 = 14;
