@@ -22,7 +22,7 @@ const TRIAL_WALKS = 64;
 // the symbol ids of assembly/locate/elf.ts, and their names (snapshot headers name them), from the core's description
 import {
   SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT, SYM_PYCODE_TYPE, SYM_VERSION_BUFFER,
-  SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT,
+  SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT, READ_PERM, READ_GONE,
 } from "./contract.js";
 export { SYM_NAMES, SYM_COUNT } from "./contract.js";
 const PAGE = 4096;
@@ -469,10 +469,10 @@ export class Target {
     let runtime = sym(SYM_PY_RUNTIME);
     if (runtime === 0n && elf.pyRuntimeSection !== 0n) runtime = elf.pyRuntimeSection + bias;
 
-    // permission: one small read tells EPERM apart from everything else
+    // permission: one small read tells a refused read apart from everything else (read statuses: host/errno.ts)
     const probe = Target.readRemote(core, reader, runtime !== 0n ? runtime : BigInt(lowestStart), 8);
-    if (probe === -1 || probe === -13) throw new WspyError("PERMISSION", `permission denied reading the memory of ${what}`, permissionHint());
-    if (probe === -3) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
+    if (probe === -READ_PERM) throw new WspyError("PERMISSION", `permission denied reading the memory of ${what}`, permissionHint());
+    if (probe === -READ_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
 
     // the version: Py_Version, the debug offsets' header, Py_GetVersion's buffer, the file name
     let hex = 0;
@@ -627,7 +627,7 @@ export class Target {
         : "the file may be damaged; check the table with `wspy tables check FILE`, or supply a matching one with --version-table FILE");
   }
 
-  /** Reads n bytes at addr into the core's scratch region; returns bytes read or -errno. */
+  /** Reads n bytes at addr into the core's scratch region; returns bytes read or minus a read status (READ_*). */
   private static readRemote(core: Core, reader: Reader, addr: bigint, n: number): number {
     const ptr = core.x.scratchPtr();
     // one iovec pair, built here (attach time only) in the scratch region's tail
