@@ -15,9 +15,10 @@ export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableC
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
-  MAX_FRAMES, walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
+  walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
 } from "./decode/walk";
 export { walkCommit, walkResultsPtr, walkResultCount, MAX_THREADS } from "./decode/results";
+export { MAX_FRAMES } from "./decode/sample-state";
 export { RESULT_SIZE } from "./contract";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,

@@ -9,71 +9,35 @@
 // frames, stack chunks, instruction offsets) and §5 (GIL holder, OS thread ids).
 
 import { readRemote, readWord, readWordStatus, readCallCount } from "../io";
-import { OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, ERR_TORN, fail, lastErrorCode } from "../status";
+import {
+  OK, ERR_READ, ERR_CHAIN, ERR_LIMIT, ERR_NO_RUNTIME, ERR_NO_MEMORY, ERR_TABLE, ERR_GONE, ERR_PERM, ERR_TORN, fail, lastErrorCode,
+} from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { O, activeSet, activeTableId, frameModel, lineFormat, frameSkip, tagMask, nativeIdModel, gilModel, chainEnd, windowStart, windowEnd } from "../python/active";
-import { Vec, U64Map } from "../util/vec";
-import { rangeInside } from "../util/bounds";
-import { LINE_TABLE_310 } from "./line-table";
-import { internFrame, internNode, internThread, FRAME_PYTHON } from "../aggregate/intern";
-import { MAX_QUEUE, qAddr, qDst, qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
 import {
-  entries, codeMap, stamp, codeLo, codeLen, E_ADDR, E_NAME_ID, E_FILE_ID, E_FIRSTLINE, E_STAMP, E_SPEC, E_FLAGS, CO_SUSPENDABLE,
-  codeCacheNextSample, codeCacheWindow, codeCacheAlloc, entryMatches, resolveFrames, frameLine,
+  O, activeSet, activeTableId, frameModel, nativeIdModel, gilModel, windowStart, windowEnd,
+} from "../python/active";
+import { internFrame, internNode, internThread, FRAME_PYTHON } from "../aggregate/intern";
+import { MAX_QUEUE, qDst, qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
+import {
+  entries, codeMap, stamp, codeLo, codeLen, E_ADDR, E_NAME_ID, E_FILE_ID, E_FIRSTLINE, E_STAMP, E_SPEC, E_FLAGS, CO_SUSPENDABLE, codeCacheNextSample, codeCacheWindow, codeCacheAlloc, entryMatches, resolveFrames, frameLine,
 } from "./code-cache";
 import {
   MAX_THREADS, resultsClear, resultNew, resultSetStatus, resultSetNode, resultSetDepth, resultSetFirstKept, resultSetThread, resultSetGil,
 } from "./results";
+import {
+  CFRAME_SLOTS, CHUNK_FIRST_READ, C_ADDR, GIL_BUF, INTERP_BUF, MAX_CHUNK_COPIES, MAX_TORN_RETRIES, MAX_WINDOW, P_ADDR, P_ENTRY, P_OFFSET, REFCNT_BEFORE_TYPE, TID_BUF, attached, checks, chunkEnd, chunkFirst, chunkQ, curSlot, earlyArena, earlyCap, frameAddr, frameCode, frameEntry, frameLen, frameOffset, growArena, interpAddr, interpHeadSymAddr, interpLen, interpLo, keepFrames, keptAddr, keptEntry, listAddr, listCount, listOk, looseReads, nextChunkAddr, oRefcnt, pcArena, pcCap, pending, pfAddr, pfArena, pfCap, pfCount, pfCursor, pfEnd, pfHi, pfLo, pfQ, pfStart, poolBuffer, poolUsed, pthreadTidOffset, retryCursor, retryHi, retryLo, retryQ, runtimeAddr, slotCframeQ, slotCheckEnd, slotCheckStart, slotChunkQueued, slotChunkStart, slotEarlyQ, slotFromA, slotPendEnd, slotPendStart, slotProven, slotSpecOwner, slotStatus, slotVerifyQ, slotVerifyTsQ, specCur, specMark, specPrev, speculate, tidCache, tstateArena, tstateCurrentSymAddr, tstateLen, verifyTsArena, wantGil,
+} from "./sample-state";
+import { walkFrameObjects, walkInterpreterFrames, adoptChunks, tstateChunk, tstateCframe } from "./frames";
+import { reserveVerify, queueVerify, verified, verifiedEarly, queueEarly, verifyOne } from "./proof";
 export { MAX_THREADS, walkResultsPtr, walkResultCount, walkCommit } from "./results";
 
-// ---- bounds ----
-export const MAX_FRAMES: i32 = 16384;
-const MAX_CHUNKS: i32 = 64;
-const CHUNK_FIRST_READ: i32 = 16 * 1024;    // _PY_DATA_STACK_CHUNK_SIZE: no chunk is smaller
-const MAX_CHUNK_BYTES: i32 = 4 * 1024 * 1024;
-const MAX_WINDOW: i32 = 4096;
-/** offsetof(struct pthread, tid) in the target's libc, handed over by the host (0: unknown, no OS tid). */
-let pthreadTidOffset: u64 = 0;
 /** Where a thread's OS id lies in libc's struct pthread (0: unknown). The host knows libc, not the core. */
 export function walkSetPthreadTidOffset(offset: u64): void { pthreadTidOffset = offset; }
-/** Owner values >= this are not Python frames (3.12 CSTACK shims, 3.13+ entry frames). */
-const OWNER_FIRST_NON_PYTHON: u8 = 3;
-
-let attached: bool = false;
 /** The id of the version table the walk uses (tables.ts tableAt), -1 before attach. */
 export function walkTableId(): i32 { return activeTableId; }
-
-// ---- addresses found at attach ----
-let runtimeAddr: u64 = 0;
-let interpHeadSymAddr: u64 = 0;
-let tstateCurrentSymAddr: u64 = 0;
-let interpAddr: u64 = 0;
-let wantGil: bool = false;
-
-// ---- windows: the part of each struct that is read ----
-let tstateLen: i32 = 0;
-let frameLen: i32 = 0;      // PyFrameObject window or _PyInterpreterFrame size
-
-const FRAME_BUF: usize = memory.data(MAX_WINDOW, 16);
-const GIL_BUF: usize = memory.data(64, 16);
-const TID_BUF: usize = memory.data(8, 8);
-const tidCache = new U64Map(6);
-
 export function walkInterpAddr(): u64 { return interpAddr; }
 export function walkSetWantGil(on: bool): void { wantGil = on; }
-
-// per-frame scratch of the current thread
-const frameCode = new StaticArray<u64>(MAX_FRAMES);
-const frameOffset = new StaticArray<i32>(MAX_FRAMES);
-const frameEntry = new StaticArray<i32>(MAX_FRAMES);
-const frameIds = new StaticArray<i32>(MAX_FRAMES);
-const frameAddr = new StaticArray<u64>(MAX_FRAMES);
-
-// ---- frames kept for the last sample (dump --locals): remote frame address, code entry ----
-let keepFrames: bool = false;
-const keptAddr = new Vec(8);
-const keptEntry = new Vec(4);
 export function walkSetKeepFrames(on: bool): void { keepFrames = on; }
 /** Remote address of kept frame k (a PyFrameObject ≤3.10, a _PyInterpreterFrame 3.11+). */
 export function keptFrameAddr(k: i32): u64 { return k >= 0 && k < keptAddr.len ? keptAddr.getU64(k) : 0; }
@@ -83,134 +47,6 @@ export function keptFrameCode(k: i32): u64 {
   return load<u64>(entries.at(keptEntry.getI32(k)) + E_ADDR);
 }
 export function keptFrameCount(): i32 { return keptAddr.len; }
-
-// the thread list as last seen: tstate addresses in list order
-let listCount: i32 = 0;
-const listAddr = new StaticArray<u64>(MAX_THREADS);
-const listOk = new StaticArray<bool>(MAX_THREADS);
-let tstateArena: usize = 0; // MAX_THREADS windows of tstateLen
-let interpLo: i32 = 0, interpLen: i32 = 0;
-const INTERP_BUF: usize = memory.data(MAX_WINDOW, 16);
-const CFRAME_SLOTS: usize = memory.data(MAX_THREADS * 8, 16);
-
-// speculation recorded per thread slot: two generations of flat address lists
-class SpecGen {
-  frames: Vec = new Vec(8);
-  chunks: Vec = new Vec(8);
-  codes: Vec = new Vec(8);
-  /** every frame the walk followed (its proof's addresses) */
-  proof: Vec = new Vec(8);
-  proofStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
-  frameStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
-  chunkStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
-  codeStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
-  owner: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
-  /** the tstate's newest data-stack chunk and (3.11) cframe address, as the walk found them */
-  newest: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
-  cframe: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
-  count: i32 = 0;
-  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.proof.clear(); this.count = 0; }
-}
-let specPrev = new SpecGen();
-let specCur = new SpecGen();
-
-// prefetched frames outside chunks, per slot: [pfStart[slot], pfEnd[slot])
-let pfArena: usize = 0;
-let pfCap: i32 = 0;
-let pfCount: i32 = 0;
-const pfAddr = new StaticArray<u64>(MAX_QUEUE);
-const pfQ = new StaticArray<i32>(MAX_QUEUE);
-const pfStart = new StaticArray<i32>(MAX_THREADS);
-const pfEnd = new StaticArray<i32>(MAX_THREADS);
-// what each slot's reads were queued for in the first batch: its tstate (0: not queued)
-const slotSpecOwner = new StaticArray<u64>(MAX_THREADS);
-let pfCursor: i32 = 0;
-let pfLo: i32 = 0, pfHi: i32 = 0; // the current thread's range
-let speculate: bool = true;        // off while a torn thread is retried
-const MAX_SPEC_LOOSE_FRAMES: i32 = 64;
-/** Fresh attempts at a thread whose stack tore under the reads (each a few reads). */
-const MAX_TORN_RETRIES: i32 = 3;
-let looseReads: i32 = 0;
-
-// prefetched code windows
-let pcArena: usize = 0;
-let pcCap: i32 = 0;
-
-// ---- proving a sample: every frame a walk followed is read again after the walks ----
-// The target runs while it is read: ≤3.10 frame objects are freed onto a free list (whose
-// f_back links free frames) or kept as a code object's zombie, and 3.11+ frames in a chunk are
-// popped and pushed while the chunk is copied. A stack built from such reads may be one the
-// thread never had (a recursion 0–20 deep read 46 deep, rooted at a freed frame, or with a
-// caller on its def line; seen on every version, up to 73% of samples at 200 Hz on 3.8). So
-// after every thread is walked, the frames each walk followed are read again, all threads in
-// one batch, and a thread is kept only when every frame still links to the same caller, runs
-// the same code, and (a caller waits at its call) every caller is at the same instruction; a
-// frame object must also still be allocated (a freed one has no references). A thread that
-// fails is walked again from fresh reads (MAX_TORN_RETRIES times), then counted as ERR_TORN.
-// Only the innermost frame's instruction may move meanwhile: it is the one running.
-const CHECK_SIZE: i32 = 32; // {frame addr u64, previous u64, code u64, instruction u64}
-const C_ADDR = 0, C_PREV = 8, C_CODE = 16, C_INSTR = 24;
-const checks = new Vec(CHECK_SIZE);
-const PEND_SIZE: i32 = 16;  // {frame addr u64, code entry i32, instruction offset i32}
-const P_ADDR = 0, P_ENTRY = 8, P_OFFSET = 12;
-const pending = new Vec(PEND_SIZE);
-const slotCheckStart = new StaticArray<i32>(MAX_THREADS);
-const slotCheckEnd = new StaticArray<i32>(MAX_THREADS);
-const slotPendStart = new StaticArray<i32>(MAX_THREADS);
-const slotPendEnd = new StaticArray<i32>(MAX_THREADS);
-const slotStatus = new StaticArray<i32>(MAX_THREADS);
-const slotVerifyQ = new StaticArray<i32>(MAX_THREADS);
-let verifyArena: usize = 0; // one frame window per check record
-let verifyCap: i32 = 0;
-let verifyTsArena: usize = 0; // MAX_THREADS tstate windows, read with the frames for a retry
-const slotVerifyTsQ = new StaticArray<i32>(MAX_THREADS);
-// the second reads at the end of phase A's batch: the frames the previous sample's walks
-// followed, per slot. A thread whose walk followed the same frames, from that batch alone, is
-// proven by them without a batch of its own (a stack that holds still costs one read per sample).
-let earlyArena: usize = 0;
-let earlyCap: i32 = 0;
-const slotEarlyQ = new StaticArray<i32>(MAX_THREADS);
-const slotProven = new StaticArray<bool>(MAX_THREADS);
-const slotFromA = new StaticArray<bool>(MAX_THREADS); // the walk read nothing after phase A
-// a retry walks from the frames its failed proof read (one batch), not one read per frame
-let retryLo: i32 = 0, retryHi: i32 = 0, retryQ: i32 = 0, retryCursor: i32 = 0;
-/** PyObject_HEAD: ob_refcnt is the word before ob_type in every build with a GIL. */
-const REFCNT_BEFORE_TYPE: i32 = 8;
-let oRefcnt: i32 = -1;       // ≤3.10 frame objects only, else -1
-
-// stack chunk copies of this sample: a pool of buffers, ranges per slot
-const MAX_CHUNK_COPIES: i32 = 4096;
-const poolBuf = new StaticArray<usize>(MAX_CHUNK_COPIES);
-const poolCap = new StaticArray<i32>(MAX_CHUNK_COPIES);
-let poolUsed: i32 = 0;
-const chunkLo = new StaticArray<u64>(MAX_CHUNK_COPIES);
-const chunkHi = new StaticArray<u64>(MAX_CHUNK_COPIES);
-const chunkQ = new StaticArray<i32>(MAX_CHUNK_COPIES);
-const slotChunkStart = new StaticArray<i32>(MAX_THREADS);
-const slotChunkCount = new StaticArray<i32>(MAX_THREADS);
-const slotChunkQueued = new StaticArray<i32>(MAX_THREADS);
-let curSlot: i32 = 0;
-let chunkFirst: i32 = 0;  // the current thread's chunk copies: [chunkFirst, chunkEnd)
-let chunkEnd: i32 = 0;
-let nextChunkAddr: u64 = 0;
-let specMark: i32 = 0;
-
-/** A pooled buffer of at least len bytes for chunk copy i. 0 when memory cannot grow. */
-function poolBuffer(i: i32, len: i32): usize {
-  if (unchecked(poolCap[i]) >= len) return unchecked(poolBuf[i]);
-  const p = unchecked(poolBuf[i]) == 0 ? heap.alloc(<usize>len) : heap.realloc(unchecked(poolBuf[i]), <usize>len);
-  if (p == 0) return 0;
-  unchecked(poolBuf[i] = p);
-  unchecked(poolCap[i] = len);
-  return p;
-}
-
-/** Grows an arena to hold n records of len bytes; returns the arena (0: no memory). */
-function growArena(arena: usize, cap: i32, n: i32, len: i32): usize {
-  if (n * len <= cap) return arena;
-  const p = arena == 0 ? heap.alloc(<usize>(n * len)) : heap.realloc(arena, <usize>(n * len));
-  return p;
-}
 
 /**
  * Prepares a walk with version table tableId. runtimeAddr is `_PyRuntime` (0 when the version
@@ -307,165 +143,6 @@ function gilHolderFrom(gilQ: i32): u64 {
     return locked > 0 ? load<u64>(INTERP_BUF + <usize>(O[F.F_INTERP_GIL_HOLDER] - interpLo)) : 0;
   }
   return gilQ >= 0 && unchecked(qOk[gilQ]) ? load<u64>(GIL_BUF) : 0;
-}
-
-// ---- stack chunks ----
-
-/** Registers a chunk copy whose first CHUNK_FIRST_READ bytes are in pool buffer i. */
-function registerChunk(i: i32, addr: u64): bool {
-  let buf = unchecked(poolBuf[i]);
-  const previous = load<u64>(buf + <usize>O[F.F_CHUNK_PREVIOUS]);
-  let size = <i64>load<u64>(buf + <usize>O[F.F_CHUNK_CHUNK_SIZE]);
-  if (size < <i64>O[F.F_CHUNK_SIZE] || size > <i64>MAX_CHUNK_BYTES) return false;
-  if (size > <i64>CHUNK_FIRST_READ) {
-    buf = poolBuffer(i, <i32>size);
-    if (buf == 0) return false;
-    const rest = <i32>size - CHUNK_FIRST_READ;
-    if (readRemote(addr + <u64>CHUNK_FIRST_READ, buf + CHUNK_FIRST_READ, rest) != OK) return false;
-  } else {
-    size = CHUNK_FIRST_READ;
-  }
-  unchecked(chunkLo[i] = addr);
-  if (addr > ~(<u64>size)) return false; // a chunk ending past 2^64 is garbage
-  unchecked(chunkHi[i] = addr + <u64>size);
-  nextChunkAddr = previous;
-  return true;
-}
-
-/** Copies the chunk at addr alone (not prefetched) and registers it. */
-function copyChunk(addr: u64): bool {
-  if (poolUsed >= MAX_CHUNK_COPIES || chunkEnd - chunkFirst >= MAX_CHUNKS) return false;
-  const i = poolUsed;
-  const buf = poolBuffer(i, CHUNK_FIRST_READ);
-  if (buf == 0 || readRemote(addr, buf, CHUNK_FIRST_READ) != OK) return false;
-  poolUsed++;
-  if (!registerChunk(i, addr)) return false;
-  chunkEnd = poolUsed;
-  if (speculate) specCur.chunks.pushU64(addr);
-  return true;
-}
-
-/** A prefetched copy of the frame at addr for the current thread, or 0. */
-function prefetchedFrame(addr: u64): usize {
-  const hi = pfHi;
-  let k = pfCursor;
-  // the stack mostly keeps its order between samples: look a little ahead of the cursor
-  const end = k + 16 < hi ? k + 16 : hi;
-  for (; k < end; k++) {
-    if (unchecked(pfAddr[k]) == addr) {
-      if (!unchecked(qOk[unchecked(pfQ[k])])) return 0;
-      pfCursor = k + 1;
-      return pfArena + <usize>k * frameLen;
-    }
-  }
-  return 0;
-}
-
-/** The failed proof's second read of the frame at addr, for a retry; 0 when it has none. */
-function verifiedCopy(addr: u64): usize {
-  let k = retryCursor;
-  const end = k + 16 < retryHi ? k + 16 : retryHi;
-  for (; k < end; k++) {
-    if (load<u64>(checks.at(k) + C_ADDR) != addr) continue;
-    if (!unchecked(qOk[retryQ + (k - retryLo)])) return 0;
-    retryCursor = k + 1;
-    return verifyArena + <usize>k * frameLen;
-  }
-  return 0;
-}
-
-/** A local copy of the frame at addr: from a chunk copy, a prefetched frame, else read alone. */
-function localFrame(addr: u64): usize {
-  for (let pass = 0; pass < MAX_CHUNKS + 1; pass++) {
-    for (let i = chunkFirst; i < chunkEnd; i++) {
-      // never `addr + frameLen <= hi`: a garbage link (0xffff…) wraps that sum past the check
-      if (rangeInside(addr, <u64>frameLen, unchecked(chunkLo[i]), unchecked(chunkHi[i]))) return unchecked(poolBuf[i]) + <usize>(addr - unchecked(chunkLo[i]));
-    }
-    if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || nextChunkAddr == 0 || !copyChunk(nextChunkAddr)) break;
-  }
-  // generator frames, C-stack entry frames, and every frame object ≤3.10
-  if (retryHi > retryLo) {
-    const p = verifiedCopy(addr);
-    if (p != 0) return p;
-  }
-  if (speculate) {
-    // interpreter frames outside chunks are few (entry and generator frames); many means the
-    // chunks moved under this sample: not worth speculating on next time
-    if (frameModel == C.FRAME_MODEL_FRAME_OBJECT || specCur.frames.len - unchecked(specCur.frameStart[curSlot]) < MAX_SPEC_LOOSE_FRAMES) {
-      specCur.frames.pushU64(addr);
-    }
-    const p = prefetchedFrame(addr);
-    if (p != 0) return p;
-  }
-  // interpreter frames outside every chunk are few; hundreds mean the chunks moved under this
-  // sample (a stack that shrank and grew): give up on it as torn rather than read them one by one
-  if (frameModel != C.FRAME_MODEL_FRAME_OBJECT && ++looseReads > MAX_SPEC_LOOSE_FRAMES) {
-    fail(ERR_CHAIN, 10, addr);
-    return 0;
-  }
-  return readRemote(addr, FRAME_BUF, frameLen) == OK ? FRAME_BUF : 0;
-}
-
-// ---- frames ----
-
-/** Walks the frames from addr (innermost first) into frameCode/frameOffset. Returns depth or -status. */
-function walkFrameObjects(addr: u64): i32 {
-  let depth = 0;
-  const fBack = O[F.F_FRAME_F_BACK], fCode = O[F.F_FRAME_F_CODE], fLasti = O[F.F_FRAME_F_LASTI];
-  const unitOffsets = lineFormat == LINE_TABLE_310;
-  while (addr != 0) {
-    if (depth >= MAX_FRAMES) return -fail(ERR_LIMIT, 2, addr);
-    const p = localFrame(addr);
-    if (p == 0) return -lastErrorCode();
-    const code = load<u64>(p + <usize>fCode);
-    const lasti = load<i32>(p + <usize>fLasti);
-    if (code == 0) return -fail(ERR_CHAIN, 3, addr);
-    // a freed frame (on the free list, or a code object's zombie) has no references
-    if (oRefcnt >= 0 && load<i64>(p + <usize>oRefcnt) <= 0) return -fail(ERR_CHAIN, 11, addr);
-    if (!pushCheck(addr, load<u64>(p + <usize>fBack), code, <u64>lasti)) return -fail(ERR_NO_MEMORY, 6);
-    unchecked(frameCode[depth] = code);
-    unchecked(frameAddr[depth] = addr);
-    unchecked(frameOffset[depth] = lasti < 0 ? -1 : (unitOffsets ? lasti << 1 : lasti));
-    depth++;
-    addr = load<u64>(p + <usize>fBack);
-  }
-  return depth;
-}
-
-function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
-  let depth = 0;
-  const oPrev = O[F.F_IFRAME_PREVIOUS], oExec = O[F.F_IFRAME_EXECUTABLE], oInstr = O[F.F_IFRAME_INSTR_PTR],
-    oOwner = O[F.F_IFRAME_OWNER];
-  const adaptive = <u64>O[F.F_CODE_CO_CODE_ADAPTIVE];
-  let last: u64 = 0;
-  let lastOwner: u8 = 0xff;
-  for (let n = 0; addr != 0; n++) {
-    if (n >= MAX_FRAMES) return -fail(ERR_LIMIT, 2, addr);
-    const p = localFrame(addr);
-    if (p == 0) return -lastErrorCode();
-    last = addr;
-    const prev = load<u64>(p + <usize>oPrev);
-    const owner = load<u8>(p + <usize>oOwner);
-    if (!pushCheck(addr, prev, load<u64>(p + <usize>oExec), load<u64>(p + <usize>oInstr))) return -fail(ERR_NO_MEMORY, 6);
-    lastOwner = owner;
-    if (frameSkip == C.FRAME_SKIP_OWNER && owner >= OWNER_FIRST_NON_PYTHON) {
-      addr = prev;
-      continue;
-    }
-    const code = load<u64>(p + <usize>oExec) & tagMask;
-    if (code == 0) { addr = prev; continue; } // a frame being pushed or torn down
-    const instr = load<u64>(p + <usize>oInstr);
-    const units = (<i64>instr - <i64>(code + adaptive)) >> 1;
-    unchecked(frameCode[depth] = code);
-    unchecked(frameAddr[depth] = addr);
-    unchecked(frameOffset[depth] = units < 0 || units > 0x3fffffff ? -1 : <i32>units);
-    depth++;
-    addr = prev;
-  }
-  if (chainEnd == C.CHAIN_END_BASE_FRAME && baseFrame != 0 && last != baseFrame) return -fail(ERR_CHAIN, 4, last);
-  // 3.12+: every eval loop pushes an entry frame, so a whole stack ends at one
-  if (frameSkip == C.FRAME_SKIP_OWNER && last != 0 && lastOwner < OWNER_FIRST_NON_PYTHON) return -fail(ERR_CHAIN, 9, last);
-  return depth;
 }
 
 /**
@@ -567,150 +244,6 @@ function internStack(slot: i32, r: usize): i32 {
   return OK;
 }
 
-/** Records what the walk read of the frame at addr, to be compared with a second read. */
-function pushCheck(addr: u64, prev: u64, code: u64, instr: u64): bool {
-  const k = checks.grow(1);
-  if (k < 0) return false;
-  const c = checks.at(k);
-  store<u64>(c + C_ADDR, addr);
-  store<u64>(c + C_PREV, prev);
-  store<u64>(c + C_CODE, code);
-  store<u64>(c + C_INSTR, instr);
-  return true;
-}
-
-/** Makes the verify arena hold a frame window for every check record. False: no memory. */
-function reserveVerify(): bool {
-  const arena = growArena(verifyArena, verifyCap, checks.len, frameLen);
-  if (arena == 0) return checks.len == 0;
-  if (arena != verifyArena || checks.len * frameLen > verifyCap) { verifyArena = arena; verifyCap = checks.len * frameLen; }
-  return true;
-}
-
-/** Queues the second read of every frame slot's walk followed (and its tstate, for a retry). */
-function queueVerify(slot: i32): void {
-  unchecked(slotVerifyTsQ[slot] = -1);
-  unchecked(slotVerifyQ[slot] = qCount);
-  for (let k = unchecked(slotCheckStart[slot]); k < unchecked(slotCheckEnd[slot]); k++) {
-    if (qAdd(load<u64>(checks.at(k) + C_ADDR), frameLen, verifyArena + <usize>k * frameLen) < 0) {
-      unchecked(slotVerifyQ[slot] = -1); // the queue is full: proven alone later
-      return;
-    }
-  }
-  unchecked(slotVerifyTsQ[slot] = qAdd(unchecked(listAddr[slot]), tstateLen, verifyTsArena + <usize>slot * tstateLen));
-}
-
-/** Does the second read (queueVerify, flushed) show every frame of slot's walk unchanged? */
-function verified(slot: i32): bool {
-  let q = unchecked(slotVerifyQ[slot]);
-  if (q < 0) return false;
-  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
-  for (let k = lo; k < hi; k++, q++) {
-    if (!unchecked(qOk[q])) return false;
-    if (!frameUnchanged(checks.at(k), verifyArena + <usize>k * frameLen, k == lo)) return false;
-  }
-  return true;
-}
-
-/** Does the second copy v of a frame show what check record c saw? (leaf: its instruction may move) */
-function frameUnchanged(c: usize, v: usize, leaf: bool): bool {
-  const objects = frameModel == C.FRAME_MODEL_FRAME_OBJECT;
-  const oPrev = objects ? O[F.F_FRAME_F_BACK] : O[F.F_IFRAME_PREVIOUS];
-  const oCode = objects ? O[F.F_FRAME_F_CODE] : O[F.F_IFRAME_EXECUTABLE];
-  const oInstr = objects ? O[F.F_FRAME_F_LASTI] : O[F.F_IFRAME_INSTR_PTR];
-  if (load<u64>(v + <usize>oPrev) != load<u64>(c + C_PREV) || load<u64>(v + <usize>oCode) != load<u64>(c + C_CODE)) return false;
-  if (oRefcnt >= 0 && load<i64>(v + <usize>oRefcnt) <= 0) return false;
-  if (leaf) return true; // the innermost frame runs on
-  const instr: u64 = objects ? <u64>load<i32>(v + <usize>oInstr) : load<u64>(v + <usize>oInstr);
-  return instr == load<u64>(c + C_INSTR);
-}
-
-/**
- * Is slot's walk proven by the second reads at the end of phase A? Only when the walk used
- * nothing read after that batch and followed exactly the frames the previous sample did.
- */
-function verifiedEarly(slot: i32): bool {
-  const q = unchecked(slotEarlyQ[slot]);
-  if (q < 0 || !unchecked(slotFromA[slot])) return false;
-  const prev = specPrev;
-  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
-  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
-  if (hi - lo != phi - plo) return false;
-  for (let j = 0; j < hi - lo; j++) {
-    const c = checks.at(lo + j);
-    if (load<u64>(c + C_ADDR) != prev.proof.getU64(plo + j) || !unchecked(qOk[q + j])) return false;
-    if (!frameUnchanged(c, earlyArena + <usize>(plo + j) * frameLen, j == 0)) return false;
-  }
-  return true;
-}
-
-/** Queues, last in phase A's batch, the frames slot's previous walk followed. */
-function queueEarly(slot: i32): void {
-  unchecked(slotEarlyQ[slot] = -1);
-  const prev = specPrev;
-  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
-  if (phi <= plo) return;
-  const first = qCount;
-  for (let k = plo; k < phi; k++) {
-    if (qAdd(prev.proof.getU64(k), frameLen, earlyArena + <usize>k * frameLen) < 0) return;
-  }
-  unchecked(slotEarlyQ[slot] = first);
-}
-
-/** Proves slot's latest walk alone (one batch). OK, ERR_TORN, or ERR_GONE / ERR_PERM. */
-function verifyOne(slot: i32): i32 {
-  if (!reserveVerify()) return fail(ERR_NO_MEMORY, 8);
-  qReset();
-  queueVerify(slot);
-  const st = qFlush(0);
-  if (st != OK) return st;
-  return verified(slot) ? OK : fail(ERR_TORN, 2);
-}
-
-/**
- * Makes this thread's chunk copies current: the newest chunk (prefetched with its tstate's
- * address when the slot's chunk did not move, else copied now) and the previous sample's older
- * chunks where they still link up.
- */
-function adoptChunks(slot: i32, chunk: u64): void {
-  if (chunk == 0) return;
-  const first = unchecked(slotChunkStart[slot]);
-  const queued = unchecked(slotChunkQueued[slot]);
-  let expected = chunk;
-  let i = first;
-  if (speculate) {
-    for (; i < first + queued; i++) {
-      const q = unchecked(chunkQ[i]);
-      if (unchecked(qAddr[q]) != expected || !unchecked(qOk[q])) break;
-      if (!registerChunk(i, expected)) break;
-      if (i > first) specCur.chunks.pushU64(expected);
-      expected = nextChunkAddr;
-    }
-  }
-  if (i == first) {
-    // nothing prefetched links up: copy the newest chunk now
-    chunkFirst = poolUsed;
-    chunkEnd = poolUsed;
-    if (!copyChunk(chunk)) { nextChunkAddr = 0; return; }
-    // copyChunk recorded it as an older chunk: the newest is implied by the tstate
-    if (speculate) specCur.chunks.len--;
-    return;
-  }
-  chunkFirst = first;
-  chunkEnd = i;
-  nextChunkAddr = expected;
-}
-
-/** The newest data-stack chunk in a tstate window (0 where frames are objects, ≤3.10). */
-function tstateChunk(ts: usize): u64 {
-  return frameModel != C.FRAME_MODEL_FRAME_OBJECT ? load<u64>(ts + <usize>O[F.F_TSTATE_DATASTACK_CHUNK]) : 0;
-}
-
-/** The cframe in a tstate window (3.11 only, else 0). */
-function tstateCframe(ts: usize): u64 {
-  return frameModel == C.FRAME_MODEL_CFRAME ? load<u64>(ts + <usize>O[F.F_TSTATE_CFRAME]) : 0;
-}
-
 /**
  * Queues thread slot `slot`'s reads: its newest chunk `chunk` and cframe `cf` (from its tstate,
  * or as last seen), and the older chunks and loose frames seen last time.
@@ -807,8 +340,6 @@ function checkCodes(first: i32): void {
     store<i32>(p + E_STAMP, entryMatches(e, pcArena + <usize>k * codeLen) ? stamp : 0);
   }
 }
-
-const slotCframeQ = new StaticArray<i32>(MAX_THREADS);
 
 /**
  * Samples every thread once. Returns the number of thread records (walkResultsPtr), or a

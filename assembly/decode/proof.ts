@@ -1,0 +1,104 @@
+// Proving a sample: the frames each walk followed are read a second time (with the next sample's
+// first batch, or in a batch of their own) and a thread's stack is kept only when every frame
+// still links to the same caller, runs the same code and, below the innermost, waits at the same
+// instruction. See walk.ts for why (the target runs while it is read).
+// Must not know: how frames were found (frames.ts), code objects, versions (only the active
+// table's frame offsets, python/active.ts).
+// Source of truth: docs/design.md (sample consistency), docs/cpython-layouts.md §4.
+
+import { OK, ERR_NO_MEMORY, ERR_GONE, ERR_PERM, ERR_TORN, fail } from "../status";
+import * as F from "../python/fields";
+import * as C from "../python/capabilities";
+import { O, frameModel } from "../python/active";
+import { qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
+import {
+  C_ADDR, C_CODE, C_INSTR, C_PREV, checks, earlyArena, frameLen, growArena, listAddr, oRefcnt, slotCheckEnd, slotCheckStart, slotEarlyQ, slotFromA, slotVerifyQ, slotVerifyTsQ, specPrev, tstateLen, verifyArena, verifyCap, verifyTsArena,
+} from "./sample-state";
+
+/** Makes the verify arena hold a frame window for every check record. False: no memory. */
+export function reserveVerify(): bool {
+  const arena = growArena(verifyArena, verifyCap, checks.len, frameLen);
+  if (arena == 0) return checks.len == 0;
+  if (arena != verifyArena || checks.len * frameLen > verifyCap) { verifyArena = arena; verifyCap = checks.len * frameLen; }
+  return true;
+}
+
+/** Queues the second read of every frame slot's walk followed (and its tstate, for a retry). */
+export function queueVerify(slot: i32): void {
+  unchecked(slotVerifyTsQ[slot] = -1);
+  unchecked(slotVerifyQ[slot] = qCount);
+  for (let k = unchecked(slotCheckStart[slot]); k < unchecked(slotCheckEnd[slot]); k++) {
+    if (qAdd(load<u64>(checks.at(k) + C_ADDR), frameLen, verifyArena + <usize>k * frameLen) < 0) {
+      unchecked(slotVerifyQ[slot] = -1); // the queue is full: proven alone later
+      return;
+    }
+  }
+  unchecked(slotVerifyTsQ[slot] = qAdd(unchecked(listAddr[slot]), tstateLen, verifyTsArena + <usize>slot * tstateLen));
+}
+
+/** Does the second read (queueVerify, flushed) show every frame of slot's walk unchanged? */
+export function verified(slot: i32): bool {
+  let q = unchecked(slotVerifyQ[slot]);
+  if (q < 0) return false;
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  for (let k = lo; k < hi; k++, q++) {
+    if (!unchecked(qOk[q])) return false;
+    if (!frameUnchanged(checks.at(k), verifyArena + <usize>k * frameLen, k == lo)) return false;
+  }
+  return true;
+}
+
+/** Does the second copy v of a frame show what check record c saw? (leaf: its instruction may move) */
+export function frameUnchanged(c: usize, v: usize, leaf: bool): bool {
+  const objects = frameModel == C.FRAME_MODEL_FRAME_OBJECT;
+  const oPrev = objects ? O[F.F_FRAME_F_BACK] : O[F.F_IFRAME_PREVIOUS];
+  const oCode = objects ? O[F.F_FRAME_F_CODE] : O[F.F_IFRAME_EXECUTABLE];
+  const oInstr = objects ? O[F.F_FRAME_F_LASTI] : O[F.F_IFRAME_INSTR_PTR];
+  if (load<u64>(v + <usize>oPrev) != load<u64>(c + C_PREV) || load<u64>(v + <usize>oCode) != load<u64>(c + C_CODE)) return false;
+  if (oRefcnt >= 0 && load<i64>(v + <usize>oRefcnt) <= 0) return false;
+  if (leaf) return true; // the innermost frame runs on
+  const instr: u64 = objects ? <u64>load<i32>(v + <usize>oInstr) : load<u64>(v + <usize>oInstr);
+  return instr == load<u64>(c + C_INSTR);
+}
+
+/**
+ * Is slot's walk proven by the second reads at the end of phase A? Only when the walk used
+ * nothing read after that batch and followed exactly the frames the previous sample did.
+ */
+export function verifiedEarly(slot: i32): bool {
+  const q = unchecked(slotEarlyQ[slot]);
+  if (q < 0 || !unchecked(slotFromA[slot])) return false;
+  const prev = specPrev;
+  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  if (hi - lo != phi - plo) return false;
+  for (let j = 0; j < hi - lo; j++) {
+    const c = checks.at(lo + j);
+    if (load<u64>(c + C_ADDR) != prev.proof.getU64(plo + j) || !unchecked(qOk[q + j])) return false;
+    if (!frameUnchanged(c, earlyArena + <usize>(plo + j) * frameLen, j == 0)) return false;
+  }
+  return true;
+}
+
+/** Queues, last in phase A's batch, the frames slot's previous walk followed. */
+export function queueEarly(slot: i32): void {
+  unchecked(slotEarlyQ[slot] = -1);
+  const prev = specPrev;
+  const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
+  if (phi <= plo) return;
+  const first = qCount;
+  for (let k = plo; k < phi; k++) {
+    if (qAdd(prev.proof.getU64(k), frameLen, earlyArena + <usize>k * frameLen) < 0) return;
+  }
+  unchecked(slotEarlyQ[slot] = first);
+}
+
+/** Proves slot's latest walk alone (one batch). OK, ERR_TORN, or ERR_GONE / ERR_PERM. */
+export function verifyOne(slot: i32): i32 {
+  if (!reserveVerify()) return fail(ERR_NO_MEMORY, 8);
+  qReset();
+  queueVerify(slot);
+  const st = qFlush(0);
+  if (st != OK) return st;
+  return verified(slot) ? OK : fail(ERR_TORN, 2);
+}
