@@ -1,7 +1,8 @@
-// The sample: interpreter → thread list → each thread's frames (stack chunks, frame objects),
-// read speculatively at the previous sample's addresses and proven by a second read, then
-// handed to the code cache (code-cache.ts) and interned into the records of results.ts. One call
-// samples every thread of the target once.
+// The sample: attach (interpreter, windows), then per call the thread list and its phases: one
+// batched read at the previous sample's addresses (read-queue.ts), each thread's frames walked
+// from local copies (frames.ts), resolved by the code cache (code-cache.ts), proven by a second
+// read (proof.ts), then interned into the records of results.ts. One call samples every thread
+// of the target once. The state these files share lives in sample-state.ts.
 // Must not know: version numbers (only the active table, python/active.ts), I/O beyond io.ts and
 // read-queue.ts, the clock or the OS (the host decides which thread samples to keep), libc
 // layouts (the host hands the pthread tid offset over, walkSetPthreadTidOffset).
