@@ -305,7 +305,7 @@ export class Target {
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
         return new Target(core, view, info, tables, facts);
       } catch (e) {
-        const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || (e as WspyError & { retriable?: boolean }).retriable);
+        const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || e.retriable);
         if (!retriable || Date.now() >= deadline || !isAlive(pid)) {
           view.close();
           giveBackCore(versionTables, made);
@@ -497,8 +497,8 @@ export class Target {
     }
     if (!hex) {
       const e = new WspyError("NOT_PYTHON", `cannot tell the Python version of ${what} (${binary})`,
-        view.kind === "process" ? "it may still be starting; try again in a moment" : "the interpreter may not have started yet when it was taken") as WspyError & { retriable?: boolean };
-      e.retriable = true;
+        view.kind === "process" ? "it may still be starting; try again in a moment" : "the interpreter may not have started yet when it was taken",
+        { retriable: true });
       throw e;
     }
     let version = hexToVersion(hex);
@@ -576,8 +576,8 @@ export class Target {
         ast === ST_NO_RUNTIME ? `the Python ${version} interpreter in ${what} is not running Python code (not initialised, or finalised)`
           : `cannot walk the threads of Python ${version} in ${what}: ${ast === ST_CHAIN ? "the thread list does not point back to its interpreter" : `${STATUS_NAMES[ast]} at 0x${core.x.lastErrorAddr().toString(16)}`}, so the version table ${tableSource} does not match this build`,
         ast === ST_NO_RUNTIME ? (live ? "try again once the program has started" : "it was taken before the program started or after it ended")
-          : live ? "supply a matching table with --version-table FILE" : "the file may be damaged, or supply a matching table with --version-table FILE") as WspyError & { retriable?: boolean };
-      e.retriable = true;
+          : live ? "supply a matching table with --version-table FILE" : "the file may be damaged, or supply a matching table with --version-table FILE",
+        { retriable: true });
       throw e;
     }
     Target.verifyWalk(core, view, version, tableSource);
