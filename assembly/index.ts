@@ -12,7 +12,7 @@ export {
 } from "./locate/elf";
 export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
-export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
+export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, registryInspectRuntime, registryRuntimeVersion, registryRuntimeHasDebugOffsets, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkCommit, walkResultsPtr, walkResultCount, walkInterpAddr, walkSetWantGil, RESULT_SIZE,
   MAX_THREADS, MAX_FRAMES, walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,

@@ -3,7 +3,8 @@
 // is seen through a ProcessView: a live one (/proc and process_vm_readv), an ELF core file
 // (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
 // Nothing here stops or traces a live target: it only reads /proc and its memory.
-// Must not know: CPython struct layouts (the core knows them); it passes symbol addresses.
+// Must not know: CPython struct layouts (the core knows them, the debug-offsets header too: the
+// registry judges the bytes at _PyRuntime); it passes bytes and symbol addresses.
 // Source of truth: docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
 
@@ -120,6 +121,7 @@ export interface AttachOptions {
   wrapReader?: (reader: Reader, core: Core) => Reader;
 }
 
+/** libpython's file name: which file holds the interpreter, a version hint when nothing in memory says it (and a "t" build: free-threaded). */
 const LIBPYTHON = /\/libpython(\d)\.(\d+)([a-z]*)\.so/;
 
 /** The mapped file that holds the interpreter: libpython, else the executable (exe, "" when unknown), else anything python. */
@@ -471,19 +473,22 @@ export class Target {
 
     // the version: Py_Version, the debug offsets' header, Py_GetVersion's buffer, the file name
     let hex = 0;
-    let freeThreaded = /libpython\d\.\d+[a-z]*t[a-z]*\.so/.test(binary);
+    // a file-name hint for when _PyRuntime cannot be read: libpython3.13t.so is a free-threaded build
+    const tagged = LIBPYTHON.exec(binary);
+    let freeThreaded = !!tagged && tagged[3].includes("t");
     if (rec) hex = rec.versionHex;
     const pyVersion = sym(SYM_PY_VERSION);
     if (!hex && pyVersion !== 0n) {
       const b = Target.readBuf(core, reader, pyVersion, 8);
       if (b) hex = b.readUInt32LE(0);
     }
-    let debugHeader: Buffer | null = null;
     if (runtime !== 0n) {
-      debugHeader = Target.readBuf(core, reader, runtime, core.x.DEBUG_OFFSETS_HEADER.value);
-      if (debugHeader && debugHeader.toString("latin1", 0, 8) === "xdebugpy") {
-        if (!hex) hex = debugHeader.readUInt32LE(8);
-        if (debugHeader.readUInt32LE(16) !== 0) freeThreaded = true;
+      // the core judges the bytes at _PyRuntime: debug offsets or not, their version, free-threaded
+      const n = core.x.DEBUG_OFFSETS_HEADER.value;
+      if (Target.readRemote(core, reader, runtime, n) === n) {
+        const st = core.x.registryInspectRuntime(core.x.scratchPtr(), n);
+        if (!hex) hex = core.x.registryRuntimeVersion() >>> 0;
+        if (st === ST_FREE_THREADED) freeThreaded = true;
       }
     }
     if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n) {

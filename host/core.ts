@@ -58,6 +58,9 @@ export interface CoreExports {
   registrySelect(hex: number, plugin: number): number;
   registryFromDebugOffsets(ptr: number, len: number, allowNewer: number): number;
   registryLastWasTrial(): number;
+  registryInspectRuntime(ptr: number, len: number): number;
+  registryRuntimeVersion(): number;
+  registryRuntimeHasDebugOffsets(): number;
   debugOffsetsSize(hex: number): number;
   debugOffsetsVersion(ptr: number): number;
   versionHasDebugOffsets(hex: number): number;
