@@ -1,8 +1,9 @@
-// Attaching to a process: find the ELF file that holds the interpreter in its memory map, let
-// the core parse it, learn the version, pick the version table and start the walk. The process
-// is seen through a ProcessView: a live one (/proc and process_vm_readv), an ELF core file
-// (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
-// Nothing here stops or traces a live target: it only reads /proc and its memory.
+// Attaching to a process: describe it as a list of modules (host/modules.ts) from its memory
+// map, let the core parse the ELF object that holds the interpreter (and any other module's
+// object later, when a feature asks), learn the version, pick the version table and start the
+// walk. The process is seen through a ProcessView: a live one (/proc and process_vm_readv), an
+// ELF core file (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view
+// changes. Nothing here stops or traces a live target: it only reads /proc and its memory.
 // Must not know: CPython struct layouts (the core knows them, the debug-offsets header too: the
 // registry judges the bytes at _PyRuntime); it passes bytes and symbol addresses.
 // Source of truth: docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
@@ -11,6 +12,7 @@
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
 import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS } from "./core.js";
+import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
@@ -28,7 +30,7 @@ export const SYM_COUNT = 10;
 /** The symbols' names, by index (snapshot headers name them). */
 export const SYM_NAMES = ["_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "PyCode_Type",
   "_Py_NoneStruct", "version", "PyUnicode_Type", "PyString_Type", "PyBytes_Type"] as const;
-const PAGE = 4096;
+const PAGE = 4096n;
 
 /** OS run states of a process's threads (live: /proc; core file: its notes; snapshot: recorded). */
 export interface ThreadStates {
@@ -95,6 +97,21 @@ export interface AttachFacts {
   bias: bigint;
 }
 
+/** A module's ELF object as the core holds it. */
+export interface ElfObject {
+  /** the core's id of the object */
+  readonly id: number;
+  readonly module: Module;
+  /** the file's identity, as the core keys it (with the module's base) */
+  readonly identity: string;
+  /** the wanted symbols and load facts (addresses as the file has them) */
+  readonly facts: ElfFacts;
+  /** what to add to the file's addresses: where they are in the target */
+  readonly bias: bigint;
+  /** does the core keep its symbol tables (lookups by name)? */
+  readonly keptSymbols: boolean;
+}
+
 export interface TargetInfo {
   pid: number;
   /** the ELF file holding the interpreter, as the target sees it */
@@ -121,29 +138,8 @@ export interface AttachOptions {
   wrapReader?: (reader: Reader, core: Core) => Reader;
 }
 
-/** libpython's file name: which file holds the interpreter, a version hint when nothing in memory says it (and a "t" build: free-threaded). */
+/** libpython's file name: a version hint when nothing in memory says it (and a "t" build: free-threaded). */
 const LIBPYTHON = /\/libpython(\d)\.(\d+)([a-z]*)\.so/;
-
-/** The mapped file that holds the interpreter: libpython, else the executable (exe, "" when unknown), else anything python. */
-export function findPythonModule(maps: Mapping[], exe: string): { path: string; maps: Mapping[] } | null {
-  const files = new Map<string, Mapping[]>();
-  for (const m of maps) {
-    if (!m.path.startsWith("/")) continue;
-    const p = m.path.replace(/ \(deleted\)$/, "");
-    if (!files.has(p)) files.set(p, []);
-    files.get(p)!.push(m);
-  }
-  for (const [p, ms] of files) if (LIBPYTHON.test(p)) return { path: p, maps: ms };
-  if (exe && files.has(exe) && /python/i.test(path.basename(exe))) return { path: exe, maps: files.get(exe)! };
-  // started through ld-linux (exe is the loader), or an executable not named python*
-  for (const [p, ms] of files) {
-    const base = path.basename(p);
-    if (/python/i.test(base) && !base.endsWith(".so") && !/\.so\./.test(base)) return { path: p, maps: ms };
-  }
-  for (const [p, ms] of files) if (/python/i.test(path.basename(p)) && /\.so/.test(p)) return { path: p, maps: ms };
-  if (exe && files.has(exe)) return { path: exe, maps: files.get(exe)! };
-  return null;
-}
 
 function hexToVersion(hex: number): string {
   const major = hex >>> 24, minor = (hex >>> 16) & 0xff, micro = (hex >>> 8) & 0xff;
@@ -271,6 +267,15 @@ function giveBackCore(versionTables: string[], c: { core: Core; tables: TableInf
   SPARE_CORES.set(key, list);
 }
 
+/** What one attempt of locate found. */
+interface Located {
+  info: TargetInfo;
+  facts: AttachFacts;
+  modules: ModuleList;
+  /** the interpreter's ELF object (null for a snapshot: its facts were recorded) */
+  interpreter: ElfObject | null;
+}
+
 /** A target: the core attached to a process (live, a core file or a snapshot) through its view. */
 export class Target {
   readonly core: Core;
@@ -278,13 +283,44 @@ export class Target {
   readonly tables: TableInfo[];
   readonly view: ProcessView;
   readonly facts: AttachFacts;
+  /** the target's mapped objects, from its memory map at attach (a snapshot: the interpreter only) */
+  readonly modules: ModuleList;
+  /** the ELF objects the core holds for this target's modules, parsed when first asked */
+  private readonly objects = new Map<Module, ElfObject>();
 
-  private constructor(core: Core, view: ProcessView, info: TargetInfo, tables: TableInfo[], facts: AttachFacts) {
+  private constructor(core: Core, view: ProcessView, found: Located, tables: TableInfo[]) {
     this.core = core;
     this.view = view;
-    this.info = info;
+    this.info = found.info;
     this.tables = tables;
-    this.facts = facts;
+    this.facts = found.facts;
+    this.modules = found.modules;
+    if (found.interpreter) this.objects.set(found.interpreter.module, found.interpreter);
+  }
+
+  /**
+   * The ELF object of one of this target's modules, parsed by the core the first time it is
+   * asked for (the interpreter's at attach). keepSymbols: the core also keeps its symbol tables,
+   * for symbolAddress. Throws WspyError when its file cannot be read or is not ELF.
+   */
+  object(mod: Module, opts: { keepSymbols?: boolean } = {}): ElfObject {
+    const had = this.objects.get(mod);
+    if (had && (had.keptSymbols || !opts.keepSymbols)) return had;
+    if (this.view.recorded) throw new WspyError("BAD_INPUT", `${this.view.describe} holds no files (${mod.path} was asked for)`, "");
+    const obj = Target.loadObject(this.core, this.view, mod, !!opts.keepSymbols);
+    this.objects.set(mod, obj);
+    return obj;
+  }
+
+  /** Where symbol name of module mod is in the target (load bias added), 0n when it has none. */
+  symbolAddress(mod: Module, name: string): bigint {
+    const obj = this.object(mod, { keepSymbols: true });
+    const bytes = Buffer.from(name, "latin1");
+    if (!bytes.length || bytes.length > this.core.x.scratchSize()) return 0n;
+    const ptr = this.core.x.scratchPtr();
+    this.core.u8().set(bytes, ptr);
+    const v = BigInt.asUintN(64, this.core.x.elfSymbolFind(obj.id, ptr, bytes.length));
+    return v === 0n ? 0n : v + obj.bias;
   }
 
   /** Is this a running process (not a core file or a snapshot)? */
@@ -303,9 +339,9 @@ export class Target {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
       try {
-        const [info, facts] = Target.locate(core, view, tables, opts);
+        const found = Target.locate(core, view, tables, opts);
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
-        return new Target(core, view, info, tables, facts);
+        return new Target(core, view, found, tables);
       } catch (e) {
         const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || e.retriable);
         if (!retriable || Date.now() >= deadline || !isAlive(pid)) {
@@ -329,9 +365,9 @@ export class Target {
     core.setReader(view.reader);
     const tables = loadAllTables(core, opts.versionTables ?? []);
     try {
-      const [info, facts] = Target.locate(core, view, tables, opts);
+      const found = Target.locate(core, view, tables, opts);
       core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
-      return new Target(core, view, info, tables, facts);
+      return new Target(core, view, found, tables);
     } catch (e) {
       core.setReader(null);
       if (e instanceof WspyError && view.readProblems) {
@@ -342,26 +378,62 @@ export class Target {
     }
   }
 
-  /** The ELF facts of the interpreter's file: parsed by the core, or recorded in a snapshot. */
-  private static elfFacts(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[]): ElfFacts {
-    if (view.recorded) return view.recorded.elf;
-    const handle = view.openMappedFile?.(mod.path, mod.maps) ?? null;
+  /**
+   * Makes the core hold mod's ELF object (parsed, unless an earlier core of this wspy process
+   * parsed the same file: its facts are cached by identity) and returns it. The file is read
+   * through the view (the target's root, a core file's --sysroot); the vdso from memory.
+   */
+  private static loadObject(core: Core, view: ProcessView, mod: Module, keepSymbols: boolean): ElfObject {
+    if (mod.kind === "vdso") return Target.loadVdso(core, view, mod, keepSymbols);
+    const maps: Mapping[] = mod.ranges.map((r) => ({ ...r, path: mod.path }));
+    const handle = view.openMappedFile?.(mod.path, maps) ?? null;
     if (handle) {
       try {
-        const cached = ELF_CACHE.get(handle.key);
-        if (cached) return cached;
+        const id = Target.objectId(core, handle.key, mod);
+        const cached = keepSymbols ? undefined : ELF_CACHE.get(handle.key);
+        if (cached) return Target.elfObject(id, mod, handle.key, cached, false);
         // an ELF file is seen through its first inputLimit("ELF file") bytes at most: the core
-        // asks for ranges (headers, symbol tables) inside that, each read into one buffer
+        // asks for ranges (headers, section headers, symbol tables) inside that, each read into one buffer
         const size = Math.min(handle.size, inputLimit("ELF file"));
-        const facts = Target.parseElf(core, view, mod, command, () => Target.loadElfSparse(core, handle, size), size, handle.size);
+        const ptr = Target.loadElfSparse(core, handle, size);
+        const facts = Target.parseObject(core, view, mod, id, ptr, size, handle.size, keepSymbols);
         ELF_CACHE.set(handle.key, facts);
-        return facts;
+        return Target.elfObject(id, mod, handle.key, facts, keepSymbols);
       } finally {
         handle.close();
       }
     }
-    const bytes = view.readMappedFile(mod.path, mod.maps);
-    return Target.parseElf(core, view, mod, command, () => core.copyIn(bytes), bytes.length);
+    const bytes = view.readMappedFile(mod.path, maps);
+    const identity = `path ${mod.path}`;
+    const id = Target.objectId(core, identity, mod);
+    const facts = Target.parseObject(core, view, mod, id, core.copyIn(bytes), bytes.length, bytes.length, keepSymbols);
+    return Target.elfObject(id, mod, identity, facts, keepSymbols);
+  }
+
+  /** The vdso: no file, its image is in the target's memory (a live process's, a core file's segment). */
+  private static loadVdso(core: Core, view: ProcessView, mod: Module, keepSymbols: boolean): ElfObject {
+    const r = mod.ranges[0];
+    const size = r ? Math.min(r.end - r.start, core.x.scratchSize() - 64) : 0;
+    const bytes = r ? Target.readBuf(core, view.reader, BigInt(r.start), size) : null;
+    if (!bytes) throw new WspyError("BAD_INPUT", `cannot read the vdso of ${view.describe}`, "");
+    const identity = "[vdso]";
+    const id = Target.objectId(core, identity, mod);
+    const facts = Target.parseObject(core, view, mod, id, core.copyIn(bytes), bytes.length, bytes.length, keepSymbols);
+    return Target.elfObject(id, mod, identity, facts, keepSymbols);
+  }
+
+  /** The core's id for the object with this identity mapped at mod's base. */
+  private static objectId(core: Core, identity: string, mod: Module): number {
+    const key = Buffer.from(identity, "utf8").subarray(0, core.x.ELF_MAX_KEY.value);
+    const ptr = core.x.scratchPtr();
+    core.u8().set(key, ptr);
+    const id = core.x.elfObjectNew(ptr, key.length, BigInt.asUintN(64, mod.base));
+    if (id < 0) throw new WspyError("BAD_INPUT", `too many mapped objects to hold (at ${mod.path})`, "");
+    return id;
+  }
+
+  private static elfObject(id: number, mod: Module, identity: string, facts: ElfFacts, keptSymbols: boolean): ElfObject {
+    return { id, module: mod, identity, facts, bias: loadBias(mod, facts.firstLoadVaddr, facts.firstLoadOffset), keptSymbols };
   }
 
   /**
@@ -393,33 +465,41 @@ export class Target {
     return ptr;
   }
 
-  private static parseElf(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[],
-    load: () => number, size: number, fileSize = size): ElfFacts {
-    const ptr = load();
-    const st = core.x.elfParse(ptr, size);
+  /** Parses the object's bytes loaded at ptr (size bytes of a fileSize-byte file) in the core; frees them. */
+  private static parseObject(core: Core, view: ProcessView, mod: Module, id: number, ptr: number, size: number, fileSize: number,
+    keepSymbols: boolean): ElfFacts {
+    const st = core.x.elfParse(id, ptr, size, keepSymbols ? 1 : 0);
     core.x.freeBuffer(ptr);
     if (st !== ST_OK && fileSize > size) {
       throw new WspyError("BAD_INPUT", `${shownName(mod.path)} is ${sizeText(fileSize)} and its ELF headers or symbols are not in its first ${sizeText(size)} (the limit for an ELF file)`, raiseHint("ELF file"));
+    }
+    if (st !== ST_OK && !mod.isInterpreter) {
+      throw new WspyError("BAD_INPUT", `${mod.path}, mapped by ${view.describe}, is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
+        "the file may have been replaced since the process mapped it");
     }
     if (st !== ST_OK) {
       throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
         view.kind === "process" ? "pass the pid of a CPython interpreter" : Target.notPythonHint(view));
     }
     const symbols: bigint[] = [];
-    for (let i = 0; i < SYM_COUNT; i++) symbols.push(core.x.elfSymbol(i));
-    const facts: ElfFacts = {
+    for (let i = 0; i < SYM_COUNT; i++) symbols.push(core.x.elfSymbol(id, i));
+    return {
       symbols,
-      firstLoadVaddr: core.x.elfFirstLoadVaddr(),
-      firstLoadOffset: core.x.elfFirstLoadOffset(),
-      pyRuntimeSection: core.x.elfPyRuntimeSection(),
+      firstLoadVaddr: core.x.elfFirstLoadVaddr(id),
+      firstLoadOffset: core.x.elfFirstLoadOffset(id),
+      pyRuntimeSection: core.x.elfPyRuntimeSection(id),
     };
+  }
+
+  /** Refuses an interpreter module whose file holds no CPython interpreter. */
+  private static checkInterpreter(view: ProcessView, mod: Module, facts: ElfFacts, command: string[]): void {
+    const symbols = facts.symbols;
     const hasInterpreter = [SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT].some((i) => symbols[i] !== 0n) ||
       facts.pyRuntimeSection !== 0n;
     if (!hasInterpreter) {
       throw new WspyError("NOT_PYTHON", `${view.describe} (${command.join(" ") || mod.path}) is not a Python process: ${mod.path} holds no CPython interpreter`,
         Target.notPythonHint(view));
     }
-    return facts;
   }
 
   private static notPythonHint(view: ProcessView): string {
@@ -428,7 +508,7 @@ export class Target {
   }
 
   /** One attempt at finding the interpreter, its version and table. */
-  private static locate(core: Core, view: ProcessView, tables: TableInfo[], opts: AttachOptions): [TargetInfo, AttachFacts] {
+  private static locate(core: Core, view: ProcessView, tables: TableInfo[], opts: AttachOptions): Located {
     const pid = view.pid;
     const what = view.describe;
     const reader = view.reader;
@@ -438,26 +518,27 @@ export class Target {
     let elf: ElfFacts;
     let bias: bigint;
     let lowestStart: number;
+    let modules: ModuleList;
+    let interpreter: ElfObject | null = null;
     if (rec) {
       binary = rec.binary;
       elf = rec.elf;
       bias = rec.bias;
       lowestStart = 0;
+      modules = ModuleList.recorded(binary, bias + (elf.firstLoadVaddr / PAGE) * PAGE - (elf.firstLoadOffset / PAGE) * PAGE);
     } else {
-      const maps = view.maps();
-      const mod = findPythonModule(maps, view.exe());
+      modules = ModuleList.fromMaps(view.maps(), view.exe());
+      const mod = modules.interpreter;
       if (!mod) {
         throw new WspyError("NOT_PYTHON", `${what} (${command.join(" ") || "?"}) is not a Python process: no libpython or python executable is mapped`,
           Target.notPythonHint(view));
       }
       binary = mod.path;
-      elf = Target.elfFacts(core, view, mod, command);
-      // load bias: the mapping of file offset 0 against the first PT_LOAD
-      const lowest = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
-      const firstVaddr = Number(elf.firstLoadVaddr);
-      const firstOffset = Number(elf.firstLoadOffset);
-      bias = BigInt(lowest.start - lowest.offset - (Math.floor(firstVaddr / PAGE) * PAGE - Math.floor(firstOffset / PAGE) * PAGE));
-      lowestStart = lowest.start;
+      interpreter = Target.loadObject(core, view, mod, false);
+      Target.checkInterpreter(view, mod, interpreter.facts, command);
+      elf = interpreter.facts;
+      bias = interpreter.bias; // the mapping of file offset 0 against the first PT_LOAD
+      lowestStart = mod.ranges.reduce((a, b) => (a.offset <= b.offset ? a : b)).start;
     }
     const sym = (i: number): bigint => {
       const v = elf.symbols[i] ?? 0n;
@@ -586,7 +667,7 @@ export class Target {
       throw e;
     }
     Target.verifyWalk(core, view, version, tableSource);
-    return [{ pid, binary, version, versionHex: hex, tableSource, tableId, command }, { elf, bias }];
+    return { info: { pid, binary, version, versionHex: hex, tableSource, tableId, command }, facts: { elf, bias }, modules, interpreter };
   }
 
   /**
