@@ -7,12 +7,14 @@
 export { readCallCount, ioForgetBase } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
-  elfParse, elfSymbol, elfSymbolSize, elfType_ as elfType, elfFirstLoadVaddr, elfFirstLoadOffset,
-  elfPyRuntimeSection, elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
+  elfObjectNew, elfObjectCount, elfObjectState, elfObjectBase, elfObjectKeptSymbols, elfParse, elfSymbol, elfSymbolSize,
+  elfSymbolFind, elfSymbolFoundSize, elfType, elfFirstLoadVaddr, elfFirstLoadOffset, elfPyRuntimeSection,
+  elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfBss, elfBssSize, elfData, elfDataSize,
+  ELF_MAX_KEY, ELF_NEW, ELF_PARSED,
 } from "./locate/elf";
 export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
-export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
+export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, registryInspectRuntime, registryRuntimeVersion, registryRuntimeHasDebugOffsets, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
   walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,

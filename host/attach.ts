@@ -1,15 +1,18 @@
-// Attaching to a process: find the ELF file that holds the interpreter in its memory map, let
-// the core parse it, learn the version, pick the version table and start the walk. The process
-// is seen through a ProcessView: a live one (/proc and process_vm_readv), an ELF core file
-// (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
-// Nothing here stops or traces a live target: it only reads /proc and its memory.
-// Must not know: CPython struct layouts (the core knows them); it passes symbol addresses.
+// Attaching to a process: describe it as a list of modules (host/modules.ts) from its memory
+// map, let the core parse the ELF object that holds the interpreter (and any other module's
+// object later, when a feature asks), learn the version, pick the version table and start the
+// walk. The process is seen through a ProcessView: a live one (/proc and process_vm_readv), an
+// ELF core file (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view
+// changes. Nothing here stops or traces a live target: it only reads /proc and its memory.
+// Must not know: CPython struct layouts (the core knows them, the debug-offsets header too: the
+// registry judges the bytes at _PyRuntime); it passes bytes and symbol addresses.
 // Source of truth: docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
 // (version detection order).
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
 import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "./core.js";
+import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
@@ -25,7 +28,7 @@ import {
   SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT, READ_PERM, READ_GONE,
 } from "./contract.js";
 export { SYM_NAMES, SYM_COUNT } from "./contract.js";
-const PAGE = 4096;
+const PAGE = 4096n;
 /**
  * glibc x86-64: offsetof(struct pthread, tid), where a thread's OS id lies for Pythons without
  * native_thread_id (≤3.7: a tstate's thread_id is its pthread_t, the address of its struct
@@ -99,6 +102,21 @@ export interface AttachFacts {
   bias: bigint;
 }
 
+/** A module's ELF object as the core holds it. */
+export interface ElfObject {
+  /** the core's id of the object */
+  readonly id: number;
+  readonly module: Module;
+  /** the file's identity, as the core keys it (with the module's base) */
+  readonly identity: string;
+  /** the wanted symbols and load facts (addresses as the file has them) */
+  readonly facts: ElfFacts;
+  /** what to add to the file's addresses: where they are in the target */
+  readonly bias: bigint;
+  /** does the core keep its symbol tables (lookups by name)? */
+  readonly keptSymbols: boolean;
+}
+
 export interface TargetInfo {
   pid: number;
   /** the ELF file holding the interpreter, as the target sees it */
@@ -125,28 +143,8 @@ export interface AttachOptions {
   wrapReader?: (reader: Reader, core: Core) => Reader;
 }
 
+/** libpython's file name: a version hint when nothing in memory says it (and a "t" build: free-threaded). */
 const LIBPYTHON = /\/libpython(\d)\.(\d+)([a-z]*)\.so/;
-
-/** The mapped file that holds the interpreter: libpython, else the executable (exe, "" when unknown), else anything python. */
-export function findPythonModule(maps: Mapping[], exe: string): { path: string; maps: Mapping[] } | null {
-  const files = new Map<string, Mapping[]>();
-  for (const m of maps) {
-    if (!m.path.startsWith("/")) continue;
-    const p = m.path.replace(/ \(deleted\)$/, "");
-    if (!files.has(p)) files.set(p, []);
-    files.get(p)!.push(m);
-  }
-  for (const [p, ms] of files) if (LIBPYTHON.test(p)) return { path: p, maps: ms };
-  if (exe && files.has(exe) && /python/i.test(path.basename(exe))) return { path: exe, maps: files.get(exe)! };
-  // started through ld-linux (exe is the loader), or an executable not named python*
-  for (const [p, ms] of files) {
-    const base = path.basename(p);
-    if (/python/i.test(base) && !base.endsWith(".so") && !/\.so\./.test(base)) return { path: p, maps: ms };
-  }
-  for (const [p, ms] of files) if (/python/i.test(path.basename(p)) && /\.so/.test(p)) return { path: p, maps: ms };
-  if (exe && files.has(exe)) return { path: exe, maps: files.get(exe)! };
-  return null;
-}
 
 function hexToVersion(hex: number): string {
   const major = hex >>> 24, minor = (hex >>> 16) & 0xff, micro = (hex >>> 8) & 0xff;
@@ -274,6 +272,15 @@ function giveBackCore(versionTables: string[], c: { core: Core; tables: TableInf
   SPARE_CORES.set(key, list);
 }
 
+/** What one attempt of locate found. */
+interface Located {
+  info: TargetInfo;
+  facts: AttachFacts;
+  modules: ModuleList;
+  /** the interpreter's ELF object (null for a snapshot: its facts were recorded) */
+  interpreter: ElfObject | null;
+}
+
 /** A target: the core attached to a process (live, a core file or a snapshot) through its view. */
 export class Target {
   readonly core: Core;
@@ -281,13 +288,44 @@ export class Target {
   readonly tables: TableInfo[];
   readonly view: ProcessView;
   readonly facts: AttachFacts;
+  /** the target's mapped objects, from its memory map at attach (a snapshot: the interpreter only) */
+  readonly modules: ModuleList;
+  /** the ELF objects the core holds for this target's modules, parsed when first asked */
+  private readonly objects = new Map<Module, ElfObject>();
 
-  private constructor(core: Core, view: ProcessView, info: TargetInfo, tables: TableInfo[], facts: AttachFacts) {
+  private constructor(core: Core, view: ProcessView, found: Located, tables: TableInfo[]) {
     this.core = core;
     this.view = view;
-    this.info = info;
+    this.info = found.info;
     this.tables = tables;
-    this.facts = facts;
+    this.facts = found.facts;
+    this.modules = found.modules;
+    if (found.interpreter) this.objects.set(found.interpreter.module, found.interpreter);
+  }
+
+  /**
+   * The ELF object of one of this target's modules, parsed by the core the first time it is
+   * asked for (the interpreter's at attach). keepSymbols: the core also keeps its symbol tables,
+   * for symbolAddress. Throws WspyError when its file cannot be read or is not ELF.
+   */
+  object(mod: Module, opts: { keepSymbols?: boolean } = {}): ElfObject {
+    const had = this.objects.get(mod);
+    if (had && (had.keptSymbols || !opts.keepSymbols)) return had;
+    if (this.view.recorded) throw new WspyError("BAD_INPUT", `${this.view.describe} holds no files (${mod.path} was asked for)`, "");
+    const obj = Target.loadObject(this.core, this.view, mod, !!opts.keepSymbols);
+    this.objects.set(mod, obj);
+    return obj;
+  }
+
+  /** Where symbol name of module mod is in the target (load bias added), 0n when it has none. */
+  symbolAddress(mod: Module, name: string): bigint {
+    const obj = this.object(mod, { keepSymbols: true });
+    const bytes = Buffer.from(name, "latin1");
+    if (!bytes.length || bytes.length > this.core.x.scratchSize()) return 0n;
+    const ptr = this.core.x.scratchPtr();
+    this.core.u8().set(bytes, ptr);
+    const v = BigInt.asUintN(64, this.core.x.elfSymbolFind(obj.id, ptr, bytes.length));
+    return v === 0n ? 0n : v + obj.bias;
   }
 
   /** Is this a running process (not a core file or a snapshot)? */
@@ -306,11 +344,11 @@ export class Target {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
       try {
-        const [info, facts] = Target.locate(core, view, tables, opts);
+        const found = Target.locate(core, view, tables, opts);
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
-        return new Target(core, view, info, tables, facts);
+        return new Target(core, view, found, tables);
       } catch (e) {
-        const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || (e as WspyError & { retriable?: boolean }).retriable);
+        const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || e.retriable);
         if (!retriable || Date.now() >= deadline || !isAlive(pid)) {
           view.close();
           giveBackCore(versionTables, made);
@@ -332,9 +370,9 @@ export class Target {
     core.setReader(view.reader);
     const tables = loadAllTables(core, opts.versionTables ?? []);
     try {
-      const [info, facts] = Target.locate(core, view, tables, opts);
+      const found = Target.locate(core, view, tables, opts);
       core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
-      return new Target(core, view, info, tables, facts);
+      return new Target(core, view, found, tables);
     } catch (e) {
       core.setReader(null);
       if (e instanceof WspyError && view.readProblems) {
@@ -345,26 +383,62 @@ export class Target {
     }
   }
 
-  /** The ELF facts of the interpreter's file: parsed by the core, or recorded in a snapshot. */
-  private static elfFacts(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[]): ElfFacts {
-    if (view.recorded) return view.recorded.elf;
-    const handle = view.openMappedFile?.(mod.path, mod.maps) ?? null;
+  /**
+   * Makes the core hold mod's ELF object (parsed, unless an earlier core of this wspy process
+   * parsed the same file: its facts are cached by identity) and returns it. The file is read
+   * through the view (the target's root, a core file's --sysroot); the vdso from memory.
+   */
+  private static loadObject(core: Core, view: ProcessView, mod: Module, keepSymbols: boolean): ElfObject {
+    if (mod.kind === "vdso") return Target.loadVdso(core, view, mod, keepSymbols);
+    const maps: Mapping[] = mod.ranges.map((r) => ({ ...r, path: mod.path }));
+    const handle = view.openMappedFile?.(mod.path, maps) ?? null;
     if (handle) {
       try {
-        const cached = ELF_CACHE.get(handle.key);
-        if (cached) return cached;
+        const id = Target.objectId(core, handle.key, mod);
+        const cached = keepSymbols ? undefined : ELF_CACHE.get(handle.key);
+        if (cached) return Target.elfObject(id, mod, handle.key, cached, false);
         // an ELF file is seen through its first inputLimit("ELF file") bytes at most: the core
-        // asks for ranges (headers, symbol tables) inside that, each read into one buffer
+        // asks for ranges (headers, section headers, symbol tables) inside that, each read into one buffer
         const size = Math.min(handle.size, inputLimit("ELF file"));
-        const facts = Target.parseElf(core, view, mod, command, () => Target.loadElfSparse(core, handle, size), size, handle.size);
+        const ptr = Target.loadElfSparse(core, handle, size);
+        const facts = Target.parseObject(core, view, mod, id, ptr, size, handle.size, keepSymbols);
         ELF_CACHE.set(handle.key, facts);
-        return facts;
+        return Target.elfObject(id, mod, handle.key, facts, keepSymbols);
       } finally {
         handle.close();
       }
     }
-    const bytes = view.readMappedFile(mod.path, mod.maps);
-    return Target.parseElf(core, view, mod, command, () => core.copyIn(bytes), bytes.length);
+    const bytes = view.readMappedFile(mod.path, maps);
+    const identity = `path ${mod.path}`;
+    const id = Target.objectId(core, identity, mod);
+    const facts = Target.parseObject(core, view, mod, id, core.copyIn(bytes), bytes.length, bytes.length, keepSymbols);
+    return Target.elfObject(id, mod, identity, facts, keepSymbols);
+  }
+
+  /** The vdso: no file, its image is in the target's memory (a live process's, a core file's segment). */
+  private static loadVdso(core: Core, view: ProcessView, mod: Module, keepSymbols: boolean): ElfObject {
+    const r = mod.ranges[0];
+    const size = r ? Math.min(r.end - r.start, core.x.scratchSize() - 64) : 0;
+    const bytes = r ? Target.readBuf(core, view.reader, BigInt(r.start), size) : null;
+    if (!bytes) throw new WspyError("BAD_INPUT", `cannot read the vdso of ${view.describe}`, "");
+    const identity = "[vdso]";
+    const id = Target.objectId(core, identity, mod);
+    const facts = Target.parseObject(core, view, mod, id, core.copyIn(bytes), bytes.length, bytes.length, keepSymbols);
+    return Target.elfObject(id, mod, identity, facts, keepSymbols);
+  }
+
+  /** The core's id for the object with this identity mapped at mod's base. */
+  private static objectId(core: Core, identity: string, mod: Module): number {
+    const key = Buffer.from(identity, "utf8").subarray(0, core.x.ELF_MAX_KEY.value);
+    const ptr = core.x.scratchPtr();
+    core.u8().set(key, ptr);
+    const id = core.x.elfObjectNew(ptr, key.length, BigInt.asUintN(64, mod.base));
+    if (id < 0) throw new WspyError("BAD_INPUT", `too many mapped objects to hold (at ${mod.path})`, "");
+    return id;
+  }
+
+  private static elfObject(id: number, mod: Module, identity: string, facts: ElfFacts, keptSymbols: boolean): ElfObject {
+    return { id, module: mod, identity, facts, bias: loadBias(mod, facts.firstLoadVaddr, facts.firstLoadOffset), keptSymbols };
   }
 
   /**
@@ -396,33 +470,41 @@ export class Target {
     return ptr;
   }
 
-  private static parseElf(core: Core, view: ProcessView, mod: { path: string; maps: Mapping[] }, command: string[],
-    load: () => number, size: number, fileSize = size): ElfFacts {
-    const ptr = load();
-    const st = core.x.elfParse(ptr, size);
+  /** Parses the object's bytes loaded at ptr (size bytes of a fileSize-byte file) in the core; frees them. */
+  private static parseObject(core: Core, view: ProcessView, mod: Module, id: number, ptr: number, size: number, fileSize: number,
+    keepSymbols: boolean): ElfFacts {
+    const st = core.x.elfParse(id, ptr, size, keepSymbols ? 1 : 0);
     core.x.freeBuffer(ptr);
     if (st !== ST_OK && fileSize > size) {
       throw new WspyError("BAD_INPUT", `${shownName(mod.path)} is ${sizeText(fileSize)} and its ELF headers or symbols are not in its first ${sizeText(size)} (the limit for an ELF file)`, raiseHint("ELF file"));
+    }
+    if (st !== ST_OK && !mod.isInterpreter) {
+      throw new WspyError("BAD_INPUT", `${mod.path}, mapped by ${view.describe}, is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
+        "the file may have been replaced since the process mapped it");
     }
     if (st !== ST_OK) {
       throw new WspyError("NOT_PYTHON", `${mod.path} is not a readable ELF file (${STATUS_NAMES[st]} ${core.x.lastErrorDetail()})`,
         view.kind === "process" ? "pass the pid of a CPython interpreter" : Target.notPythonHint(view));
     }
     const symbols: bigint[] = [];
-    for (let i = 0; i < SYM_COUNT; i++) symbols.push(core.x.elfSymbol(i));
-    const facts: ElfFacts = {
+    for (let i = 0; i < SYM_COUNT; i++) symbols.push(core.x.elfSymbol(id, i));
+    return {
       symbols,
-      firstLoadVaddr: core.x.elfFirstLoadVaddr(),
-      firstLoadOffset: core.x.elfFirstLoadOffset(),
-      pyRuntimeSection: core.x.elfPyRuntimeSection(),
+      firstLoadVaddr: core.x.elfFirstLoadVaddr(id),
+      firstLoadOffset: core.x.elfFirstLoadOffset(id),
+      pyRuntimeSection: core.x.elfPyRuntimeSection(id),
     };
+  }
+
+  /** Refuses an interpreter module whose file holds no CPython interpreter. */
+  private static checkInterpreter(view: ProcessView, mod: Module, facts: ElfFacts, command: string[]): void {
+    const symbols = facts.symbols;
     const hasInterpreter = [SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT].some((i) => symbols[i] !== 0n) ||
       facts.pyRuntimeSection !== 0n;
     if (!hasInterpreter) {
       throw new WspyError("NOT_PYTHON", `${view.describe} (${command.join(" ") || mod.path}) is not a Python process: ${mod.path} holds no CPython interpreter`,
         Target.notPythonHint(view));
     }
-    return facts;
   }
 
   private static notPythonHint(view: ProcessView): string {
@@ -431,7 +513,7 @@ export class Target {
   }
 
   /** One attempt at finding the interpreter, its version and table. */
-  private static locate(core: Core, view: ProcessView, tables: TableInfo[], opts: AttachOptions): [TargetInfo, AttachFacts] {
+  private static locate(core: Core, view: ProcessView, tables: TableInfo[], opts: AttachOptions): Located {
     const pid = view.pid;
     const what = view.describe;
     const reader = view.reader;
@@ -441,26 +523,27 @@ export class Target {
     let elf: ElfFacts;
     let bias: bigint;
     let lowestStart: number;
+    let modules: ModuleList;
+    let interpreter: ElfObject | null = null;
     if (rec) {
       binary = rec.binary;
       elf = rec.elf;
       bias = rec.bias;
       lowestStart = 0;
+      modules = ModuleList.recorded(binary, bias + (elf.firstLoadVaddr / PAGE) * PAGE - (elf.firstLoadOffset / PAGE) * PAGE);
     } else {
-      const maps = view.maps();
-      const mod = findPythonModule(maps, view.exe());
+      modules = ModuleList.fromMaps(view.maps(), view.exe());
+      const mod = modules.interpreter;
       if (!mod) {
         throw new WspyError("NOT_PYTHON", `${what} (${command.join(" ") || "?"}) is not a Python process: no libpython or python executable is mapped`,
           Target.notPythonHint(view));
       }
       binary = mod.path;
-      elf = Target.elfFacts(core, view, mod, command);
-      // load bias: the mapping of file offset 0 against the first PT_LOAD
-      const lowest = mod.maps.reduce((a, b) => (a.offset <= b.offset ? a : b));
-      const firstVaddr = Number(elf.firstLoadVaddr);
-      const firstOffset = Number(elf.firstLoadOffset);
-      bias = BigInt(lowest.start - lowest.offset - (Math.floor(firstVaddr / PAGE) * PAGE - Math.floor(firstOffset / PAGE) * PAGE));
-      lowestStart = lowest.start;
+      interpreter = Target.loadObject(core, view, mod, false);
+      Target.checkInterpreter(view, mod, interpreter.facts, command);
+      elf = interpreter.facts;
+      bias = interpreter.bias; // the mapping of file offset 0 against the first PT_LOAD
+      lowestStart = mod.ranges.reduce((a, b) => (a.offset <= b.offset ? a : b)).start;
     }
     const sym = (i: number): bigint => {
       const v = elf.symbols[i] ?? 0n;
@@ -476,19 +559,22 @@ export class Target {
 
     // the version: Py_Version, the debug offsets' header, Py_GetVersion's buffer, the file name
     let hex = 0;
-    let freeThreaded = /libpython\d\.\d+[a-z]*t[a-z]*\.so/.test(binary);
+    // a file-name hint for when _PyRuntime cannot be read: libpython3.13t.so is a free-threaded build
+    const tagged = LIBPYTHON.exec(binary);
+    let freeThreaded = !!tagged && tagged[3].includes("t");
     if (rec) hex = rec.versionHex;
     const pyVersion = sym(SYM_PY_VERSION);
     if (!hex && pyVersion !== 0n) {
       const b = Target.readBuf(core, reader, pyVersion, 8);
       if (b) hex = b.readUInt32LE(0);
     }
-    let debugHeader: Buffer | null = null;
     if (runtime !== 0n) {
-      debugHeader = Target.readBuf(core, reader, runtime, core.x.DEBUG_OFFSETS_HEADER.value);
-      if (debugHeader && debugHeader.toString("latin1", 0, 8) === "xdebugpy") {
-        if (!hex) hex = debugHeader.readUInt32LE(8);
-        if (debugHeader.readUInt32LE(16) !== 0) freeThreaded = true;
+      // the core judges the bytes at _PyRuntime: debug offsets or not, their version, free-threaded
+      const n = core.x.DEBUG_OFFSETS_HEADER.value;
+      if (Target.readRemote(core, reader, runtime, n) === n) {
+        const st = core.x.registryInspectRuntime(core.x.scratchPtr(), n);
+        if (!hex) hex = core.x.registryRuntimeVersion() >>> 0;
+        if (st === ST_FREE_THREADED) freeThreaded = true;
       }
     }
     if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n) {
@@ -502,8 +588,8 @@ export class Target {
     }
     if (!hex) {
       const e = new WspyError("NOT_PYTHON", `cannot tell the Python version of ${what} (${binary})`,
-        view.kind === "process" ? "it may still be starting; try again in a moment" : "the interpreter may not have started yet when it was taken") as WspyError & { retriable?: boolean };
-      e.retriable = true;
+        view.kind === "process" ? "it may still be starting; try again in a moment" : "the interpreter may not have started yet when it was taken",
+        { retriable: true });
       throw e;
     }
     let version = hexToVersion(hex);
@@ -582,12 +668,12 @@ export class Target {
         ast === ST_NO_RUNTIME ? `the Python ${version} interpreter in ${what} is not running Python code (not initialised, or finalised)`
           : `cannot walk the threads of Python ${version} in ${what}: ${ast === ST_CHAIN ? "the thread list does not point back to its interpreter" : `${STATUS_NAMES[ast]} at 0x${core.x.lastErrorAddr().toString(16)}`}, so the version table ${tableSource} does not match this build`,
         ast === ST_NO_RUNTIME ? (live ? "try again once the program has started" : "it was taken before the program started or after it ended")
-          : live ? "supply a matching table with --version-table FILE" : "the file may be damaged, or supply a matching table with --version-table FILE") as WspyError & { retriable?: boolean };
-      e.retriable = true;
+          : live ? "supply a matching table with --version-table FILE" : "the file may be damaged, or supply a matching table with --version-table FILE",
+        { retriable: true });
       throw e;
     }
     Target.verifyWalk(core, view, version, tableSource);
-    return [{ pid, binary, version, versionHex: hex, tableSource, tableId, command }, { elf, bias }];
+    return { info: { pid, binary, version, versionHex: hex, tableSource, tableId, command }, facts: { elf, bias }, modules, interpreter };
   }
 
   /**

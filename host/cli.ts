@@ -51,7 +51,7 @@ function fail(e: unknown): never {
   if (e instanceof WspyError) {
     // messages name target command lines, files, paths: escaped, whatever they hold
     stderrLine(`wspy: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
-    const code = (e as WspyError & { childExitCode?: number }).childExitCode;
+    const code = e.childExitCode;
     process.exit(code !== undefined && code !== 0 ? code : EXIT_CODES[e.code]);
   }
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_CODES.BAD_INPUT);

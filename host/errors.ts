@@ -16,10 +16,25 @@ export type ErrorCode =
   | "OUTPUT"            // the result could not be written where asked (it was kept elsewhere)
   | "INTERNAL";         // a bug in wspy
 
+/** What an error may carry beyond its code, message and hint. */
+export interface WspyErrorOptions {
+  /** the same attempt may succeed later (an interpreter still starting, a process that exec'd) */
+  retriable?: boolean;
+  /** the exit status of the command wspy launched, when it ended before wspy attached (the CLI exits with it) */
+  childExitCode?: number;
+}
+
 export class WspyError extends Error {
-  constructor(public code: ErrorCode, message: string, public hint = "") {
+  /** see WspyErrorOptions */
+  readonly retriable: boolean;
+  /** see WspyErrorOptions */
+  readonly childExitCode: number | undefined;
+
+  constructor(public code: ErrorCode, message: string, public hint = "", opts: WspyErrorOptions = {}) {
     super(message);
     this.name = "WspyError";
+    this.retriable = opts.retriable ?? false;
+    this.childExitCode = opts.childExitCode;
   }
 }
 

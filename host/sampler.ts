@@ -203,7 +203,7 @@ async function attachIdentified(pid: number, opts: AttachOptions, execWaitMs: nu
     // exec'd while we attached: the new program gets a moment to start its interpreter
     if (execs < EXEC_RETRIES) deadline = Math.max(deadline, performance.now() + execWaitMs);
     else if (performance.now() >= deadline) {
-      throw Object.assign(new WspyError("NOT_PYTHON", `process ${pid} exec'd another program while wspy attached`, "try again"), { retriable: true });
+      throw new WspyError("NOT_PYTHON", `process ${pid} exec'd another program while wspy attached`, "try again", { retriable: true });
     }
   }
 }
@@ -345,7 +345,7 @@ export class Sampler {
         // the program ended (or never became Python) before we could attach: say so, keep its status
         const code = await Promise.race([childExit, sleep(50).then(() => null)]);
         if (code !== null && e instanceof WspyError && e.code === "NO_SUCH_PROCESS") {
-          throw Object.assign(new WspyError("LAUNCH", `${opts.command![0]} exited (status ${code}) before wspy could attach`, "profile a program that runs longer, or attach with -p"), { childExitCode: code });
+          throw new WspyError("LAUNCH", `${opts.command![0]} exited (status ${code}) before wspy could attach`, "profile a program that runs longer, or attach with -p", { childExitCode: code });
         }
         if (child.exitCode === null) child.kill("SIGTERM");
       }
@@ -720,7 +720,7 @@ export class Sampler {
       const code = e instanceof WspyError ? e.code : "INTERNAL";
       // gone first: fine. Not Python: ignored (a non-Python child), or, right after an exec, tried
       // again while the new program may still be loading its interpreter. Others are counted.
-      let retriable = e instanceof WspyError && ((e as WspyError & { retriable?: boolean }).retriable === true);
+      let retriable = e instanceof WspyError && e.retriable;
       if (code === "NO_SUCH_PROCESS" || !isAlive(pid)) { this.pending.delete(pid); if (prev.root) this.rootEnded(pid, "exited"); return; }
       if (prev.root && code === "NOT_PYTHON" && looksLikePython(pid)) retriable = true;
       const final = !retriable || performance.now() > prev.until;

@@ -153,7 +153,7 @@ t.test("ELF: file offsets and sizes whose sum wraps 2^64 are refused, never foll
     const bytes = make(patch);
     let st;
     try {
-      st = core.x.elfParse(core.copyIn(bytes), bytes.length);
+      st = core.x.elfParse(core.x.elfObjectNew(0, 0, 0n), core.copyIn(bytes), bytes.length, 0);
     } catch (e) {
       t.fail(`${what} at an offset that wraps: the core trapped (${e.message})`);
       continue;

@@ -1,13 +1,17 @@
-// ELF64 little-endian parsing of the file that holds the interpreter (libpython or the python
-// executable), from bytes the host copied into local memory: the first PT_LOAD (for the load
-// bias), the symbols wspy needs (.dynsym, then .symtab), and the .PyRuntime / .bss sections.
+// ELF64 little-endian parsing of the objects a target maps (the interpreter's libpython or
+// executable, extension modules, libc, the vdso), from bytes the host copied into local memory.
+// The core holds the facts of many objects at once, each keyed by the file's identity (as the
+// host describes it: device, inode, size and mtime) and the address its file offset 0 maps at,
+// each parsed only when asked: the first PT_LOAD (for the load bias), the symbols wspy needs
+// (.dynsym, then .symtab), the .PyRuntime / .bss / .data sections and, when asked, a copy of
+// the symbol tables for lookups by name.
 // Must not know: CPython struct layouts or versions; it only finds names and addresses.
 // Source of truth: the System V gABI ELF-64 object file format; elf.h.
 
-import { OK, ERR_ELF, fail } from "../status";
+import { OK, ERR_ELF, ERR_LIMIT, fail } from "../status";
 import { rangeInside } from "../util/bounds";
 
-// The symbols wspy looks for, by index.
+// The symbols wspy looks for in every object, by index.
 export const SYM_PY_RUNTIME = 0;          // _PyRuntime (3.7+)
 export const SYM_PY_VERSION = 1;          // Py_Version (3.11+)
 export const SYM_INTERP_HEAD = 2;         // interp_head (≤3.6, .symtab only)
@@ -33,33 +37,134 @@ const STT_OBJECT: u8 = 1;
 const MAX_SECTIONS: i32 = 4096;
 const MAX_SYMBOLS: i32 = 4_000_000;
 const VERSION_BUFFER_SIZE: u64 = 250; // `static char version[250]` in Python/getversion.c
+/** Objects held at once (a process maps a few hundred files at most). */
+export const ELF_MAX_OBJECTS: i32 = 4096;
+/** Bytes of a file identity the host may pass. */
+export const ELF_MAX_KEY: i32 = 256;
 
-// Results of the last parse (ELF virtual addresses; 0 = not found).
-const symAddr = new StaticArray<u64>(SYM_COUNT);
-const symSize = new StaticArray<u64>(SYM_COUNT);
-let elfType: u32 = 0;
-let firstLoadVaddr: u64 = 0;
-let firstLoadOffset: u64 = 0;
-let pyRuntimeSectionAddr: u64 = 0;
-let pyRuntimeSectionSize: u64 = 0;
-let pyRuntimeSectionOffset: u64 = 0;
-let bssAddr: u64 = 0;
-let bssSize: u64 = 0;
-let dataAddr: u64 = 0;
-let dataSize: u64 = 0;
+// object states (elfObjectState)
+export const ELF_NEW: i32 = 0;     // known, not parsed yet
+export const ELF_PARSED: i32 = 1;  // parsed (a failed parse leaves the negative status)
 
-export function elfSymbol(i: i32): u64 { return i >= 0 && i < SYM_COUNT ? symAddr[i] : 0; }
-export function elfSymbolSize(i: i32): u64 { return i >= 0 && i < SYM_COUNT ? symSize[i] : 0; }
-export function elfType_(): u32 { return elfType; }
-export function elfFirstLoadVaddr(): u64 { return firstLoadVaddr; }
-export function elfFirstLoadOffset(): u64 { return firstLoadOffset; }
-export function elfPyRuntimeSection(): u64 { return pyRuntimeSectionAddr; }
-export function elfPyRuntimeSectionSize(): u64 { return pyRuntimeSectionSize; }
-export function elfPyRuntimeSectionOffset(): u64 { return pyRuntimeSectionOffset; }
-export function elfBss(): u64 { return bssAddr; }
-export function elfBssSize(): u64 { return bssSize; }
-export function elfData(): u64 { return dataAddr; }
-export function elfDataSize(): u64 { return dataSize; }
+/** Symbols kept for lookups by name: [name offset u32, pad u32, value u64, size u64] in a heap block. */
+const KEPT_STRIDE: usize = 24;
+
+/** The facts of one mapped ELF object. Addresses are the file's own (unbiased). */
+class ElfObject {
+  key: StaticArray<u8>;
+  base: u64;              // the address the file's offset 0 maps at (as the host's memory map says)
+  state: i32 = ELF_NEW;
+  type: u32 = 0;
+  firstLoadVaddr: u64 = 0;
+  firstLoadOffset: u64 = 0;
+  pyRuntimeAddr: u64 = 0;
+  pyRuntimeSize: u64 = 0;
+  pyRuntimeOffset: u64 = 0;
+  bssAddr: u64 = 0;
+  bssSize: u64 = 0;
+  dataAddr: u64 = 0;
+  dataSize: u64 = 0;
+  symAddr: StaticArray<u64> = new StaticArray<u64>(SYM_COUNT);
+  symSize: StaticArray<u64> = new StaticArray<u64>(SYM_COUNT);
+  // kept symbol tables (only when the parse was asked to keep them)
+  kept: usize = 0;        // heap block of keptCount entries
+  keptCount: i32 = 0;
+  keptNames: usize = 0;   // heap block: the string tables, concatenated
+  keptNamesLen: usize = 0;
+
+  constructor(key: StaticArray<u8>, base: u64) {
+    this.key = key;
+    this.base = base;
+  }
+
+  reset(): void {
+    this.type = 0; this.firstLoadVaddr = 0; this.firstLoadOffset = 0;
+    this.pyRuntimeAddr = 0; this.pyRuntimeSize = 0; this.pyRuntimeOffset = 0;
+    this.bssAddr = 0; this.bssSize = 0; this.dataAddr = 0; this.dataSize = 0;
+    for (let k = 0; k < SYM_COUNT; k++) { this.symAddr[k] = 0; this.symSize[k] = 0; }
+    if (this.kept != 0) heap.free(this.kept);
+    if (this.keptNames != 0) heap.free(this.keptNames);
+    this.kept = 0; this.keptCount = 0; this.keptNames = 0; this.keptNamesLen = 0;
+  }
+}
+
+const objects = new Array<ElfObject>();
+
+@inline function objectAt(id: i32): ElfObject | null {
+  return id >= 0 && id < objects.length ? unchecked(objects[id]) : null;
+}
+
+/**
+ * The object with this identity (keyLen bytes at keyPtr, as the host describes the file) mapped
+ * with its file offset 0 at base: its id, the same id when it is already known, or -ERR_LIMIT.
+ */
+export function elfObjectNew(keyPtr: usize, keyLen: i32, base: u64): i32 {
+  if (keyLen < 0 || keyLen > ELF_MAX_KEY) return -fail(ERR_LIMIT, 1);
+  for (let i = 0; i < objects.length; i++) {
+    const o = unchecked(objects[i]);
+    if (o.base != base || o.key.length != keyLen) continue;
+    let same = true;
+    for (let k = 0; k < keyLen; k++) if (o.key[k] != load<u8>(keyPtr + <usize>k)) { same = false; break; }
+    if (same) return i;
+  }
+  if (objects.length >= ELF_MAX_OBJECTS) return -fail(ERR_LIMIT, 2);
+  const key = new StaticArray<u8>(keyLen);
+  for (let k = 0; k < keyLen; k++) key[k] = load<u8>(keyPtr + <usize>k);
+  objects.push(new ElfObject(key, base));
+  return objects.length - 1;
+}
+
+/** How many objects the core holds. */
+export function elfObjectCount(): i32 { return objects.length; }
+/** ELF_NEW, ELF_PARSED, or the negative status of a failed parse (-1 for an unknown id). */
+export function elfObjectState(id: i32): i32 { const o = objectAt(id); return o === null ? -1 : o.state; }
+/** The address the object's file offset 0 maps at, as given to elfObjectNew. */
+export function elfObjectBase(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.base; }
+/** How many symbols the object keeps for lookups by name (0 unless parsed with keepSymbols). */
+export function elfObjectKeptSymbols(id: i32): i32 { const o = objectAt(id); return o === null ? 0 : o.keptCount; }
+
+export function elfSymbol(id: i32, i: i32): u64 { const o = objectAt(id); return o !== null && i >= 0 && i < SYM_COUNT ? o.symAddr[i] : 0; }
+export function elfSymbolSize(id: i32, i: i32): u64 { const o = objectAt(id); return o !== null && i >= 0 && i < SYM_COUNT ? o.symSize[i] : 0; }
+export function elfType(id: i32): u32 { const o = objectAt(id); return o === null ? 0 : o.type; }
+export function elfFirstLoadVaddr(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.firstLoadVaddr; }
+export function elfFirstLoadOffset(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.firstLoadOffset; }
+export function elfPyRuntimeSection(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeAddr; }
+export function elfPyRuntimeSectionSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeSize; }
+export function elfPyRuntimeSectionOffset(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeOffset; }
+export function elfBss(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.bssAddr; }
+export function elfBssSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.bssSize; }
+export function elfData(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.dataAddr; }
+export function elfDataSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.dataSize; }
+
+let foundSize: u64 = 0;
+/** The size of the symbol the last elfSymbolFind found. */
+export function elfSymbolFoundSize(): u64 { return foundSize; }
+
+/**
+ * The address (the file's own, unbiased) of the symbol named by the nameLen bytes at namePtr in
+ * the object's kept symbol tables (.dynsym first, then .symtab), 0 when absent or not kept.
+ */
+export function elfSymbolFind(id: i32, namePtr: usize, nameLen: i32): u64 {
+  foundSize = 0;
+  const o = objectAt(id);
+  if (o === null || nameLen <= 0 || o.kept == 0) return 0;
+  const first = load<u8>(namePtr);
+  for (let i = 0; i < o.keptCount; i++) {
+    const e = o.kept + <usize>i * KEPT_STRIDE;
+    const off = <usize>load<u32>(e);
+    // every kept name ends inside keptNames (checked when kept): compare, then its NUL
+    if (off + <usize>nameLen >= o.keptNamesLen) continue;
+    const p = o.keptNames + off;
+    if (load<u8>(p) != first) continue;
+    let same = true;
+    for (let k = 1; k < nameLen; k++) if (load<u8>(p + <usize>k) != load<u8>(namePtr + <usize>k)) { same = false; break; }
+    if (same && load<u8>(p + <usize>nameLen) == 0) {
+      foundSize = load<u64>(e, 16);
+      return load<u64>(e, 8);
+    }
+  }
+  return 0;
+}
 
 /** Does the NUL-terminated name at ptr (inside [lo, hi)) equal s (ASCII)? */
 function nameIs(ptr: usize, hi: usize, s: string): bool {
@@ -79,22 +184,43 @@ function isVersionBufferName(ptr: usize, hi: usize): bool {
   return load<u8>(ptr + 7) == 0x2e && load<u8>(ptr + 8) >= 0x30 && load<u8>(ptr + 8) <= 0x39 && load<u8>(ptr + 9) == 0;
 }
 
-function scanSymbols(base: usize, len: usize, symOff: u64, symSizeBytes: u64, entSize: u64, strOff: u64, strSize: u64): void {
+function scanSymbols(o: ElfObject, base: usize, len: usize, symOff: u64, symSizeBytes: u64, entSize: u64, strOff: u64, strSize: u64, keep: bool): void {
   if (entSize < 24 || !rangeInside(symOff, symSizeBytes, 0, <u64>len) || !rangeInside(strOff, strSize, 0, <u64>len)) return;
   let count = <i32>(symSizeBytes / entSize);
   if (count > MAX_SYMBOLS) count = MAX_SYMBOLS;
   const strLo = base + <usize>strOff;
   const strHi = strLo + <usize>strSize;
+  const symAddr = o.symAddr, symSize = o.symSize;
+  // kept tables: this string table appended to the kept names, room for count more entries
+  let namesAt: usize = 0;
+  if (keep && count > 0 && strSize > 0) {
+    namesAt = o.keptNamesLen;
+    o.keptNames = o.keptNames == 0 ? heap.alloc(<usize>strSize) : heap.realloc(o.keptNames, namesAt + <usize>strSize);
+    memory.copy(o.keptNames + namesAt, strLo, <usize>strSize);
+    o.keptNamesLen = namesAt + <usize>strSize;
+    const bytes = <usize>(o.keptCount + count) * KEPT_STRIDE;
+    o.kept = o.kept == 0 ? heap.alloc(bytes) : heap.realloc(o.kept, bytes);
+  } else {
+    keep = false;
+  }
   for (let i = 0; i < count; i++) {
     const s = base + <usize>(symOff + <u64>i * entSize);
     const nameOff = load<u32>(s);
     const value = load<u64>(s, 8);
     if (value == 0 || <u64>nameOff >= strSize) continue;
     const name = strLo + nameOff;
+    const size = load<u64>(s, 16);
+    if (keep) {
+      const e = o.kept + <usize>o.keptCount * KEPT_STRIDE;
+      store<u32>(e, <u32>(namesAt + <usize>nameOff));
+      store<u32>(e, 0, 4);
+      store<u64>(e, value, 8);
+      store<u64>(e, size, 16);
+      o.keptCount++;
+    }
     const first = load<u8>(name);
     // cheap filter: every wanted name starts with '_', 'P', 'i' or 'v'
     if (first != 0x5f && first != 0x50 && first != 0x69 && first != 0x76) continue;
-    const size = load<u64>(s, 16);
     for (let k = 0; k < SYM_COUNT; k++) {
       if (symAddr[k] != 0) continue;
       if (k == SYM_VERSION_BUFFER) {
@@ -111,16 +237,25 @@ function scanSymbols(base: usize, len: usize, symOff: u64, symSizeBytes: u64, en
   }
 }
 
-/** Parses the ELF file at [ptr, ptr+len). OK or ERR_ELF (detail: what was wrong). */
-export function elfParse(ptr: usize, len: usize): i32 {
-  for (let k = 0; k < SYM_COUNT; k++) { symAddr[k] = 0; symSize[k] = 0; }
-  elfType = 0; firstLoadVaddr = 0; firstLoadOffset = 0;
-  pyRuntimeSectionAddr = 0; pyRuntimeSectionSize = 0; pyRuntimeSectionOffset = 0;
-  bssAddr = 0; bssSize = 0; dataAddr = 0; dataSize = 0;
+/**
+ * Parses object id's ELF file, loaded (at least the ranges elfNextRanges lists) at [ptr, ptr+len).
+ * keepSymbols: also keep a copy of its symbol tables for elfSymbolFind. OK or ERR_ELF (detail:
+ * what was wrong); a parse again replaces the object's facts.
+ */
+export function elfParse(id: i32, ptr: usize, len: usize, keepSymbols: bool): i32 {
+  const o = objectAt(id);
+  if (o === null) return fail(ERR_ELF, 8);
+  o.reset();
+  const st = parseInto(o, ptr, len, keepSymbols);
+  o.state = st == OK ? ELF_PARSED : -st;
+  return st;
+}
+
+function parseInto(o: ElfObject, ptr: usize, len: usize, keepSymbols: bool): i32 {
   if (len < 64) return fail(ERR_ELF, 1);
   if (load<u32>(ptr) != 0x464c457f) return fail(ERR_ELF, 2); // "\x7fELF"
   if (load<u8>(ptr, 4) != 2 || load<u8>(ptr, 5) != 1) return fail(ERR_ELF, 3); // 64-bit LE
-  elfType = load<u16>(ptr, 16);
+  o.type = load<u16>(ptr, 16);
   const phoff = load<u64>(ptr, 32);
   const shoff = load<u64>(ptr, 40);
   const phentsize = <u64>load<u16>(ptr, 54);
@@ -135,8 +270,8 @@ export function elfParse(ptr: usize, len: usize): i32 {
   for (let i = 0; i < phnum; i++) {
     const ph = ptr + <usize>(phoff + <u64>i * phentsize);
     if (load<u32>(ph) == PT_LOAD) {
-      firstLoadOffset = load<u64>(ph, 8);
-      firstLoadVaddr = load<u64>(ph, 16);
+      o.firstLoadOffset = load<u64>(ph, 8);
+      o.firstLoadVaddr = load<u64>(ph, 16);
       found = true;
       break;
     }
@@ -165,15 +300,15 @@ export function elfParse(ptr: usize, len: usize): i32 {
     if (<u64>nameOff >= shstrSize) continue;
     const name = namesLo + nameOff;
     if (nameIs(name, namesHi, ".PyRuntime")) {
-      pyRuntimeSectionAddr = load<u64>(sh, 16);
-      pyRuntimeSectionOffset = load<u64>(sh, 24);
-      pyRuntimeSectionSize = load<u64>(sh, 32);
+      o.pyRuntimeAddr = load<u64>(sh, 16);
+      o.pyRuntimeOffset = load<u64>(sh, 24);
+      o.pyRuntimeSize = load<u64>(sh, 32);
     } else if (type == SHT_NOBITS && nameIs(name, namesHi, ".bss")) {
-      bssAddr = load<u64>(sh, 16);
-      bssSize = load<u64>(sh, 32);
+      o.bssAddr = load<u64>(sh, 16);
+      o.bssSize = load<u64>(sh, 32);
     } else if (nameIs(name, namesHi, ".data")) {
-      dataAddr = load<u64>(sh, 16);
-      dataSize = load<u64>(sh, 32);
+      o.dataAddr = load<u64>(sh, 16);
+      o.dataSize = load<u64>(sh, 32);
     }
   }
   // .dynsym first (exported names), then .symtab (locals such as interp_head)
@@ -184,8 +319,8 @@ export function elfParse(ptr: usize, len: usize): i32 {
     const link = <i32>load<u32>(sh, 40);
     if (link < 0 || link >= shnum) continue;
     const strSh = ptr + <usize>(shoff + <u64>link * shentsize);
-    scanSymbols(ptr, len, load<u64>(sh, 24), load<u64>(sh, 32), load<u64>(sh, 56),
-      load<u64>(strSh, 24), load<u64>(strSh, 32));
+    scanSymbols(o, ptr, len, load<u64>(sh, 24), load<u64>(sh, 32), load<u64>(sh, 56),
+      load<u64>(strSh, 24), load<u64>(strSh, 32), keepSymbols);
   }
   return OK;
 }

@@ -1,6 +1,7 @@
-// The registry: the one module that compares CPython version numbers. It chooses the version
-// table for a target (a user's plugin first, then a built-in table), and for 3.13+ builds one
-// from the target's own `_Py_DebugOffsets`, whose layout it picks by minor version.
+// The registry: the one module that compares CPython version numbers. It judges the bytes at a
+// target's `_PyRuntime` (debug offsets or not, the version they carry, a free-threaded build),
+// chooses the version table for a target (a user's plugin first, then a built-in table), and for
+// 3.13+ builds one from the target's own `_Py_DebugOffsets`, whose layout it picks by minor version.
 // Must not know: how bytes were read, files, JSON.
 // Source of truth: docs/cpython-layouts.md §2.5 (debug offsets positions per minor,
 // dumped from real 3.13.0, 3.14.10 and 3.15.2 binaries); CPython's validate_debug_offsets.
@@ -149,6 +150,33 @@ export function debugOffsetsVersion(ptr: usize): u32 {
   if (load<u64>(ptr) != DEBUG_COOKIE) return 0;
   return <u32>load<u64>(ptr, 8);
 }
+
+let runtimeVersion: u32 = 0;
+let runtimeHasDebugOffsets: bool = false;
+
+/**
+ * Judges the first bytes of a target's `_PyRuntime` (the symbol, or the .PyRuntime section),
+ * copied to ptr (len bytes; DEBUG_OFFSETS_HEADER are enough): whether they start with
+ * `_Py_DebugOffsets` (3.13+), the version they carry, and whether the build is free-threaded.
+ * Returns OK, or ERR_FREE_THREADED for a free-threaded build (then the version is known too).
+ * Bytes without the cookie (a version before 3.13, or memory that is not `_PyRuntime`) are OK
+ * with no version: the host learns it elsewhere.
+ */
+export function registryInspectRuntime(ptr: usize, len: i32): i32 {
+  runtimeVersion = 0;
+  runtimeHasDebugOffsets = false;
+  if (len < DEBUG_OFFSETS_HEADER) return OK;
+  const hex = debugOffsetsVersion(ptr);
+  if (hex == 0) return OK;
+  runtimeHasDebugOffsets = true;
+  runtimeVersion = hex;
+  if (load<u64>(ptr, 16) != 0) return fail(ERR_FREE_THREADED, 0);
+  return OK;
+}
+/** The version the last registryInspectRuntime read (PY_VERSION_HEX), 0 when none. */
+export function registryRuntimeVersion(): u32 { return runtimeVersion; }
+/** Did the last registryInspectRuntime find `_Py_DebugOffsets`? */
+export function registryRuntimeHasDebugOffsets(): bool { return runtimeHasDebugOffsets; }
 
 /**
  * Builds a table from a target's `_Py_DebugOffsets` copied to ptr (len bytes). Returns the

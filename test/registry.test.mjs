@@ -1,0 +1,96 @@
+// The registry judges the bytes at _PyRuntime (the host only hands them over): on the real
+// .PyRuntime sections of the 3.13, 3.14 and 3.15 interpreters of this machine, the core finds
+// `_Py_DebugOffsets`, reads the interpreter's own version from it and sees a default build; the
+// same bytes with the header's free_threaded flag set are a free-threaded build (the status the
+// host turns into its "free-threaded build" refusal); a 3.12 _PyRuntime (no cookie) has no
+// debug offsets and no version.
+import t from "tap";
+import { execFileSync, spawnSync } from "node:child_process";
+import { openSync, readSync, closeSync, realpathSync, existsSync } from "node:fs";
+import path from "node:path";
+import { findByLabel, missingReason } from "./helpers/pythons.mjs";
+import { ROOT } from "./helpers/run.mjs";
+
+const BUILD = path.join(ROOT, "build", "host");
+const haveReadelf = spawnSync("readelf", ["--version"], { stdio: "ignore" }).status === 0;
+
+/** The file holding the interpreter of python (its libpython when it has one). */
+function interpreterFile(python) {
+  const lib = execFileSync(python, ["-c", "import sysconfig; print(sysconfig.get_config_var('LDLIBRARY') or '', sysconfig.get_config_var('LIBDIR') or '', sysconfig.get_config_var('Py_ENABLE_SHARED'))"], { encoding: "utf8" }).trim().split(" ");
+  // (a provisioned interpreter lives under its own root: the paths sysconfig names are not here)
+  return lib[2] === "1" && existsSync(path.join(lib[1], lib[0])) ? path.join(lib[1], lib[0]) : realpathSync(python);
+}
+
+/** The first n bytes of file's .PyRuntime section (readelf -SW gives its offset), or null. */
+function pyRuntimeBytes(file, n) {
+  const m = /\.PyRuntime\s+PROGBITS\s+[0-9a-f]+\s+([0-9a-f]+)/.exec(execFileSync("readelf", ["-SW", file], { encoding: "utf8" }));
+  if (!m) return null;
+  const buf = Buffer.alloc(n), fd = openSync(file, "r");
+  try { readSync(fd, buf, 0, n, parseInt(m[1], 16)); } finally { closeSync(fd); }
+  return buf;
+}
+
+for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
+  t.test(`${label}: the core judges the bytes at _PyRuntime`, async (t) => {
+    const py = findByLabel(label);
+    if (!py) return t.skip(missingReason(label));
+    if (!haveReadelf) return t.skip("readelf (binutils) is not installed: it finds the .PyRuntime section");
+    const { Core, ST_OK, ST_FREE_THREADED } = await import(path.join(BUILD, "core.js"));
+    const core = new Core();
+    const n = core.x.DEBUG_OFFSETS_HEADER.value;
+    const file = interpreterFile(py.path);
+    const bytes = pyRuntimeBytes(file, n);
+    if (!bytes) return t.skip(`${file} has no .PyRuntime section`);
+    const judge = (b) => {
+      const ptr = core.x.scratchPtr();
+      core.u8().set(b, ptr);
+      const st = core.x.registryInspectRuntime(ptr, b.length);
+      return { st, hex: core.x.registryRuntimeVersion() >>> 0, debug: core.x.registryRuntimeHasDebugOffsets() !== 0 };
+    };
+    const [major, minor, micro] = py.version.split(".").map(Number);
+    const got = judge(bytes);
+    if (minor < 13) {
+      t.same(got, { st: ST_OK, hex: 0, debug: false }, `${path.basename(file)}: no debug offsets, no version, not refused`);
+      return;
+    }
+    t.equal(got.st, ST_OK, `${path.basename(file)}: a default build`);
+    t.ok(got.debug, "it has _Py_DebugOffsets");
+    t.equal(got.hex >>> 8, ((major << 16) | (minor << 8) | micro) >>> 0, `the version is ${py.version}`);
+    const flagged = Buffer.from(bytes);
+    flagged.writeBigUInt64LE(1n, 16);
+    const ft = judge(flagged);
+    t.equal(ft.st, ST_FREE_THREADED, "with free_threaded set: a free-threaded build");
+    t.equal(ft.hex, got.hex, "whose version is still known (for the message)");
+    t.same(judge(bytes.subarray(0, n - 1)), { st: ST_OK, hex: 0, debug: false }, "too few bytes: nothing judged");
+  });
+}
+
+// End to end, the host only turns the core's status into its message: a snapshot of a real 3.13
+// or 3.14 process whose _PyRuntime header says free-threaded is refused with the one line and
+// exit code 6 a free-threaded target gets (no free-threaded interpreter is installed here).
+t.test("a free-threaded header: the same refusal, from the core's status", async (t) => {
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync: exists } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const rs = await import(path.join(BUILD, "readers", "snapshot.js"));
+  const snapMod = await import(path.join(BUILD, "snapshot.js"));
+  const { wspy, oneLine, FIXTURES } = await import("./helpers/run.mjs");
+  const dir = mkdtempSync(path.join(tmpdir(), "wspy-registry-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const name of ["pyenv-3.13.0.snapshot", "provisioned-3.14.10.snapshot"]) {
+    const file = path.join(FIXTURES, "snapshots", name);
+    if (!exists(file)) { t.skip(`no fixture ${name}`); continue; }
+    const snap = rs.decodeSnapshot(readFileSync(file), name);
+    const rec = snapMod.snapshotInfo(name, snap.header).recorded;
+    const sym = rec.elf.symbols[0];
+    const runtime = Number((sym !== 0n ? sym : rec.elf.pyRuntimeSection) + rec.bias);
+    const r = snap.ranges.find((q) => runtime >= q.addr && runtime + 24 <= q.addr + q.data.length);
+    t.ok(r, `${name}: the snapshot holds the _PyRuntime header it was attached with`);
+    if (!r) continue;
+    Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length).writeBigUInt64LE(1n, runtime - r.addr + 16);
+    const out = path.join(dir, name);
+    writeFileSync(out, rs.encodeSnapshot(snap.header, snap.ranges));
+    const version = /-(\d+\.\d+\.\d+)\.snapshot$/.exec(name)[1];
+    const res = await wspy(["dump", "--snapshot", out]);
+    oneLine(t, res, 6, new RegExp(`runs a free-threaded build of Python ${version.replace(/\./g, "\\.")}, which wspy cannot read yet \\(profile a default \\(GIL\\) build`));
+  }
+});
