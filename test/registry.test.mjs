@@ -35,8 +35,10 @@ for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisione
     const py = findByLabel(label);
     if (!py) return t.skip(missingReason(label));
     if (!haveReadelf) return t.skip("readelf (binutils) is not installed: it finds the .PyRuntime section");
-    const { Core, ST_OK, ST_FREE_THREADED } = await import(path.join(BUILD, "core.js"));
-    const core = new Core();
+    const host = await import(path.join(BUILD, "core.js"));
+    const core = new host.Core();
+    // the contract's statuses are bound when the first core loads (host/contract.ts)
+    const { ST_OK, ST_FREE_THREADED } = host;
     const n = core.x.DEBUG_OFFSETS_HEADER.value;
     const file = interpreterFile(py.path);
     const bytes = pyRuntimeBytes(file, n);
