@@ -14,7 +14,7 @@ import { Vec, U64Map } from "../util/vec";
 import { rangeInside } from "../util/bounds";
 import { configureStrings, readName, readBytes, lastBytesLen } from "./strings";
 import { decodeLineNumber, LINE_TABLE_310 } from "./line-table";
-import { internFrame, internNode, internThread, pushSample, FRAME_PYTHON } from "../aggregate/intern";
+import { internFrame, internNode, internThread, pushSample, stringGeneration, FRAME_PYTHON } from "../aggregate/intern";
 
 // ---- bounds ----
 export const MAX_THREADS: i32 = 4096;
@@ -274,6 +274,19 @@ const entries = new Vec(ENTRY_SIZE);
 const codeMap = new U64Map(12);
 let stamp: i32 = 0;
 const tidCache = new U64Map(6);
+/** The string generation (intern.ts) the entries' name and file ids belong to. */
+let codeCacheGen: i32 = 0;
+
+/** Forgets every code object: their interned names went with a reset of the strings (RESET_ALL). */
+function codeCacheDrop(): void {
+  for (let e = 0; e < entries.len; e++) {
+    const t = <usize>load<u32>(entries.at(e) + E_TABLE_PTR);
+    if (t != 0) heap.free(t);
+  }
+  entries.clear();
+  codeMap.clear();
+  codeCacheGen = stringGeneration();
+}
 
 // ---- results of the last sample, one record per thread, read by the host ----
 // {tid i32, threadId i32, node i32, status i32, gil i32, depth i32, keep i32, first kept frame i32}
@@ -1059,6 +1072,7 @@ export function walkSample(): i32 {
   resultCount = 0;
   keptAddr.clear();
   keptEntry.clear();
+  if (codeCacheGen != stringGeneration()) codeCacheDrop();
   if (!attached) return -fail(ERR_NO_RUNTIME, 4);
   if (interpAddr == 0) {
     const st = findInterpreter();
