@@ -7,6 +7,8 @@
 // Then the sampler with `segmentSec`: segments follow each other, and their samples add up to
 // what was sampled.
 import t from "tap";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { findByLabel, findPythons } from "./helpers/pythons.mjs";
 import { startFixture, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { Target } from "../build/host/attach.js";
@@ -38,6 +40,10 @@ function misnamed(profile) {
 
 const meta = { target: "varied_threads.py", pid: 0, pythonVersion: "", rate: 0, durationSec: 1, samples: 0, errors: {}, startedAt: "" };
 const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
+// a full collection before each RSS reading: what is measured is what is kept, not garbage the
+// collector has not come to yet (the lifted windows are garbage once checked)
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc");
 
 t.test("memory stays flat over 1,000,000 thread samples across resets", { skip: python ? false : "no Python 3 found" }, async (t) => {
   const fx = await startFixture(python.path, "varied_threads.py", [THREADS, FIXTURE_LIFETIME]);
@@ -91,6 +97,7 @@ t.test("memory stays flat over 1,000,000 thread samples across resets", { skip: 
     if (named >= THREADS - 2) namedWindows++;
     else unnamedWindows++;
     windows++;
+    gc();
     const wasm = x.memory.buffer.byteLength, rss = process.memoryUsage().rss;
     if (windows === WARM_WINDOWS) { wasmWarm = wasm; rssWarm = rss; }
     if (windows > WARM_WINDOWS) { wasmPeak = Math.max(wasmPeak, wasm); rssPeak = Math.max(rssPeak, rss); }
@@ -142,4 +149,48 @@ t.test("the sampler closes segments that add up to what it sampled", { skip: pyt
     }
   });
   t.same(bad, [], "segments follow each other, each with its own samples, frames named right");
+});
+
+t.test("top folds each window into its sums and resets the core's window", { skip: python ? false : "no Python 3 found" }, async (t) => {
+  const { TopModel } = await import("../build/host/top.js");
+  const fx = await startFixture(python.path, "varied_threads.py", [THREADS, FIXTURE_LIFETIME]);
+  t.teardown(() => fx.kill());
+  const ac = new AbortController();
+  let model = null;
+  const early = [];
+  const sampler = await Sampler.start({ pid: fx.pid, rate: 200, idle: true, alwaysClassify: true, signal: ac.signal, handleSignals: false }, {
+    onAttach: (p) => (model ? model.attach(p) : early.push(p)),
+    onSample: (p, _n, time, weight) => model.add(p, time, weight),
+    onRetire: (p) => model.retire(p),
+  });
+  model = new TopModel(sampler, false, false);
+  for (const p of early) model.attach(p);
+  const WANT = 10;
+  const bad = [];
+  let rolls = 0, lastSamples = sampler.samples, windowSamples = 0;
+  const timer = setInterval(() => {
+    model.roll(Date.now());
+    const kept = sampler.samples - lastSamples;
+    lastSamples = sampler.samples;
+    for (const p of sampler.processes) if (p.core.x.sampleCount() !== 0) bad.push(`roll ${rolls}: ${p.core.x.sampleCount()} samples left in the core`);
+    // each kept sample has one innermost function: the %Own column adds up to the window's samples
+    for (const byFunction of [false, true]) {
+      model.setFunctionMode(byFunction);
+      const own = model.rows().reduce((a, r) => a + (r.ownPct * model.lastWindowTicks) / 100, 0);
+      if (rolls > 0 && Math.abs(own - kept) > 1e-6 * Math.max(1, kept)) bad.push(`roll ${rolls} (${byFunction ? "functions" : "lines"}): %Own adds up to ${own}, ${kept} samples kept`);
+    }
+    windowSamples += rolls > 0 ? kept : 0;
+    if (++rolls > WANT) ac.abort();
+  }, 300);
+  try {
+    await sampler.run();
+  } finally {
+    clearInterval(timer);
+    sampler.close();
+  }
+  t.ok(rolls > WANT, `${rolls} windows`);
+  t.ok(windowSamples > 0, `${windowSamples} samples in them`);
+  t.same(bad, [], "after each refresh the core's window is empty and the window's %Own adds up to its samples");
+  const rows = model.rows();
+  t.ok(rows.some((r) => /^f\d+ \(varied_generated\.py\)$/.test(r.label)), "the generated functions are among the rows by function");
 });
