@@ -914,7 +914,13 @@ export class Sampler {
       // its window joins the current segment (the core is read, not reset: it may have trapped)
       if (this.opts.segmentSec !== undefined) {
         const until = ((this.endedAt || performance.now()) - this.t0) / 1000;
-        this.segmentRetired.push({ process: p, profile: p.core.liftProfile(this.segmentMeta(p, until), { window: true, threadName: (i) => p.names.name(i) }) });
+        try {
+          this.segmentRetired.push({ process: p, profile: p.core.liftProfile(this.segmentMeta(p, until), { window: true, threadName: (i) => p.names.name(i) }) });
+        } catch (e) {
+          // a core too broken to read (it trapped): its window is lost, and counted
+          if (!isCoreTrap(e)) throw e;
+          this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+        }
         p.windowSamples = 0;
       }
       this.hooks.onRetire?.(p);
