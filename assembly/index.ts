@@ -27,6 +27,7 @@ export {
   setThreadName, pushSample, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
   internFrame, internNode,
 } from "./aggregate/intern";
+export { aggregateReset, stackGeneration, stringGeneration, stringBytes, RESET_SAMPLES, RESET_STACKS, RESET_ALL } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";
 export { setStringTypes } from "./decode/strings";
 export { threadNamesRefresh } from "./decode/thread-names";

@@ -111,6 +111,13 @@ export interface CoreExports extends ContractExports {
   sampleWeightsPtr(): number;
   sampleThreadsPtr(): number;
   sampleNodesPtr(): number;
+  aggregateReset(depth: number): number;
+  stackGeneration(): number;
+  stringGeneration(): number;
+  stringBytes(): number;
+  RESET_SAMPLES: { value: number };
+  RESET_STACKS: { value: number };
+  RESET_ALL: { value: number };
   decodeLineNumber(format: number, ptr: number, len: number, first: number, offset: number): number;
   threadNamesRefresh(): number;
   localsRead(k: number, maxChars: number): number;
@@ -184,6 +191,28 @@ export {
   ST_NOT_CODE, ST_FREE_THREADED, ST_NO_MEMORY, ST_TORN,
   R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_KEEP, R_FIRST_KEPT, R_STRIDE,
 } from "./contract.js";
+
+/**
+ * How deep Core.resetAggregate empties the core's tables: the samples only (every id stays),
+ * the stacks too (frame and node ids start again), or everything (strings and threads too: the
+ * code cache is read afresh). assembly/aggregate/intern.ts RESET_*.
+ */
+export type ResetDepth = "samples" | "stacks" | "all";
+/** Strings kept across "stacks" resets before Core.windowResetDepth asks for "all", bytes. */
+export const MAX_KEPT_STRING_BYTES = 4 << 20;
+/** Threads kept across "stacks" resets before Core.windowResetDepth asks for "all". */
+export const MAX_KEPT_THREADS = 4096;
+
+/** What Core.liftProfile lifts: everything, or the window since the last reset, compacted. */
+export interface LiftOptions {
+  /**
+   * Only what the samples since the last reset use: their nodes (with every ancestor), frames
+   * and threads, renumbered in their order (a segment of a long run carries its window only).
+   */
+  window?: boolean;
+  /** a name for thread i (the core's id) when the core has none (the host's OS names) */
+  threadName?: (i: number) => string;
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (build/host/.. /..). */
@@ -377,8 +406,46 @@ export class Core {
     return out;
   }
 
-  /** Everything recorded so far, as a Profile. */
-  liftProfile(meta: ProfileMeta): Profile {
+  /**
+   * Empties the core's tables to `depth` (their capacity is kept: a run that resets stays at
+   * the memory of its largest window). Call between ticks, after the tick's records were
+   * committed. Ids handed out before are void past their depth: frame and node ids after
+   * "stacks", thread and string ids after "all" (stackGeneration/stringGeneration tell which).
+   */
+  resetAggregate(depth: ResetDepth): void {
+    const x = this.x;
+    x.aggregateReset(depth === "all" ? x.RESET_ALL.value : depth === "stacks" ? x.RESET_STACKS.value : x.RESET_SAMPLES.value);
+    if (depth === "all") this.namesTriedFor = 0;
+  }
+
+  /** The generation of frame and node ids (bumped by "stacks" and "all" resets). */
+  get stackGeneration(): number { return this.x.stackGeneration(); }
+  /** The generation of thread and string ids (bumped by "all" resets). */
+  get stringGeneration(): number { return this.x.stringGeneration(); }
+
+  /**
+   * The reset that closes a window of a long run: "stacks" (no decoder cache is lost, names
+   * and threads carry over), or "all" once the strings or threads kept grew past their bound
+   * (a target that makes new code or threads all the time), so memory stays bounded for days.
+   */
+  windowResetDepth(): ResetDepth {
+    return this.x.stringBytes() > MAX_KEPT_STRING_BYTES || this.x.threadCount() > MAX_KEPT_THREADS ? "all" : "stacks";
+  }
+
+  /**
+   * Lifts the window since the last reset (liftProfile's `window`), then resets to `depth`
+   * (windowResetDepth when not given). The profile has exactly the samples committed since the
+   * last reset.
+   */
+  takeWindow(meta: ProfileMeta, opts: { depth?: ResetDepth; threadName?: (i: number) => string } = {}): Profile {
+    const profile = this.liftProfile(meta, { window: true, threadName: opts.threadName });
+    this.resetAggregate(opts.depth ?? this.windowResetDepth());
+    return profile;
+  }
+
+  /** Everything recorded so far (or since the last reset, with `window`), as a Profile. */
+  liftProfile(meta: ProfileMeta, opts: LiftOptions = {}): Profile {
+    if (opts.window) return this.liftWindow(meta, opts.threadName);
     const frames: ProfileFrame[] = [];
     for (let i = 0, n = this.x.frameCount(); i < n; i++) frames.push(this.frame(i));
     const nNodes = this.x.nodeCount();
@@ -397,7 +464,64 @@ export class Core {
     const sampleThread = n ? new Int32Array(buf, this.x.sampleThreadsPtr(), n).slice() : new Int32Array(0);
     const sampleNode = n ? new Int32Array(buf, this.x.sampleNodesPtr(), n).slice() : new Int32Array(0);
     const threads: ProfileThread[] = [];
-    for (let i = 0, t = this.x.threadCount(); i < t; i++) threads.push(this.thread(i));
+    for (let i = 0, t = this.x.threadCount(); i < t; i++) threads.push(this.named(i, opts.threadName));
     return { frames, nodeParent, nodeFrame, sampleTime, sampleThread, sampleNode, sampleWeight, threads, meta };
+  }
+
+  private named(i: number, threadName?: (i: number) => string): ProfileThread {
+    const t = this.thread(i);
+    return t.name || !threadName ? t : { ...t, name: threadName(i) };
+  }
+
+  /**
+   * The samples since the last reset with only the nodes, frames and threads they use, renumbered
+   * in the core's order (a parent before its children, as the trie was built).
+   */
+  private liftWindow(meta: ProfileMeta, threadName?: (i: number) => string): Profile {
+    const x = this.x;
+    const n = x.sampleCount();
+    const buf = x.memory.buffer;
+    const sampleTime = n ? new Float64Array(buf, x.sampleTimesPtr(), n).slice() : new Float64Array(0);
+    const sampleWeight = n ? new Float64Array(buf, x.sampleWeightsPtr(), n).slice() : new Float64Array(0);
+    const sampleThread = n ? new Int32Array(buf, x.sampleThreadsPtr(), n).slice() : new Int32Array(0);
+    const sampleNode = n ? new Int32Array(buf, x.sampleNodesPtr(), n).slice() : new Int32Array(0);
+    const v = this.i32();
+    const nb = x.nodesPtr() >> 2;
+    const nNodes = x.nodeCount(), nFrames = x.frameCount(), nThreads = x.threadCount();
+    // mark every node a sample ends at, and its ancestors (up to the first already marked)
+    const nodeNew = new Int32Array(nNodes).fill(-1);
+    for (let i = 0; i < n; i++) {
+      for (let a = sampleNode[i], guard = 0; a >= 0 && a < nNodes && nodeNew[a] < 0 && guard < nNodes; guard++) {
+        nodeNew[a] = 0;
+        a = v[nb + a * 2];
+      }
+    }
+    const frameNew = new Int32Array(nFrames).fill(-1);
+    const nodeParent: number[] = [], nodeFrame: number[] = [];
+    const frames: ProfileFrame[] = [];
+    for (let a = 0; a < nNodes; a++) {
+      if (nodeNew[a] < 0) continue;
+      nodeNew[a] = nodeParent.length;
+      const parent = v[nb + a * 2], frame = v[nb + a * 2 + 1];
+      if (frameNew[frame] < 0) { frameNew[frame] = frames.length; frames.push(this.frame(frame)); }
+      nodeParent.push(parent >= 0 ? nodeNew[parent] : -1);
+      nodeFrame.push(frameNew[frame]);
+    }
+    const threadNew = new Int32Array(nThreads).fill(-1);
+    const threads: ProfileThread[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = sampleThread[i];
+      if (t >= 0 && t < nThreads && threadNew[t] < 0) threadNew[t] = 0;
+    }
+    for (let t = 0; t < nThreads; t++) if (threadNew[t] >= 0) { threadNew[t] = threads.length; threads.push(this.named(t, threadName)); }
+    for (let i = 0; i < n; i++) {
+      const node = sampleNode[i], t = sampleThread[i];
+      sampleNode[i] = node >= 0 && node < nNodes ? nodeNew[node] : -1;
+      sampleThread[i] = t >= 0 && t < nThreads ? threadNew[t] : -1;
+    }
+    return {
+      frames, nodeParent: Int32Array.from(nodeParent), nodeFrame: Int32Array.from(nodeFrame),
+      sampleTime, sampleThread, sampleNode, sampleWeight, threads, meta,
+    };
   }
 }

@@ -10,7 +10,7 @@ export { takeSnapshot, dumpCoreFile, dumpSnapshotFile } from "./snapshot.js";
 export { top } from "./top.js";
 export type { TopOptions, TopResult } from "./top.js";
 export { Sampler, SampledProcess } from "./sampler.js";
-export type { SamplerOptions, SamplerHooks } from "./sampler.js";
+export type { SamplerOptions, SamplerHooks, Segment } from "./sampler.js";
 export { withThreadRoots, mergeProcesses, aggregateFrames, fileShortener } from "./transform.js";
 export { Target } from "./attach.js";
 export { renderProfile, OUTPUT_FORMATS } from "./render/index.js";

@@ -2,7 +2,12 @@
 // --subprocesses, to every Python descendant, each with its own core), tick on a jittered
 // schedule, walk every process once per tick, decide per thread record whether it is kept
 // (idle, GIL), count errors by kind, and stop on the duration, a signal or the target's exit.
-// What a kept sample becomes (a committed sample, a live table) is the caller's hook.
+// What a kept sample becomes (a committed sample, a live table) is the caller's hook. A run may
+// have no end (no --duration): with `segmentSec` the sampler commits every kept sample and, every
+// segmentSec seconds, closes a segment: each process's window is lifted and its core's tables
+// reset (Core.takeWindow), so memory stays what one window needs however long it runs; nothing
+// else the sampler keeps grows with the run (lateness is a bounded reservoir, retired processes
+// and notes are capped).
 // Must not know: CPython layouts (the core walks), output formats, the terminal. The tick path
 // allocates nothing: records are read from the core's memory through a kept Int32Array view.
 // Source of truth: docs/design.md §1 (flags), §3 (reads); proc(5); ptrace(2) (--blocking).
@@ -11,7 +16,8 @@ import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Target, TargetInfo, procView, type AttachOptions } from "./attach.js";
-import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE } from "./core.js";
+import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_NO_MEMORY, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE, type ResetDepth } from "./core.js";
+import type { Profile, ProfileMeta } from "./profile.js";
 import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "./proc.js";
 import { WspyError, permissionHint } from "./errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
@@ -42,6 +48,14 @@ export interface SamplerOptions {
   signal?: AbortSignal;
   /** catch SIGINT and SIGTERM as "stop" (default true) */
   handleSignals?: boolean;
+  /**
+   * Close a segment every this many seconds (and at the end): the sampler commits every kept
+   * sample itself, lifts each process's window and resets its core (hooks.onSegment). Without
+   * it, samples accumulate in the cores until the hooks lift them (record: at retirement).
+   */
+  segmentSec?: number;
+  /** how deep a segment's reset goes (default: Core.windowResetDepth, "stacks" until tables grow large) */
+  segmentReset?: ResetDepth;
   /** a launched command's standard streams (default: inherited) */
   stdio?: "inherit" | "ignore";
   log?: (line: string) => void;
@@ -53,6 +67,26 @@ export interface SamplerHooks {
   onAttach?: (p: SampledProcess) => void;
   /** a process is retired (exited, exec'd, or the end): its core is still readable here */
   onRetire?: (p: SampledProcess) => void;
+  /** a segment closed (segmentSec): every process's window, lifted; the cores are reset already */
+  onSegment?: (segment: Segment) => void;
+}
+
+/** One closed segment of a run with `segmentSec`. */
+export interface Segment {
+  /** 0, 1, 2, ... */
+  index: number;
+  /** seconds since the recording began: from (the previous segment's end) to until */
+  fromSec: number;
+  untilSec: number;
+  /** when the segment began (ISO time) */
+  startedAt: string;
+  ticks: number;
+  /** records kept (committed) in this segment, over every process */
+  samples: number;
+  /** errors counted in this segment, by kind */
+  errors: Record<string, number>;
+  /** each process's window (processes retired during the segment included), root first */
+  parts: { process: SampledProcess; profile: Profile }[];
 }
 
 /** How often the process tree and the traced threads are looked at, ms. */
@@ -94,6 +128,10 @@ const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
 const YIELD_MS = 25;
 /** Waits longer than this go through the event loop's timers; shorter ones block precisely, ms. */
 const TIMER_WAIT_MS = 50;
+/** Lateness values kept for the median (a uniform reservoir beyond: a run without an end stays bounded). */
+const LATENESS_RESERVOIR = 1 << 16;
+/** Retired processes, notes and trap messages kept (a run without an end meets ever more). */
+const MAX_RETIRED_KEPT = 64, MAX_NOTES = 100, MAX_TRAP_MESSAGES = 100;
 
 function signalNumber(sig: NodeJS.Signals | null): number | undefined {
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
@@ -120,8 +158,10 @@ function exitStatus(child: ChildProcess): Promise<number> {
 export class SampledProcess {
   readonly core: Core;
   readonly tasks: TaskStates;
-  readonly names: ThreadNames;
-  readonly waiting: WaitingFrames;
+  /** re-made when the core's thread ids start again (a reset of "all") */
+  names: ThreadNames;
+  /** re-made when the core's node ids start again (a reset of "stacks" or "all") */
+  waiting: WaitingFrames;
   /** the target's current directory at attach (for short file names) */
   readonly cwd: string;
   readonly command: string[];
@@ -138,6 +178,11 @@ export class SampledProcess {
   part = 0;
   /** when the identity was last checked (seconds since the recording began) */
   identityCheckedAt = -Infinity;
+  /** records committed since the last segment (segmentSec) */
+  windowSamples = 0;
+  /** the core's id generations the host caches (names, waiting) were made for */
+  private stackGen = 0;
+  private stringGen = 0;
 
   /** identity: the process that had the pid when attached (checked after every walk) */
   constructor(readonly target: Target, readonly root: boolean, readonly tracer: Tracer | null, readonly identity: ProcessIdentity, since: number) {
@@ -155,6 +200,33 @@ export class SampledProcess {
   }
 
   get pid(): number { return this.target.info.pid; }
+
+  /**
+   * Re-makes the host's caches of core ids (waiting frames by node, thread names by thread) when
+   * the core's tables were reset since: called once per tick before the records are read.
+   */
+  syncGenerations(): void {
+    const x = this.core.x;
+    if (x.stackGeneration() === this.stackGen && x.stringGeneration() === this.stringGen) return;
+    this.stackGen = x.stackGeneration();
+    this.waiting = new WaitingFrames(this.core);
+    if (x.stringGeneration() !== this.stringGen) {
+      this.stringGen = x.stringGeneration();
+      this.names = new ThreadNames(this.pid, this.core);
+    }
+  }
+
+  /**
+   * The window since the last reset as a Profile (thread names as the host knows them), then the
+   * core's tables reset to depth (Core.takeWindow).
+   */
+  takeWindow(meta: ProfileMeta, depth?: ResetDepth): Profile {
+    this.names.update();
+    const profile = this.core.takeWindow(meta, { depth, threadName: (i) => this.names.name(i) });
+    this.windowSamples = 0;
+    this.syncGenerations();
+    return profile;
+  }
   get info(): TargetInfo { return this.target.info; }
 
   /** Is thread record `node`/`tid` active: not a known waiting frame, and running per the OS? */
@@ -218,7 +290,7 @@ function looksLikePython(pid: number): boolean {
 export class Sampler {
   /** processes being sampled (the root first, when it is Python) */
   readonly processes: SampledProcess[] = [];
-  /** every process retired so far, in order */
+  /** the processes retired most recently (MAX_RETIRED_KEPT), in order */
   readonly retired: SampledProcess[] = [];
   ticks = 0;
   /** records kept */
@@ -252,6 +324,13 @@ export class Sampler {
   private trapMessages = new Set<string>();
   private lateness = new Float64Array(1024);
   private latenessCount = 0;
+  /** lateness values offered so far (more than latenessCount once the reservoir is full) */
+  private latenessSeen = 0;
+  private latenessMax = 0;
+  /** the segment being gathered (segmentSec) */
+  private segment = { index: 0, fromSec: 0, startedAt: this.startedAt, ticks: 0, samples: 0, errorsAtStart: {} as Record<string, number> };
+  /** windows of processes retired during the current segment */
+  private segmentRetired: { process: SampledProcess; profile: Profile }[] = [];
   private tickGil = false;
   private errorsBeforeTick = 0;
   private tickActive = false;
@@ -353,13 +432,19 @@ export class Sampler {
     }
     const root = target ? new SampledProcess(target, true, tracer, identity!, 0) : null;
     sampler = new Sampler(opts, hooks, root, rootInfo, child, childExit, onSignal);
-    if (!root) sampler.notes.push(`process ${pid} (${rootInfo.command.join(" ") || "?"}) is not Python: following its Python descendants, not sampling it`);
+    if (!root) sampler.note(`process ${pid} (${rootInfo.command.join(" ") || "?"}) is not Python: following its Python descendants, not sampling it`);
     if (opts.blocking) process.on("exit", sampler.onExit);
     opts.signal?.addEventListener("abort", () => sampler!.requestStop("interrupted"));
     child?.once("exit", () => sampler!.requestStop("target exited"));
     if (early) sampler.requestStop(early);
     if (root) hooks.onAttach?.(root);
     return sampler;
+  }
+
+  /** Adds a note for the summary (the first MAX_NOTES; then one saying more were left out). */
+  private note(line: string): void {
+    if (this.notes.length < MAX_NOTES) this.notes.push(line);
+    else if (this.notes.length === MAX_NOTES) this.notes.push("more notes left out");
   }
 
   get log(): (line: string) => void {
@@ -383,6 +468,9 @@ export class Sampler {
     if (this.tree) await this.housekeeping(Infinity);
     this.t0 = performance.now();
     const endAt = this.opts.duration !== undefined ? this.t0 + this.opts.duration * 1000 : Infinity;
+    const segmentMs = this.opts.segmentSec !== undefined && this.opts.segmentSec > 0 ? this.opts.segmentSec * 1000 : Infinity;
+    let segmentAt = this.t0 + segmentMs;
+    this.segment = { ...this.segment, fromSec: 0, startedAt: new Date().toISOString(), ticks: 0, samples: 0, errorsAtStart: { ...this.errors } };
     let next = this.t0;
     let lastTick = this.t0;
     // housekeeping (new children, traced threads, a root that exec'd) only when following children,
@@ -402,6 +490,12 @@ export class Sampler {
         this.housekeepAt = this.tree || this.opts.blocking || this.pending.size ? now + gap : Infinity;
         if (this.stop) break;
       }
+      if (now >= segmentAt) {
+        this.closeSegment((now - this.t0) / 1000);
+        segmentAt += segmentMs;
+        if (segmentAt <= now) segmentAt = now + segmentMs; // a late turn: the schedule is not caught up in a burst
+        continue;
+      }
       if (now >= nextNames) {
         nextNames = now + NAMES_MS;
         for (let k = 0; k < this.processes.length; k++) {
@@ -416,7 +510,7 @@ export class Sampler {
         }
         continue;
       }
-      const wait = Math.min(next, endAt, this.housekeepAt) - now;
+      const wait = Math.min(next, endAt, this.housekeepAt, segmentAt) - now;
       // one wake-up per tick (each costs the kernel a context switch): a precise blocking wait up
       // to TIMER_WAIT_MS, a timer beyond (low rates); the event loop gets a turn (no sleep) at
       // least every YIELD_MS so signals and child exits are seen
@@ -434,22 +528,77 @@ export class Sampler {
       this.tick((now - this.t0) / 1000, weight);
     }
     this.endedAt = performance.now();
+    // the last segment, however short: a stop flushes what was gathered
+    if (segmentMs !== Infinity) this.closeSegment((this.endedAt - this.t0) / 1000);
   }
 
-  private pushLateness(ms: number): void {
-    if (this.latenessCount === this.lateness.length) {
-      const l = new Float64Array(this.lateness.length * 2);
-      l.set(this.lateness);
-      this.lateness = l;
+  /** The meta of p's window in the current segment, up to untilSec. */
+  private segmentMeta(p: SampledProcess, untilSec: number): ProfileMeta {
+    const seg = this.segment;
+    return {
+      target: p.root && this.opts.command ? this.opts.command.join(" ") : `pid ${p.pid}: ${p.info.command.join(" ")}`,
+      pid: p.pid,
+      pythonVersion: p.info.version,
+      rate: this.opts.rate,
+      durationSec: Math.max(untilSec - Math.max(seg.fromSec, p.since), 1e-9),
+      samples: p.windowSamples,
+      errors: this.segmentErrors(),
+      startedAt: seg.startedAt,
+    };
+  }
+
+  /** Errors counted since the current segment began, by kind. */
+  private segmentErrors(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const k in this.errors) {
+      const d = this.errors[k] - (this.segment.errorsAtStart[k] ?? 0);
+      if (d > 0) out[k] = d;
     }
-    this.lateness[this.latenessCount++] = ms;
+    return out;
   }
 
-  /** Median and worst lateness of a tick against its schedule, ms. */
+  /**
+   * Ends the current segment at untilSec: lifts every live process's window and resets its core
+   * (SampledProcess.takeWindow), adds the windows of processes retired during it, and hands the
+   * segment to hooks.onSegment.
+   */
+  private closeSegment(untilSec: number): void {
+    const seg = this.segment;
+    const parts = this.segmentRetired;
+    this.segmentRetired = [];
+    for (let k = 0; k < this.processes.length; k++) {
+      const p = this.processes[k];
+      if (!p.alive) continue;
+      parts.push({ process: p, profile: p.takeWindow(this.segmentMeta(p, untilSec), this.opts.segmentReset) });
+    }
+    parts.sort((a, b) => (a.process.root === b.process.root ? 0 : a.process.root ? -1 : 1));
+    const errors = this.segmentErrors();
+    this.segment = { index: seg.index + 1, fromSec: untilSec, startedAt: new Date().toISOString(), ticks: 0, samples: 0, errorsAtStart: { ...this.errors } };
+    this.hooks.onSegment?.({ index: seg.index, fromSec: seg.fromSec, untilSec, startedAt: seg.startedAt, ticks: seg.ticks, samples: seg.samples, errors, parts });
+  }
+
+  /** Keeps every lateness up to LATENESS_RESERVOIR values, then a uniform sample of them (and the worst). */
+  private pushLateness(ms: number): void {
+    this.latenessSeen++;
+    if (ms > this.latenessMax) this.latenessMax = ms;
+    if (this.latenessCount < LATENESS_RESERVOIR) {
+      if (this.latenessCount === this.lateness.length) {
+        const l = new Float64Array(this.lateness.length * 2);
+        l.set(this.lateness);
+        this.lateness = l;
+      }
+      this.lateness[this.latenessCount++] = ms;
+      return;
+    }
+    const k = Math.floor(Math.random() * this.latenessSeen);
+    if (k < LATENESS_RESERVOIR) this.lateness[k] = ms;
+  }
+
+  /** Median (exact up to LATENESS_RESERVOIR ticks, estimated beyond) and worst lateness of a tick against its schedule, ms. */
   latenessStats(): { median: number; max: number } {
     if (this.latenessCount === 0) return { median: 0, max: 0 };
     const l = this.lateness.slice(0, this.latenessCount).sort();
-    return { median: l[l.length >> 1], max: l[l.length - 1] };
+    return { median: l[l.length >> 1], max: this.latenessMax };
   }
 
   /** Seconds from the first tick to the end (or now). */
@@ -465,6 +614,7 @@ export class Sampler {
   /** One sampling tick over every live process. */
   private tick(time: number, weight: number): void {
     this.ticks++;
+    this.segment.ticks++;
     this.errorsBeforeTick = this.errorTotal();
     this.tickGil = false;
     this.tickActive = false;
@@ -550,6 +700,7 @@ export class Sampler {
       return;
     }
     p.threads = n;
+    p.syncGenerations(); // after a reset: the caches of node and thread ids start again
     const v = p.core.i32();
     const base = p.core.x.walkResultsPtr() >> 2;
     const stride = p.stride;
@@ -580,6 +731,15 @@ export class Sampler {
     }
     p.samples += kept;
     this.samples += kept;
+    if (this.opts.segmentSec !== undefined && kept > 0) {
+      const committed = p.core.x.walkCommit(time, weight);
+      if (committed >= 0) {
+        p.windowSamples += committed;
+        this.segment.samples += committed;
+      } else {
+        this.countError(-committed || ST_NO_MEMORY);
+      }
+    }
     p.core.refreshThreadNamesIfNew(); // Python's names of new threads (cheap when none are new)
     p.names.update();
     this.hooks.onSample?.(p, n, time, weight);
@@ -598,7 +758,7 @@ export class Sampler {
     this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
     const k = this.processes.indexOf(p);
     const first = !this.trapMessages.has(e.message);
-    this.trapMessages.add(e.message);
+    if (this.trapMessages.size < MAX_TRAP_MESSAGES) this.trapMessages.add(e.message);
     debug(`core trap sampling ${p.pid}: ${e.stack ?? e.message}`);
     this.retire(p, true);
     // a rare trap (a torn read hitting a bug) is lived with; one at most ticks is not
@@ -697,7 +857,7 @@ export class Sampler {
     this.rootSampled = false;
     if (why === "not Python") {
       const cmd = readCmdline(pid).join(" ") || "?";
-      this.notes.push(`process ${pid} exec'd ${JSON.stringify(cmd)}, which is not Python: its samples end there${this.tree ? "; its Python descendants are still followed" : ""}`);
+      this.note(`process ${pid} exec'd ${JSON.stringify(cmd)}, which is not Python: its samples end there${this.tree ? "; its Python descendants are still followed" : ""}`);
     }
     if (!this.tree || why === "exited") { this.requestStop("target exited"); return; }
     this.rootIdentity?.close();
@@ -743,7 +903,7 @@ export class Sampler {
       this.rootSampled = true;
       this.rootIdentity?.close();
       this.rootIdentity = null;
-      this.notes.push(`process ${pid} exec'd ${JSON.stringify(p.command.join(" "))} (Python ${target.info.version}) at ${p.since.toFixed(2)} s: sampled on from there`);
+      this.note(`process ${pid} exec'd ${JSON.stringify(p.command.join(" "))} (Python ${target.info.version}) at ${p.since.toFixed(2)} s: sampled on from there`);
     } else {
       this.processes.push(p);
     }
@@ -767,12 +927,25 @@ export class Sampler {
       if (!trapped) this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
     }
     try {
+      // its window joins the current segment (the core is read, not reset: it may have trapped)
+      if (this.opts.segmentSec !== undefined) {
+        const until = ((this.endedAt || performance.now()) - this.t0) / 1000;
+        try {
+          this.segmentRetired.push({ process: p, profile: p.core.liftProfile(this.segmentMeta(p, until), { window: true, threadName: (i) => p.names.name(i) }) });
+        } catch (e) {
+          // a core too broken to read (it trapped): its window is lost, and counted
+          if (!isCoreTrap(e)) throw e;
+          this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+        }
+        p.windowSamples = 0;
+      }
       this.hooks.onRetire?.(p);
     } finally {
       p.tasks.close();
       p.identity.close();
       p.target.close();
       this.retired.push(p);
+      if (this.retired.length > MAX_RETIRED_KEPT) this.retired.shift();
     }
   }
 

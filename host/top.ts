@@ -3,18 +3,18 @@
 // add up past 100%), OwnTime and TotalTime since the start (or the last reset), by line or by
 // function, with the process, Python version, samples, GIL %, active %, threads and errors on
 // top. Without a terminal, `--plain` prints the same table periodically as plain text.
-// Must not know: CPython layouts (the core walks), output formats. The per-sample hook only adds
-// to typed arrays indexed by the core's stack-trie node ids; strings are made once a refresh.
+// Must not know: CPython layouts (the core walks), output formats. The per-sample hook only
+// commits the kept records to the core's window; each refresh folds that window into sums per
+// function (or line) and resets it (Core.resetAggregate), so nothing grows with the run but
+// the set of functions met; labels are made once per frame id.
 // Source of truth: ECMA-48 / xterm control sequences (alternate screen 1049, cursor 25, CUP, EL,
 // ED; cursor keys CSI A/B, PgUp/PgDn CSI 5~/6~); py-spy's `top` columns and keys.
 
 import { writeSync } from "node:fs";
 import { Sampler, SampledProcess, type StopReason } from "./sampler.js";
-import { R_NODE, R_KEEP, R_STRIDE } from "./core.js";
 import { WspyError } from "./errors.js";
 import { fileShortener } from "./transform.js";
 import { escapeText } from "./escape.js";
-import type { ProfileFrame } from "./profile.js";
 
 export interface TopOptions {
   pid?: number;
@@ -64,57 +64,58 @@ export interface TopRow {
   totalTime: number;
 }
 
-/** Per process: weights by leaf node (window counts, running seconds) and a copy of its tables. */
+/**
+ * Trie nodes a process's core may hold before a window's reset forgets the stacks too: below it,
+ * only the samples are reset, so node and frame ids (and their labels) carry over between windows.
+ */
+const MAX_KEPT_NODES = 1 << 16;
+
+/** Per process: its frames' keys (by core frame id, per mode) and scratch for one harvest. */
 class ProcStats {
-  win = new Float64Array(256);
-  last = new Float64Array(256);
-  tot = new Float64Array(256);
-  frames: ProfileFrame[] = [];
-  nodeParent: number[] = [];
-  nodeFrame: number[] = [];
   retired = false;
-  /** frame id -> global key id, per mode (0 lines, 1 functions); -1 unknown */
+  /** frame id -> global key id, per mode (0 lines, 1 functions); -1 unknown; valid for stackGen */
   keys: [Int32Array, Int32Array] = [new Int32Array(0), new Int32Array(0)];
+  stackGen = -1;
+  /** per node of one harvest: samples and seconds ending there (zeroed after use) */
+  count = new Float64Array(256);
+  weight = new Float64Array(256);
+  touched = new Int32Array(256);
   readonly shorten: ((f: string) => string) | null;
   constructor(readonly p: SampledProcess, fullFilenames: boolean) {
     this.shorten = fullFilenames ? null : fileShortener([p.cwd]);
   }
 
-  grow(node: number): void {
-    let len = this.win.length;
-    while (len <= node) len *= 2;
-    for (const k of ["win", "last", "tot"] as const) {
-      const a = new Float64Array(len);
-      a.set(this[k]);
-      this[k] = a;
-    }
-  }
-
-  /** Copies the core's frames and nodes added since the last call. */
-  sync(): void {
-    if (this.retired) return;
-    const core = this.p.core;
-    for (let i = this.frames.length, n = core.x.frameCount(); i < n; i++) {
-      const f = core.frame(i);
-      this.frames.push(this.shorten ? { ...f, file: this.shorten(f.file) } : f);
-    }
-    const nNodes = core.x.nodeCount();
-    if (nNodes > this.nodeParent.length) {
-      const v = core.i32();
-      const nb = core.x.nodesPtr() >> 2;
-      for (let i = this.nodeParent.length; i < nNodes; i++) {
-        this.nodeParent.push(v[nb + i * 2]);
-        this.nodeFrame.push(v[nb + i * 2 + 1]);
-      }
-    }
+  /** Makes the per-node scratch hold node ids below n. */
+  fit(n: number): void {
+    if (n <= this.count.length) return;
+    let len = this.count.length;
+    while (len < n) len *= 2;
+    this.count = new Float64Array(len);
+    this.weight = new Float64Array(len);
+    this.touched = new Int32Array(len);
   }
 }
 
-/** The numbers behind the view; the renderer only formats them. */
+/** Per key sums of one mode: the window being gathered, the last finished one, running seconds. */
+class KeySums {
+  curOwn: number[] = [];
+  curTot: number[] = [];
+  lastOwn: number[] = [];
+  lastTot: number[] = [];
+  ownTime: number[] = [];
+  totTime: number[] = [];
+}
+
+/**
+ * The numbers behind the view; the renderer only formats them. The samples live in each
+ * process's core (committed per tick); a harvest (each refresh, each redraw) folds them into per
+ * key sums and resets the core's window, so neither the model nor the core grows with the run.
+ */
 export class TopModel {
   private stats = new Map<SampledProcess, ProcStats>();
   private keyIndex = new Map<string, number>();
   private keyLabel: string[] = [];
+  private sums: [KeySums, KeySums] = [new KeySums(), new KeySums()];
   /** ticks in the last finished window and in the current one */
   lastWindowTicks = 0;
   lastWindowSec = 0;
@@ -125,6 +126,9 @@ export class TopModel {
   byFunction: boolean;
   sort = 2; // OwnTime, as py-spy
   private cached: TopRow[] | null = null;
+  /** ancestor stamps of one stack, by key (a function counts once per stack) */
+  private stamp: number[] = [];
+  private run = 0;
 
   constructor(private sampler: Sampler | null, private fullFilenames: boolean, byFunction: boolean) {
     this.byFunction = byFunction;
@@ -134,41 +138,86 @@ export class TopModel {
     if (!this.stats.has(p)) this.stats.set(p, new ProcStats(p, this.fullFilenames));
   }
 
-  /** The per-tick hook: adds the kept records of p. No allocation. */
-  add(p: SampledProcess, n: number, weight: number): void {
-    const s = this.stats.get(p);
-    if (!s) return;
-    const v = p.core.i32();
-    const base = p.core.x.walkResultsPtr() >> 2;
-    const stride = R_STRIDE;
-    for (let i = 0; i < n; i++) {
-      const r = base + i * stride;
-      if (v[r + R_KEEP] === 0) continue;
-      const node = v[r + R_NODE];
-      if (node < 0) continue;
-      if (node >= s.win.length) s.grow(node);
-      s.win[node] += 1;
-      s.tot[node] += weight;
-    }
+  /** The per-tick hook: commits the kept records of p to its core's window. No allocation. */
+  add(p: SampledProcess, time: number, weight: number): void {
+    if (this.stats.has(p)) p.core.x.walkCommit(time, weight);
   }
 
-  /** A process leaves: keep its tables (its core is about to close). */
+  /** A process leaves: its window is folded in now (its core is about to close). */
   retire(p: SampledProcess): void {
     const s = this.stats.get(p);
-    if (!s) return;
-    s.sync();
+    if (!s || s.retired) return;
+    this.harvest(s, false); // read, not reset: the core may have trapped
     s.retired = true;
+  }
+
+  /**
+   * Folds the samples p's core gathered since the last harvest into the per key sums of both
+   * modes, then (with reset) resets the core's window (its stacks too once the trie grew large).
+   */
+  private harvest(s: ProcStats, reset = true): void {
+    if (s.retired) return;
+    const core = s.p.core;
+    const x = core.x;
+    const n = x.sampleCount();
+    if (n === 0) return;
+    if (s.stackGen !== core.stackGeneration) {
+      s.keys = [new Int32Array(0), new Int32Array(0)];
+      s.stackGen = core.stackGeneration;
+    }
+    const nNodes = x.nodeCount();
+    s.fit(nNodes);
+    const v = core.i32();
+    const buf = x.memory.buffer;
+    const nodesOf = new Int32Array(buf, x.sampleNodesPtr(), n);
+    const weightsOf = new Float64Array(buf, x.sampleWeightsPtr(), n);
+    let touched = 0;
+    for (let i = 0; i < n; i++) {
+      const node = nodesOf[i];
+      if (node < 0 || node >= nNodes) continue;
+      if (s.count[node] === 0) s.touched[touched++] = node;
+      s.count[node] += 1;
+      s.weight[node] += weightsOf[i];
+    }
+    const nb = x.nodesPtr() >> 2;
+    for (let mode = 0; mode < 2; mode++) {
+      const m = this.sums[mode];
+      for (let j = 0; j < touched; j++) {
+        const node = s.touched[j];
+        const w = s.count[node], t = s.weight[node];
+        const leafKey = this.keyOf(s, v[nb + node * 2 + 1], mode);
+        m.curOwn[leafKey] = (m.curOwn[leafKey] ?? 0) + w;
+        m.ownTime[leafKey] = (m.ownTime[leafKey] ?? 0) + t;
+        this.run++;
+        for (let a = node, guard = 0; a >= 0 && a < nNodes && guard < nNodes; a = v[nb + a * 2], guard++) {
+          const k = this.keyOf(s, v[nb + a * 2 + 1], mode);
+          if (this.stamp[k] === this.run) continue; // recursion: a function counts once per stack
+          this.stamp[k] = this.run;
+          m.curTot[k] = (m.curTot[k] ?? 0) + w;
+          m.totTime[k] = (m.totTime[k] ?? 0) + t;
+        }
+      }
+    }
+    for (let j = 0; j < touched; j++) {
+      s.count[s.touched[j]] = 0;
+      s.weight[s.touched[j]] = 0;
+    }
+    if (reset) core.resetAggregate(nNodes > MAX_KEPT_NODES ? core.windowResetDepth() : "samples");
+  }
+
+  private harvestAll(): void {
+    for (const s of this.stats.values()) this.harvest(s);
   }
 
   /** Ends the current window (at each refresh). */
   roll(nowMs: number): void {
     const sm = this.sampler;
-    for (const s of this.stats.values()) {
-      const t = s.last;
-      s.last = s.win;
-      s.win = t;
-      s.win.fill(0);
-      s.sync();
+    this.harvestAll();
+    for (const m of this.sums) {
+      m.lastOwn = m.curOwn;
+      m.lastTot = m.curTot;
+      m.curOwn = [];
+      m.curTot = [];
     }
     if (sm) {
       const ticks = sm.ticks - this.win.ticks;
@@ -183,9 +232,12 @@ export class TopModel {
 
   /** R: forget the running totals. */
   reset(): void {
-    for (const s of this.stats.values()) {
-      s.tot.fill(0);
-      s.last.fill(0);
+    this.harvestAll();
+    for (const m of this.sums) {
+      m.ownTime = [];
+      m.totTime = [];
+      m.lastOwn = [];
+      m.lastTot = [];
     }
     const sm = this.sampler;
     if (sm) {
@@ -211,8 +263,8 @@ export class TopModel {
     if (col >= 0 && col < SORT_COLUMNS.length) { this.sort = col; this.cached = null; }
   }
 
-  private keyOf(s: ProcStats, frame: number): number {
-    const mode = this.byFunction ? 1 : 0;
+  /** The key of p's core frame `frame` in mode (0 lines, 1 functions): its label, interned once per frame id. */
+  private keyOf(s: ProcStats, frame: number, mode: number): number {
     let k = s.keys[mode];
     if (frame >= k.length) {
       const nk = new Int32Array(Math.max(frame + 1, k.length * 2, 64)).fill(-1);
@@ -220,7 +272,9 @@ export class TopModel {
       s.keys[mode] = k = nk;
     }
     if (k[frame] >= 0) return k[frame];
-    const f = s.frames[frame];
+    const core = s.p.core;
+    const raw = frame >= 0 && frame < core.x.frameCount() ? core.frame(frame) : null;
+    const f = raw && s.shorten ? { ...raw, file: s.shorten(raw.file) } : raw;
     const label = !f ? `frame #${frame}` :
       f.kind === "thread" || f.kind === "process" ? f.name :
         mode === 1 || f.line <= 0 ? `${f.name} (${f.file})` : `${f.name} (${f.file}:${f.line})`;
@@ -237,40 +291,19 @@ export class TopModel {
   /** The rows, sorted by the chosen column (then by name). */
   rows(): TopRow[] {
     if (this.cached) return this.cached;
-    const ownWin: number[] = [], totWin: number[] = [], ownTot: number[] = [], totTot: number[] = [];
-    const stamp: number[] = [];
-    let run = 0;
-    const touched = new Set<number>();
+    this.harvestAll();
+    const m = this.sums[this.byFunction ? 1 : 0];
     const ticks = Math.max(1, this.lastWindowTicks);
-    for (const s of this.stats.values()) {
-      s.sync();
-      const n = s.nodeParent.length;
-      for (let node = 0; node < n && node < s.tot.length; node++) {
-        const w = s.last[node], t = s.tot[node];
-        if (w === 0 && t === 0) continue;
-        const leafKey = this.keyOf(s, s.nodeFrame[node]);
-        touched.add(leafKey);
-        ownWin[leafKey] = (ownWin[leafKey] ?? 0) + w;
-        ownTot[leafKey] = (ownTot[leafKey] ?? 0) + t;
-        run++;
-        for (let a = node, guard = 0; a >= 0 && guard < n; a = s.nodeParent[a], guard++) {
-          const k = this.keyOf(s, s.nodeFrame[a]);
-          if (stamp[k] === run) continue; // recursion: a function counts once per stack
-          stamp[k] = run;
-          touched.add(k);
-          totWin[k] = (totWin[k] ?? 0) + w;
-          totTot[k] = (totTot[k] ?? 0) + t;
-        }
-      }
-    }
     const rows: TopRow[] = [];
-    for (const k of touched) {
+    for (let k = 0; k < this.keyLabel.length; k++) {
+      const w = m.lastTot[k] ?? 0, t = m.totTime[k] ?? 0;
+      if (w === 0 && t === 0) continue;
       rows.push({
         label: this.keyLabel[k],
-        ownPct: (100 * (ownWin[k] ?? 0)) / ticks,
-        totalPct: (100 * (totWin[k] ?? 0)) / ticks,
-        ownTime: ownTot[k] ?? 0,
-        totalTime: totTot[k] ?? 0,
+        ownPct: (100 * (m.lastOwn[k] ?? 0)) / ticks,
+        totalPct: (100 * w) / ticks,
+        ownTime: m.ownTime[k] ?? 0,
+        totalTime: t,
       });
     }
     const field = (["ownPct", "totalPct", "ownTime", "totalTime"] as const)[this.sort];
@@ -371,7 +404,7 @@ export async function top(opts: TopOptions): Promise<TopResult> {
     handleSignals: false, stdio: plain ? "inherit" : "ignore",
   }, {
     onAttach: (p) => (model ? model.attach(p) : pendingAttach.push(p)),
-    onSample: (p, n, _time, weight) => model!.add(p, n, weight),
+    onSample: (p, _n, time, weight) => model!.add(p, time, weight),
     onRetire: (p) => model?.retire(p),
   });
   model = new TopModel(sampler, !!opts.fullFilenames, !!opts.function);

@@ -1,6 +1,9 @@
 // The profile tables: interned strings, frames, a stack trie, threads and the sample sequence.
-// The host views these tables directly (pointer, length) at render time.
-// Must not know: CPython, the target, the clock (times arrive as numbers from the host).
+// The host views these tables directly (pointer, length) at render time. They can be reset (a
+// window of `top`, a segment of a long run: aggregateReset) at three depths; capacity is kept,
+// so a run that resets regularly stays at the memory its largest window needed.
+// Must not know: CPython, the target, the clock (times arrive as numbers from the host), which
+// decoders cache ids (they compare stringGeneration(); the host compares stackGeneration()).
 // Source of truth: host/profile.ts, the shape the host lifts these tables into.
 
 import { Vec, U64Map } from "../util/vec";
@@ -150,3 +153,56 @@ export function sampleTimesPtr(): usize { return sampleTime.ptr; }
 export function sampleWeightsPtr(): usize { return sampleWeight.ptr; }
 export function sampleThreadsPtr(): usize { return sampleThread.ptr; }
 export function sampleNodesPtr(): usize { return sampleNode.ptr; }
+
+// ---- resets ----
+/** aggregateReset depths: the sample sequence only (every id stays valid) ... */
+export const RESET_SAMPLES: i32 = 0;
+/** ... and the frames and the stack trie (frame and node ids start again; strings and threads stay) ... */
+export const RESET_STACKS: i32 = 1;
+/** ... and the threads and the strings too (every id starts again: decoders drop the string ids they cached). */
+export const RESET_ALL: i32 = 2;
+let stackGen: i32 = 0;
+let stringGen: i32 = 0;
+
+/**
+ * Bumped by each reset that forgets frames and nodes (RESET_STACKS, RESET_ALL): a frame or
+ * node id is only meaningful with the generation it was handed out in.
+ */
+export function stackGeneration(): i32 { return stackGen; }
+/**
+ * Bumped by each reset that forgets strings and threads (RESET_ALL): a decoder that cached a
+ * string id (the code cache's names, the type cache's names) drops it when this has changed.
+ */
+export function stringGeneration(): i32 { return stringGen; }
+
+/**
+ * Empties the tables down to `depth` (RESET_SAMPLES, RESET_STACKS or RESET_ALL), keeping their
+ * capacity. Call between samples (after walkCommit), never between walkSample and walkCommit:
+ * the result records hold ids of the tables as they were. Returns the stack generation.
+ */
+export function aggregateReset(depth: i32): i32 {
+  sampleTime.clear();
+  sampleThread.clear();
+  sampleNode.clear();
+  sampleWeight.clear();
+  if (depth >= RESET_STACKS) {
+    frames.clear();
+    frameMap.clear();
+    nodes.clear();
+    nodeMap.clear();
+    stackGen++;
+  }
+  if (depth >= RESET_ALL) {
+    threads.clear();
+    threadMap.clear();
+    strBytes.clear();
+    strStart.clear();
+    strLen.clear();
+    strMap.clear();
+    stringGen++;
+  }
+  return stackGen;
+}
+
+/** Bytes of string text interned (the host's reset policy bounds it). */
+export function stringBytes(): i32 { return strBytes.len; }

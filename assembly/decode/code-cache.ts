@@ -12,6 +12,7 @@ import { O, lineFormat, windowStart, windowEnd } from "../python/active";
 import { Vec, U64Map } from "../util/vec";
 import { readName, readBytes, lastBytesLen } from "./strings";
 import { decodeLineNumber } from "./line-table";
+import { stringGeneration } from "../aggregate/intern";
 
 export const ENTRY_SIZE: i32 = 72;
 export const E_ADDR = 0, E_FILENAME = 8, E_NAME = 16, E_LINETABLE = 24, E_FIRSTLINE = 32, E_NAME_ID = 36,
@@ -33,6 +34,24 @@ const MAX_CODE_WINDOW: i32 = 4096;
 const CODE_BUF: usize = memory.data(MAX_CODE_WINDOW, 16);
 let validateBuf: usize = 0; // MAX_IOV code windows
 const validateEntry = new StaticArray<i32>(MAX_IOV);
+
+/** The string generation (aggregate/intern.ts) the entries' name and file ids belong to. */
+let codeCacheGen: i32 = 0;
+
+/**
+ * Forgets every code object when the interned strings were reset (RESET_ALL): their name and
+ * file ids are void. One integer compare per sample otherwise.
+ */
+export function codeCacheSyncGeneration(): void {
+  if (codeCacheGen == stringGeneration()) return;
+  for (let e = 0; e < entries.len; e++) {
+    const t = <usize>load<u32>(entries.at(e) + E_TABLE_PTR);
+    if (t != 0) heap.free(t);
+  }
+  entries.clear();
+  codeMap.clear();
+  codeCacheGen = stringGeneration();
+}
 
 /** A new sample: entries validated before must be validated again before use. */
 @inline export function codeCacheNextSample(): void { stamp++; }

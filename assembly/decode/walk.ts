@@ -21,7 +21,7 @@ import {
 import { internFrame, internNode, internThread, FRAME_PYTHON } from "../aggregate/intern";
 import { MAX_QUEUE, qDst, qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
 import {
-  entries, codeMap, stamp, codeLo, codeLen, E_ADDR, E_NAME_ID, E_FILE_ID, E_FIRSTLINE, E_STAMP, E_SPEC, E_FLAGS, CO_SUSPENDABLE, codeCacheNextSample, codeCacheWindow, codeCacheAlloc, entryMatches, resolveFrames, frameLine,
+  entries, codeMap, stamp, codeLo, codeLen, E_ADDR, E_NAME_ID, E_FILE_ID, E_FIRSTLINE, E_STAMP, E_SPEC, E_FLAGS, CO_SUSPENDABLE, codeCacheNextSample, codeCacheSyncGeneration, codeCacheWindow, codeCacheAlloc, entryMatches, resolveFrames, frameLine,
 } from "./code-cache";
 import {
   MAX_THREADS, resultsClear, resultNew, resultSetStatus, resultSetNode, resultSetDepth, resultSetFirstKept, resultSetThread, resultSetGil,
@@ -355,6 +355,7 @@ export function walkSample(): i32 {
   resultsClear();
   keptAddr.clear();
   keptEntry.clear();
+  codeCacheSyncGeneration();
   if (!attached) return -fail(ERR_NO_RUNTIME, 4);
   if (interpAddr == 0) {
     const st = findInterpreter();
