@@ -6,20 +6,20 @@
 import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES, isCoreTrap, coreTrapError } from "./errors.js";
-import { commanderError, jsonInert, stderrLine } from "./escape.js";
-import { checkWritable, writeOutput } from "./output.js";
+import { commanderError, jsonInert, stderrLine } from "./io/escape.js";
+import { checkWritable, writeOutput } from "./io/output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
-  record: () => import("./record.js"),
-  dump: () => import("./dump.js"),
-  snapshot: () => import("./snapshot.js"),
-  top: () => import("./top.js"),
+  record: () => import("./commands/record.js"),
+  dump: () => import("./commands/dump.js"),
+  snapshot: () => import("./commands/snapshot.js"),
+  top: () => import("./commands/top.js"),
 };
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
-import { convertCommand } from "./convert.js";
-import { viewCommand } from "./view.js";
-import { tablesCommand } from "./tables-cli.js";
-import { completionsCommand } from "./completions.js";
+import { convertCommand } from "./commands/convert.js";
+import { viewCommand } from "./commands/view.js";
+import { tablesCommand } from "./commands/tables.js";
+import { completionsCommand } from "./commands/completions.js";
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "pass the numeric pid of a running Python process");

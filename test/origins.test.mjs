@@ -12,7 +12,7 @@ import path from "node:path";
 import { wspy, startFixture } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
 import { codeOrigin } from "../build/host/render/common.js";
-import { aggregateFrames, fileShortener } from "../build/host/transform.js";
+import { aggregateFrames, fileShortener } from "../build/host/profile/transform.js";
 
 t.test("origin rules: from the whole path, site-/dist-packages before the library folder", async (t) => {
   const cases = [

@@ -7,7 +7,7 @@
 // order its frames opened (by start time, a parent before its children), so that every event
 // lies inside its parent even for readers that nest by file order on equal timestamps.
 
-import type { Profile } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
 import { displayProfile, listedThreads, threadLabel, frameOrigin } from "./common.js";
 
 interface TraceEvent {

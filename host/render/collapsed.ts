@@ -4,10 +4,10 @@
 // Source of truth: Brendan Gregg's stackcollapse format (flamegraph.pl README): frames joined
 // by `;`, then one space and the sample count; the count is everything after the last space.
 
-import type { Profile } from "../profile.js";
-import { frameLabel } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
+import { frameLabel } from "../profile/profile.js";
 import { displayProfile, threadLabel } from "./common.js";
-import { escapeFileText } from "../escape.js";
+import { escapeFileText } from "../io/escape.js";
 
 export interface CollapsedOptions {
   /** start every stack with a `thread-name (tid)` frame */

@@ -5,8 +5,8 @@
 // Source of truth: XML 1.0 (5th ed.) §2.2 Char (which characters may appear at all),
 // §2.4 / §3.3.3 (escaping and attribute-value normalisation).
 
-import type { Profile, ProfileFrame, ProfileThread } from "../profile.js";
-import { escapeText } from "../escape.js";
+import type { Profile, ProfileFrame, ProfileThread } from "../profile/profile.js";
+import { escapeText } from "../io/escape.js";
 
 /**
  * The profile as a viewer shows it: every name, file, thread name and the target's command line

@@ -12,7 +12,7 @@
 import { gzipSync } from "node:zlib";
 import type protobuf from "protobufjs";
 import { createRequire } from "node:module";
-import type { Profile } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
 import { displayProfile, threadLabel } from "./common.js";
 
 export const PPROF_PROTO = `

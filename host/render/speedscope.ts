@@ -3,7 +3,7 @@
 // Source of truth: speedscope's file-format-schema.json (node_modules/speedscope/dist/release/),
 // i.e. FileFormat.File / FileFormat.SampledProfile in speedscope's src/lib/file-format-spec.ts.
 
-import type { Profile } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
 import { displayProfile, listedThreads, threadLabel } from "./common.js";
 
 interface SpeedscopeFrame {

@@ -9,10 +9,10 @@
 // bidi characters as visible `\x1b`, `\u202e` text) and goes through escapeXml(); the embedded
 // script reads them back with getAttribute() and writes them only with textContent.
 
-import type { Profile } from "../profile.js";
-import { frameLabel } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
+import { frameLabel } from "../profile/profile.js";
 import { frameOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
-import { escapeText } from "../escape.js";
+import { escapeText } from "../io/escape.js";
 
 export interface FlamegraphOptions {
   /** text at the top; default "wspy" */

@@ -23,8 +23,8 @@
 //   (no cycles); anything else is reported as a bad recording, never thrown as a crash.
 
 import { gzipSync, gunzipSync } from "node:zlib";
-import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile.js";
-import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../files.js";
+import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile/profile.js";
+import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../io/files.js";
 
 export const WSPY_MAGIC = "WSPYREC\u0000";
 export const WSPY_MAJOR = 1;

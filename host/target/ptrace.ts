@@ -12,7 +12,7 @@
 import { createRequire } from "node:module";
 import type koffiType from "koffi";
 import { readdirSync } from "node:fs";
-import { WspyError, permissionHint } from "./errors.js";
+import { WspyError, permissionHint } from "../errors.js";
 
 const PTRACE_CONT = 7, PTRACE_DETACH = 17, PTRACE_SEIZE = 0x4206, PTRACE_INTERRUPT = 0x4207, PTRACE_LISTEN = 0x4208;
 const PTRACE_EVENT_STOP = 128;

@@ -10,10 +10,10 @@
 // Source of truth: this file (the format); process_vm_readv(2) (what the reader imitates).
 
 import { gzipSync } from "node:zlib";
-import type { Core } from "../core.js";
-import type { Reader } from "../reader.js";
+import type { Core } from "../core/core.js";
+import type { Reader } from "./reader.js";
 import { WspyError } from "../errors.js";
-import { gunzipLimited, inputLimit, jsonProblem } from "../files.js";
+import { gunzipLimited, inputLimit, jsonProblem } from "../io/files.js";
 
 export const SNAPSHOT_MAGIC = "wspy-snapshot ";
 export const SNAPSHOT_FORMAT = 1;

@@ -15,7 +15,7 @@ import {
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { WspyError } from "./errors.js";
+import { WspyError } from "../errors.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NOCTTY, O_CLOEXEC } = constants as typeof constants & { O_CLOEXEC?: number };
 const O_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | (O_CLOEXEC ?? 0);

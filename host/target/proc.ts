@@ -3,7 +3,7 @@
 // Source of truth: proc(5) (/proc/PID/maps, /proc/PID/task/TID/stat, /proc/PID/root).
 
 import { readFileSync, readdirSync, openSync, readSync, closeSync, statSync } from "node:fs";
-import { WspyError, permissionError } from "./errors.js";
+import { WspyError, permissionError } from "../errors.js";
 
 export interface Mapping {
   start: number;

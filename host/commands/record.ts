@@ -4,15 +4,15 @@
 // Source of truth: docs/design.md §1 (flags), DEVELOPERS brief ("Nothing lost").
 
 import type { ChildProcess } from "node:child_process";
-import { TargetInfo } from "./attach.js";
-import { WspyError } from "./errors.js";
-import { renderProfile, OutputFormat, type RenderOptions } from "./render/index.js";
-import { writeOutput, checkWritable } from "./output.js";
-import type { Profile } from "./profile.js";
-import { Sampler, SampledProcess } from "./sampler.js";
-import { joinProfiles } from "./core.js";
-import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "./transform.js";
-import { stderrLine } from "./escape.js";
+import { TargetInfo } from "../target/attach.js";
+import { WspyError } from "../errors.js";
+import { renderProfile, OutputFormat, type RenderOptions } from "../render/index.js";
+import { writeOutput, checkWritable } from "../io/output.js";
+import type { Profile } from "../profile/profile.js";
+import { Sampler, SampledProcess } from "../sampling/sampler.js";
+import { joinProfiles } from "../core/core.js";
+import { aggregateFrames, fileShortener, mergeProcesses, withThreadRoots, type ProcessProfile } from "../profile/transform.js";
+import { stderrLine } from "../io/escape.js";
 
 export interface RecordOptions {
   pid?: number;

@@ -11,7 +11,7 @@
 
 import { openSync, closeSync, fstatSync, statSync, readSync, constants, type Stats } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { WspyError } from "./errors.js";
+import { WspyError } from "../errors.js";
 
 const MiB = 1024 * 1024;
 

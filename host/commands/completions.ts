@@ -10,8 +10,8 @@
 // (_describe, _files, _pids, compdef); fish's `complete` and `commandline` builtins.
 
 import { Argument, Command, Option } from "commander";
-import { WspyError } from "./errors.js";
-import { commanderError } from "./escape.js";
+import { WspyError } from "../errors.js";
+import { commanderError } from "../io/escape.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];

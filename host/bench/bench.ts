@@ -9,9 +9,9 @@ import { performance } from "node:perf_hooks";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
-import { Target } from "./attach.js";
-import { PACKAGE_ROOT, R_STATUS, R_KEEP } from "./core.js";
-import { benchRender } from "./render/bench-render.js";
+import { Target } from "../target/attach.js";
+import { PACKAGE_ROOT, R_STATUS, R_KEEP } from "../core/core.js";
+import { benchRender } from "./render.js";
 
 interface Python { label: string; version: string; path: string }
 interface Row {
@@ -265,8 +265,8 @@ function memoryAfterAnHour(): MemoryRow {
 }
 
 async function memoryChild(): Promise<void> {
-  const { Core } = await import("./core.js");
-  const { renderProfile } = await import("./render/index.js");
+  const { Core } = await import("../core/core.js");
+  const { renderProfile } = await import("../render/index.js");
   const mb = () => +(process.memoryUsage().rss / 2 ** 20).toFixed(1);
   const rssStartMb = mb();
   const core = new Core();

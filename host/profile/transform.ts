@@ -9,7 +9,7 @@
 // the interpreter's library folders and site-/dist-packages, and to the target's directory).
 
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "./profile.js";
-import { threadId, frameOrigin } from "./render/common.js";
+import { threadId, frameOrigin } from "../render/common.js";
 
 /** Interns (parent, frame) pairs into a new stack trie. */
 class TrieBuilder {

@@ -2,14 +2,14 @@
 // Must not know: CPython layouts (the core walks); it formats what the core found.
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
-import { Target, TargetInfo } from "./attach.js";
-import { isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "./core.js";
-import { WspyError, permissionHint } from "./errors.js";
-import { escapeText, stderrLine } from "./escape.js";
-import { ThreadNames, WaitingFrames } from "./threads.js";
-import { Tracer } from "./ptrace.js";
-import { ProcessTree } from "./proctree.js";
-import { readCmdline } from "./proc.js";
+import { Target, TargetInfo } from "../target/attach.js";
+import { isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT } from "../core/core.js";
+import { WspyError, permissionHint } from "../errors.js";
+import { escapeText, stderrLine } from "../io/escape.js";
+import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
+import { Tracer } from "../target/ptrace.js";
+import { ProcessTree } from "../target/proctree.js";
+import { readCmdline } from "../target/proc.js";
 
 /** A local variable: its value as Python's repr() writes it (cut short: see README), and
  *  whether it is one of the function's arguments. */

@@ -5,8 +5,8 @@
 // Source of truth: issue #5 ("an hour at 100 Hz, 10k distinct stacks render in seconds").
 
 import { performance } from "node:perf_hooks";
-import type { Profile, ProfileFrame } from "../profile.js";
-import { renderProfile, OUTPUT_FORMATS, type OutputFormat } from "./index.js";
+import type { Profile, ProfileFrame } from "../profile/profile.js";
+import { renderProfile, OUTPUT_FORMATS, type OutputFormat } from "../render/index.js";
 
 export interface RenderBench {
   /** distinct stacks in the profile */

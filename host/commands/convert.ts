@@ -5,15 +5,15 @@
 
 import path from "node:path";
 import { Command, Option } from "commander";
-import { WspyError } from "./errors.js";
-import { readInputFile, raiseHint } from "./files.js";
-import { checkWritable, writeOutput } from "./output.js";
-import type { Profile } from "./profile.js";
-import { commanderError, stderrLine } from "./escape.js";
+import { WspyError } from "../errors.js";
+import { readInputFile, raiseHint } from "../io/files.js";
+import { checkWritable, writeOutput } from "../io/output.js";
+import type { Profile } from "../profile/profile.js";
+import { commanderError, stderrLine } from "../io/escape.js";
 import {
   renderProfile, decodeWspy, RecordingError, OUTPUT_FORMATS, FORMAT_EXTENSIONS,
   type OutputFormat, type RenderOptions,
-} from "./render/index.js";
+} from "../render/index.js";
 
 /**
  * Reads a recording (or a profile to view) whole, bounded (host/files.ts): a missing,

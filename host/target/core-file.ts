@@ -12,13 +12,13 @@
 
 import { readSync, closeSync, fstatSync } from "node:fs";
 import path from "node:path";
-import type { Core } from "../core.js";
-import type { Reader } from "../reader.js";
-import type { Mapping } from "../proc.js";
-import type { ProcessView, ThreadStates, MappedFile } from "../attach.js";
+import type { Core } from "../core/core.js";
+import type { Reader } from "./reader.js";
+import type { Mapping } from "./proc.js";
+import type { ProcessView, ThreadStates, MappedFile } from "./attach.js";
 import { WspyError } from "../errors.js";
-import { SNAPSHOT_MAGIC } from "./snapshot.js";
-import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../files.js";
+import { SNAPSHOT_MAGIC } from "./snapshot-file.js";
+import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../io/files.js";
 
 /** The core's core-file exports (assembly/locate/core-file.ts), typed where used. */
 export interface CoreFileExports {

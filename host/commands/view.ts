@@ -11,11 +11,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Command } from "commander";
-import { WspyError } from "./errors.js";
+import { WspyError } from "../errors.js";
 import { readInput, decodeRecording } from "./convert.js";
-import { jsonProblem } from "./files.js";
-import { renderSpeedscope, isWspyRecording } from "./render/index.js";
-import { commanderError, stderrLine } from "./escape.js";
+import { jsonProblem } from "../io/files.js";
+import { renderSpeedscope, isWspyRecording } from "../render/index.js";
+import { commanderError, stderrLine } from "../io/escape.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

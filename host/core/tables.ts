@@ -7,8 +7,8 @@
 import { readdirSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { WspyError } from "./errors.js";
-import { readInputFile, quoteText, jsonProblem } from "./files.js";
+import { WspyError } from "../errors.js";
+import { readInputFile, quoteText, jsonProblem } from "../io/files.js";
 import { Core, PACKAGE_ROOT, ST_OK } from "./core.js";
 
 export const TABLE_FORMAT = "wspy-version-table/1";

@@ -10,14 +10,14 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { Target, TargetInfo, procView, type AttachOptions } from "./attach.js";
-import { Core, isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "./core.js";
-import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "./proc.js";
-import { WspyError, permissionHint } from "./errors.js";
+import { Target, TargetInfo, procView, type AttachOptions } from "../target/attach.js";
+import { Core, isCoreTrap, coreTrapError, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP } from "../core/core.js";
+import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "../target/proc.js";
+import { WspyError, permissionHint } from "../errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
-import { ProcessTree, execSignature } from "./proctree.js";
-import { Tracer, detachAll } from "./ptrace.js";
-import { stderrLine } from "./escape.js";
+import { ProcessTree, execSignature } from "../target/proctree.js";
+import { Tracer, detachAll } from "../target/ptrace.js";
+import { stderrLine } from "../io/escape.js";
 
 export type StopReason = "duration" | "interrupted" | "target exited";
 

@@ -2,14 +2,14 @@
 // Must not know: CPython layouts (the core validates, tables.ts loads).
 // Source of truth: README "Version tables".
 
-import { readInputFile } from "./files.js";
+import { readInputFile } from "../io/files.js";
 import { Command } from "commander";
-import { Core } from "./core.js";
-import { loadAllTables, loadTableFile, versionBounds, exportTable } from "./tables.js";
-import { Target } from "./attach.js";
-import { checkWritable, writeOutput } from "./output.js";
-import { WspyError } from "./errors.js";
-import { escapeText, stderrLine } from "./escape.js";
+import { Core } from "../core/core.js";
+import { loadAllTables, loadTableFile, versionBounds, exportTable } from "../core/tables.js";
+import { Target } from "../target/attach.js";
+import { checkWritable, writeOutput } from "../io/output.js";
+import { WspyError } from "../errors.js";
+import { escapeText, stderrLine } from "../io/escape.js";
 
 export function tablesCommand(): Command {
   const tables = new Command("tables").description("list, show and check version tables").exitOverride();

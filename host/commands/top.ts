@@ -9,12 +9,12 @@
 // ED; cursor keys CSI A/B, PgUp/PgDn CSI 5~/6~); py-spy's `top` columns and keys.
 
 import { writeSync } from "node:fs";
-import { Sampler, SampledProcess, type StopReason } from "./sampler.js";
-import { R_NODE, R_KEEP } from "./core.js";
-import { WspyError } from "./errors.js";
-import { fileShortener } from "./transform.js";
-import { escapeText } from "./escape.js";
-import type { ProfileFrame } from "./profile.js";
+import { Sampler, SampledProcess, type StopReason } from "../sampling/sampler.js";
+import { R_NODE, R_KEEP } from "../core/core.js";
+import { WspyError } from "../errors.js";
+import { fileShortener } from "../profile/transform.js";
+import { escapeText } from "../io/escape.js";
+import type { ProfileFrame } from "../profile/profile.js";
 
 export interface TopOptions {
   pid?: number;

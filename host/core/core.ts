@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import * as loader from "@assemblyscript/loader";
-import type { Reader } from "./reader.js";
-import { addressOf } from "./reader.js";
-import { WspyError, CoreTrap } from "./errors.js";
-import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "./profile.js";
+import type { Reader } from "../target/reader.js";
+import { addressOf } from "../target/reader.js";
+import { WspyError, CoreTrap } from "../errors.js";
+import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "../profile/profile.js";
 
 /** The core's exports, typed where the host uses them. */
 export interface CoreExports {
@@ -107,7 +107,7 @@ export interface CoreExports {
 }
 
 // traps are host errors: declared in errors.ts (the CLI needs them without loading the core)
-export { CoreTrap, isCoreTrap, coreTrapError } from "./errors.js";
+export { CoreTrap, isCoreTrap, coreTrapError } from "../errors.js";
 
 /**
  * Appends profile b (recorded later, by another core instance, of the same process) to a:
@@ -178,7 +178,7 @@ export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEP
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (build/host/.. /..). */
-export const PACKAGE_ROOT = path.resolve(here, "..", "..");
+export const PACKAGE_ROOT = path.resolve(here, "..", "..", "..");
 
 let compiled: WebAssembly.Module | null = null;
 

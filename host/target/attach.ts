@@ -9,12 +9,12 @@
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
-import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS } from "./core.js";
+import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS } from "../core/core.js";
 import { LiveReader, Reader } from "./reader.js";
-import { WspyError, permissionHint } from "./errors.js";
+import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
-import { loadAllTables, loadTableText, versionBounds, TableInfo } from "./tables.js";
-import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "./files.js";
+import { loadAllTables, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
+import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../io/files.js";
 
 /** Walks tried at attach before a table is refused (each retries a torn thread 3 times; µs each). */
 const TRIAL_WALKS = 64;

@@ -9,7 +9,7 @@
 // socket.py, subprocess.py, multiprocessing/connection.py (the functions that block).
 
 import { readFileSync } from "node:fs";
-import type { Core } from "./core.js";
+import type { Core } from "../core/core.js";
 
 /** Reads /proc/PID/task/TID/comm; "" when it cannot (thread gone, permission). */
 export function readComm(pid: number, tid: number): string {

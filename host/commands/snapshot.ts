@@ -7,15 +7,15 @@
 // Source of truth: host/readers/snapshot.ts (format), host/attach.ts (RecordedAttach, ProcessView),
 // README ("Core dumps and snapshots").
 
-import { Core } from "./core.js";
-import { Target, ProcessView, RecordedAttach, ElfFacts, SYM_NAMES, SYM_COUNT, ThreadStates } from "./attach.js";
+import { Core } from "../core/core.js";
+import { Target, ProcessView, RecordedAttach, ElfFacts, SYM_NAMES, SYM_COUNT, ThreadStates } from "../target/attach.js";
 import { dumpTarget, DumpResult } from "./dump.js";
-import { exportTable } from "./tables.js";
-import { WspyError } from "./errors.js";
-import { readInputFile, quoteText } from "./files.js";
-import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "./readers/snapshot.js";
-import { OfflineReader, coreFileView, CoreFileOptions } from "./readers/core-file.js";
-import { stderrLine } from "./escape.js";
+import { exportTable } from "../core/tables.js";
+import { WspyError } from "../errors.js";
+import { readInputFile, quoteText } from "../io/files.js";
+import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
+import { OfflineReader, coreFileView, CoreFileOptions } from "../target/core-file.js";
+import { stderrLine } from "../io/escape.js";
 
 const WSPY_VERSION = "0.1.0";
 
