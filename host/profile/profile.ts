@@ -60,13 +60,6 @@ export interface Profile {
   meta: ProfileMeta;
 }
 
-/** Frame ids of a node's stack, outermost first. */
-export function stackOf(profile: Profile, node: number): number[] {
-  const out: number[] = [];
-  for (let n = node; n >= 0; n = profile.nodeParent[n]) out.push(profile.nodeFrame[n]);
-  return out.reverse();
-}
-
 /** Samples per leaf node (how many samples ended exactly at each node). */
 export function countByNode(profile: Profile): Float64Array {
   const counts = new Float64Array(profile.nodeParent.length);

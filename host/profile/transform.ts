@@ -9,6 +9,7 @@
 // the interpreter's library folders and site-/dist-packages, and to the target's directory).
 
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "./profile.js";
+import { pathFold } from "./paths.js";
 import { threadId, frameOrigin } from "../render/common.js";
 
 /** Interns (parent, frame) pairs into a new stack trie. */
@@ -38,34 +39,17 @@ class TrieBuilder {
 function rebuild(p: Profile, frames: ProfileFrame[], frameMap: Int32Array, threadRoots: number[][] | null): Profile {
   const trie = new TrieBuilder(frames.length);
   const nOld = p.nodeParent.length;
-  // old node -> new node, per prefix (thread with roots), memoised
-  const memo = new Map<number, Int32Array>();
+  // old node -> new node, per prefix (thread with roots), once per node
+  const memo = new Map<number, (node: number) => number>();
   const prefixNode = (t: number): number => {
     let n = -1;
     if (threadRoots && threadRoots[t]) for (const f of threadRoots[t]) n = trie.node(n, f);
     return n;
   };
-  const table = (prefix: number): Int32Array => {
+  const mapperOf = (prefix: number): ((node: number) => number) => {
     let m = memo.get(prefix);
-    if (!m) memo.set(prefix, (m = new Int32Array(nOld).fill(-2)));
+    if (!m) memo.set(prefix, (m = pathFold(p.nodeParent, prefix, (parent, node) => trie.node(parent, frameMap[p.nodeFrame[node]]))));
     return m;
-  };
-  const mapNode = (m: Int32Array, root: number, node: number): number => {
-    if (m[node] !== -2) return m[node];
-    const chain: number[] = [];
-    let n = node;
-    for (let guard = 0; n >= 0 && n < nOld && m[n] === -2 && guard <= nOld; guard++) {
-      chain.push(n);
-      n = p.nodeParent[n];
-    }
-    let parent = n >= 0 && n < nOld ? m[n] : root;
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const c = chain[i];
-      const f = frameMap[p.nodeFrame[c]];
-      parent = trie.node(parent, f);
-      m[c] = parent;
-    }
-    return m[node];
   };
   const nSamples = p.sampleNode.length;
   const sampleNode = new Int32Array(nSamples);
@@ -83,7 +67,7 @@ function rebuild(p: Profile, frames: ProfileFrame[], frameMap: Int32Array, threa
       sampleNode[i] = node < 0 ? -1 : node;
       continue;
     }
-    sampleNode[i] = mapNode(table(root), root, node);
+    sampleNode[i] = mapperOf(root)(node);
   }
   return {
     ...p,

@@ -14,6 +14,7 @@ import type protobuf from "protobufjs";
 import { createRequire } from "node:module";
 import type { Profile } from "../profile/profile.js";
 import { displayProfile, threadLabel } from "./common.js";
+import { stackPaths } from "../profile/paths.js";
 
 export const PPROF_PROTO = `
 syntax = "proto3";
@@ -148,13 +149,13 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
   const threadKey = str("thread");
   const samples: Record<string, unknown>[] = [];
   const pathCache = new Map<number, number[]>();
+  const paths = stackPaths(profile);
   for (const a of aggs.values()) {
     let locs = pathCache.get(a.node);
     if (!locs) {
+      const frames = paths.framesOf(a.node);
       locs = [];
-      for (let n = a.node, guard = 0; n >= 0 && n < nNodes && guard <= nNodes; n = profile.nodeParent[n], guard++) {
-        locs.push(locationOf(profile.nodeFrame[n])); // leaf first
-      }
+      for (let i = frames.length - 1; i >= 0; i--) locs.push(locationOf(frames[i])); // leaf first
       pathCache.set(a.node, locs);
     }
     samples.push({
