@@ -1,4 +1,4 @@
-// Small helpers shared by the renderers: thread labels, XML escaping, and the
+// Small helpers shared by the renderers: thread labels, XML escaping, string tables, and the
 // "whose code is this" classification of a file path used for flame graph colours.
 // Must not know: the core, the reader, or any CPython memory layout; only the Profile shape
 // from host/profile.ts.
@@ -85,6 +85,25 @@ const XML_ENTITIES: Record<string, string> = {
   "\n": "&#10;",
   "\r": "&#13;",
 };
+
+/**
+ * A string table for the binary formats: each distinct string once, in first-seen order after
+ * `seed` (pprof's string_table starts with ""); id(s) is the string's index.
+ */
+export function stringTable(seed: string[] = []): { strings: string[]; id: (s: string) => number } {
+  const strings = seed.slice();
+  const ids = new Map<string, number>(strings.map((s, i) => [s, i]));
+  const id = (s: string): number => {
+    let n = ids.get(s);
+    if (n === undefined) {
+      n = strings.length;
+      strings.push(s);
+      ids.set(s, n);
+    }
+    return n;
+  };
+  return { strings, id };
+}
 
 /** Escape any string for use both as XML text content and inside a quoted attribute value. */
 export function escapeXml(s: string): string {

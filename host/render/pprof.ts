@@ -13,7 +13,7 @@ import { gzipSync } from "node:zlib";
 import type protobuf from "protobufjs";
 import { createRequire } from "node:module";
 import type { Profile } from "../profile/profile.js";
-import { displayProfile, threadLabel } from "./common.js";
+import { displayProfile, threadLabel, stringTable } from "./common.js";
 import { stackPaths } from "../profile/paths.js";
 
 export const PPROF_PROTO = `
@@ -85,17 +85,8 @@ export function pprofType(): protobuf.Type {
 /** The profile as pprof's protobuf message, not yet encoded (plain object, snake_case fields). */
 export function buildPprof(raw: Profile): Record<string, unknown> {
   const profile = displayProfile(raw);
-  const strings: string[] = [""];
-  const stringIds = new Map<string, number>([["", 0]]);
-  const str = (s: string): number => {
-    let id = stringIds.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      stringIds.set(s, id);
-    }
-    return id;
-  };
+  // string_table[0] is "" (profile.proto)
+  const { strings, id: str } = stringTable([""]);
   const nNodes = profile.nodeParent.length;
 
   const sampleType = [

@@ -25,6 +25,7 @@
 import { gzipSync, gunzipSync } from "node:zlib";
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile/profile.js";
 import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../io/files.js";
+import { stringTable } from "./common.js";
 
 export const WSPY_MAGIC = "WSPYREC\u0000";
 export const WSPY_MAJOR = 1;
@@ -97,17 +98,7 @@ function section(body: Out, tag: string, fill: (o: Out) => void): void {
 /** The recording's bytes: header, then the gzipped sections. */
 export function renderWspy(profile: Profile): Uint8Array {
   // strings: interned here (the Profile holds them resolved)
-  const strings: string[] = [];
-  const ids = new Map<string, number>();
-  const sid = (s: string): number => {
-    let id = ids.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      ids.set(s, id);
-    }
-    return id;
-  };
+  const { strings, id: sid } = stringTable();
   const frames = profile.frames.map((f) => ({
     name: sid(f.name), file: sid(f.file), line: f.line | 0, firstLine: (f.firstLine ?? 0) | 0,
     kind: Math.max(0, KINDS.indexOf(f.kind ?? "python")),
