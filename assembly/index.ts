@@ -2,7 +2,7 @@
 // process into stacks and keeps the profile tables; it reaches the world only through the
 // imported `read` (io.ts). Addresses cross the boundary as u64 only at attach time.
 // Must not know: files, processes, clocks, terminals, output formats.
-// Source of truth: docs/design.md §2; host/core.ts is the one caller.
+// Source of truth: docs/design.md §2; host/core/core.ts is the one caller.
 
 export { readCallCount, readLastErrno, ioForgetBase } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";

@@ -1,6 +1,6 @@
 // Status codes every core export returns, and the last-error record the host reads for details.
 // Must not know: the host's messages or hints (host/errors.ts turns codes into sentences).
-// Source of truth: this file; host/core.ts mirrors the names.
+// Source of truth: this file; host/core/core.ts mirrors the names.
 
 export const OK: i32 = 0;
 export const ERR_READ: i32 = 1;        // a remote read failed or came back short (unmapped, torn)

@@ -1,4 +1,4 @@
-// Strings from a target never reach a terminal or a file raw (host/escape.ts): a non-Python
+// Strings from a target never reach a terminal or a file raw (host/io/escape.ts): a non-Python
 // process whose argv[0] holds terminal escapes, in a real terminal (tmux, own socket), leaves the
 // pane's title and screen alone; a real Python target whose code objects, thread and locals hold
 // escapes, a right-to-left override and a bidi isolate shows them only as visible escapes in

@@ -1,4 +1,4 @@
-// Profile → Profile transforms (host/transform.ts) on hand-made profiles: thread roots, merging
+// Profile → Profile transforms (host/profile/transform.ts) on hand-made profiles: thread roots, merging
 // processes under process roots (ids renumbered, samples in time order), --function (first
 // line, else lowest line), --nolineno, short file names.
 import t from "tap";

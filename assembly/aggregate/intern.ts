@@ -1,7 +1,7 @@
 // The profile tables: interned strings, frames, a stack trie, threads and the sample sequence.
 // The host views these tables directly (pointer, length) at render time.
 // Must not know: CPython, the target, the clock (times arrive as numbers from the host).
-// Source of truth: host/profile.ts, the shape the host lifts these tables into.
+// Source of truth: host/profile/profile.ts, the shape the host lifts these tables into.
 
 import { Vec, U64Map } from "../util/vec";
 

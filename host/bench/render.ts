@@ -1,4 +1,4 @@
-// Renderer benchmark for `npm run bench` (host/bench.ts calls benchRender()): a synthetic hour of
+// Renderer benchmark for `npm run bench` (host/bench/bench.ts calls benchRender()): a synthetic hour of
 // samples at 100 Hz spread over 10,000 distinct stacks, rendered to the SVG flame graph (and, for
 // the record, to every other format), reporting time and size. Never a pass/fail test.
 // Must not know: the core, the reader, CPython layouts; it builds a Profile by hand.

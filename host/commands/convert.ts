@@ -16,7 +16,7 @@ import {
 } from "../render/index.js";
 
 /**
- * Reads a recording (or a profile to view) whole, bounded (host/files.ts): a missing,
+ * Reads a recording (or a profile to view) whole, bounded (host/io/files.ts): a missing,
  * unreadable, non-regular or too large file is a one-line error.
  */
 export function readInput(file: string): Uint8Array {

@@ -3,8 +3,8 @@
 // ELF file (symbol addresses, load bias, version, the version table as plugin JSON), so that
 // `dump --snapshot` decodes it on any machine without the interpreter or its files.
 // `dumpCoreFile` and `dumpSnapshotFile` run the same dump over a core file or a snapshot.
-// Must not know: CPython layouts (the core decodes), the file format's bytes (readers/snapshot.ts).
-// Source of truth: host/readers/snapshot.ts (format), host/attach.ts (RecordedAttach, ProcessView),
+// Must not know: CPython layouts (the core decodes), the file format's bytes (target/snapshot-file.ts).
+// Source of truth: host/target/snapshot-file.ts (format), host/target/attach.ts (RecordedAttach, ProcessView),
 // README ("Core dumps and snapshots").
 
 import { Core } from "../core/core.js";
@@ -159,7 +159,7 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
 
 /** A snapshot file as a ProcessView for core (whose memory the reader serves). */
 export function snapshotView(core: Core, file: string): ProcessView & { info: SnapshotInfo } {
-  // bounded, regular files only (host/files.ts): /dev/zero or a link to it is refused
+  // bounded, regular files only (host/io/files.ts): /dev/zero or a link to it is refused
   return snapshotViewOf(core, readInputFile(file, { kind: "snapshot" }), file);
 }
 

@@ -177,7 +177,7 @@ export const ST_OK = 0, ST_READ = 1, ST_GONE = 2, ST_PERM = 3, ST_CHAIN = 4, ST_
 export const R_TID = 0, R_THREAD = 1, R_NODE = 2, R_STATUS = 3, R_GIL = 4, R_DEPTH = 5, R_KEEP = 6, R_FIRST_KEPT = 7;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The package root (build/host/.. /..). */
+/** The package root (build/host/core/../../..). */
 export const PACKAGE_ROOT = path.resolve(here, "..", "..", "..");
 
 let compiled: WebAssembly.Module | null = null;

@@ -81,7 +81,7 @@ const PROBLEMS: Record<number, string> = {
 export function loadTableFile(core: Core, file: string, plugin: boolean): TableInfo {
   let text: string;
   try {
-    // bounded, regular files only (host/files.ts): /dev/zero or a link to it is refused
+    // bounded, regular files only (host/io/files.ts): /dev/zero or a link to it is refused
     text = readInputFile(file, { kind: "version table", what: `version table ${file}` }).toString("utf8");
   } catch (e) {
     if (e instanceof WspyError && (e.code === "BAD_INPUT" || e.code === "PERMISSION")) throw new WspyError("BAD_TABLE", e.message, e.hint);

@@ -17,7 +17,7 @@ export interface CollapsedOptions {
 
 export function renderCollapsed(raw: Profile, opts: CollapsedOptions = {}): string {
   const profile = displayProfile(raw);
-  // a label made safe for the format (host/escape.ts): controls and line breaks escaped by
+  // a label made safe for the format (host/io/escape.ts): controls and line breaks escaped by
   // displayProfile, `;` (the frame separator) shown as `:`
   const clean = escapeFileText;
   const nNodes = profile.nodeParent.length;

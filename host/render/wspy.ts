@@ -1,7 +1,7 @@
 // The wspy recording (`-f wspy`, `.wspy`): a Profile stored whole, so that one recording can be
 // rendered into every other format later (`wspy convert`, `wspy view`). Encoder and decoder.
 // Must not know: the core, the reader, files or the terminal: bytes in, Profile out (and back).
-// Source of truth: this file's format description below; ProfileMeta/Profile in ../profile.ts.
+// Source of truth: this file's format description below; ProfileMeta/Profile in host/profile/profile.ts.
 //
 // Layout (all integers little-endian):
 //   header  8 bytes  magic "WSPYREC" + 0x00
@@ -181,7 +181,7 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 /**
  * A Profile from a recording's bytes; throws RecordingError saying what is wrong (never quoting
  * the file's bytes raw). maxBodyBytes: what the gzip body may expand to at most (a gzip bomb
- * stops there; default: the recording limit of host/files.ts).
+ * stops there; default: the recording limit of host/io/files.ts).
  */
 export function decodeWspy(bytes: Uint8Array, maxBodyBytes = inputLimit("recording")): Profile {
   if (bytes.length === 0) throw new RecordingError("the file is empty");

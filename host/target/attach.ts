@@ -1,7 +1,7 @@
 // Attaching to a process: find the ELF file that holds the interpreter in its memory map, let
 // the core parse it, learn the version, pick the version table and start the walk. The process
 // is seen through a ProcessView: a live one (/proc and process_vm_readv), an ELF core file
-// (host/readers/core-file.ts) or a wspy snapshot (host/snapshot.ts); only the view changes.
+// (host/target/core-file.ts) or a wspy snapshot (host/commands/snapshot.ts); only the view changes.
 // Nothing here stops or traces a live target: it only reads /proc and its memory.
 // Must not know: CPython struct layouts (the core knows them); it passes symbol addresses.
 // Source of truth: docs/cpython-layouts.md §2 (which file, load bias, symbols) and §3
@@ -51,7 +51,7 @@ export interface RecordedAttach {
   elf: ElfFacts;
   bias: bigint;
   versionHex: number;
-  /** the version table in use, as a plugin file's text (host/tables.ts exportTable) */
+  /** the version table in use, as a plugin file's text (host/core/tables.ts exportTable) */
   tableJson: string;
   tableSource: string;
 }
@@ -174,7 +174,7 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
     },
     readMappedFile: (file: string, maps: Mapping[]): Buffer => {
       // the ELF file, through the target's root (containers), else the mapping itself
-      // bounded, regular files only, never blocking (host/files.ts)
+      // bounded, regular files only, never blocking (host/io/files.ts)
       try {
         return readInputFile(targetPath(pid, file), { kind: "ELF file", what: file });
       } catch {
@@ -189,7 +189,7 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
       }
     },
     openMappedFile: (file: string): MappedFile | null => {
-      const o = openRegular(targetPath(pid, file)); // never blocks on a FIFO (host/files.ts)
+      const o = openRegular(targetPath(pid, file)); // never blocks on a FIFO (host/io/files.ts)
       if (!("fd" in o)) return null; // readMappedFile tries the mapping itself and names the problem
       const st = o.stats, fd = o.fd;
       return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };

@@ -159,7 +159,7 @@ export class CoreFile {
 
   /** Opens and parses file with core's help. Throws a WspyError saying what the file is when it is not a core. */
   static open(core: Core, file: string, opts: CoreFileOptions = {}): CoreFile {
-    // a regular file, opened without blocking (host/files.ts); read by ranges, each bounded, never whole
+    // a regular file, opened without blocking (host/io/files.ts); read by ranges, each bounded, never whole
     const { fd } = openInputFile(file);
     return CoreFile.fromSource(core, file, fileSource(fd), opts);
   }
@@ -359,7 +359,7 @@ export class CoreFile {
     const local = this.resolve(m.path);
     f = { fd: -1, path: local, problem: "", irregular: false, warned: false };
     // never blocks: a FIFO or device named by the core (or planted under --sysroot) is not opened
-    // for reading, nor waited on; it is left out like a missing file (host/files.ts openRegular)
+    // for reading, nor waited on; it is left out like a missing file (host/io/files.ts openRegular)
     const named = `${shownName(local)}${local !== m.path ? ` (for ${shownName(m.path)})` : ""}`;
     const o = openRegular(local);
     if ("fd" in o) {

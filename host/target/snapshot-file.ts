@@ -6,7 +6,7 @@
 // {address: u32 low, u32 high; length: u32; the bytes}, sorted by address, not overlapping.
 // Decoding checks every length and count against the bytes present and named bounds: a
 // truncated or corrupted file ends in a WspyError naming what is wrong.
-// Must not know: CPython layouts, what the header's facts mean (host/snapshot.ts fills and uses them).
+// Must not know: CPython layouts, what the header's facts mean (host/commands/snapshot.ts fills and uses them).
 // Source of truth: this file (the format); process_vm_readv(2) (what the reader imitates).
 
 import { gzipSync } from "node:zlib";
@@ -17,7 +17,7 @@ import { gunzipLimited, inputLimit, jsonProblem } from "../io/files.js";
 
 export const SNAPSHOT_MAGIC = "wspy-snapshot ";
 export const SNAPSHOT_FORMAT = 1;
-// Decompressed size read at most: host/files.ts's limit for a snapshot (a few hundred KB is typical).
+// Decompressed size read at most: host/io/files.ts's limit for a snapshot (a few hundred KB is typical).
 /** Header line read at most. */
 const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 /** Ranges read at most. */
