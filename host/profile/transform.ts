@@ -5,12 +5,12 @@
 // (your code / standard library / third-party) its whole path showed.
 // Must not know: the core, the reader, the terminal, or any CPython layout; it reads and writes
 // only the Profile shape. Where file names are shortened against is decided by the caller.
-// Source of truth: host/profile.ts (the Profile shape); py-spy's short file names (relative to
+// Source of truth: host/profile/profile.ts (the Profile shape); py-spy's short file names (relative to
 // the interpreter's library folders and site-/dist-packages, and to the target's directory).
 
 import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "./profile.js";
+import { threadId, frameOrigin } from "./profile.js";
 import { pathFold } from "./paths.js";
-import { threadId, frameOrigin } from "../render/common.js";
 
 /** Interns (parent, frame) pairs into a new stack trie. */
 class TrieBuilder {

@@ -8,7 +8,8 @@
 // lies inside its parent even for readers that nest by file order on equal timestamps.
 
 import type { Profile } from "../profile/profile.js";
-import { displayProfile, listedThreads, threadLabel, frameOrigin } from "./common.js";
+import { frameOrigin } from "../profile/profile.js";
+import { displayProfile, listedThreads, threadLabel } from "./common.js";
 import { stackPaths } from "../profile/paths.js";
 
 interface TraceEvent {

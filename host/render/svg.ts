@@ -10,9 +10,9 @@
 // script reads them back with getAttribute() and writes them only with textContent.
 
 import type { Profile } from "../profile/profile.js";
-import { frameLabel } from "../profile/profile.js";
+import { frameLabel, frameOrigin, type CodeOrigin } from "../profile/profile.js";
 import { pathFold } from "../profile/paths.js";
-import { frameOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
+import { displayProfile, escapeXml } from "./common.js";
 import { escapeText } from "../io/escape.js";
 
 export interface FlamegraphOptions {
