@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { wspy, startFixture, CLI, ROOT, haveTmux } from "./helpers/run.mjs";
 import { findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
-const { escapeText, escapeFileText, jsonInert } = await import(path.join(ROOT, "build", "host", "escape.js"));
+const { escapeText, escapeFileText, jsonInert } = await import(path.join(ROOT, "build", "host", "io", "escape.js"));
 const { renderSpeedscope, renderChrometrace, renderCollapsed } = await import(path.join(ROOT, "build", "host", "render", "index.js"));
 const { pprofType } = await import(path.join(ROOT, "build", "host", "render", "pprof.js"));
 
