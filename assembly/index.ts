@@ -2,7 +2,7 @@
 // process into stacks and keeps the profile tables; it reaches the world only through the
 // imported `read` (io.ts). Addresses cross the boundary as u64 only at attach time.
 // Must not know: files, processes, clocks, terminals, output formats.
-// Source of truth: docs/design.md §2; host/core.ts is the one caller.
+// Source of truth: docs/design.md §2; host/core/core.ts is the one caller.
 
 export { readCallCount, ioForgetBase } from "./io";
 export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
@@ -38,7 +38,7 @@ import { CAP_COUNT, CAP_NAMES, CAP_VALUES, CAP_OPTIONAL } from "./python/capabil
 import * as K from "./contract";
 import { SYM_COUNT, SYM_NAMES } from "./locate/elf";
 
-// ---- the host–core contract (contract.ts), described for host/contract.ts ----
+// ---- the host–core contract (contract.ts), described for host/core/contract.ts ----
 export function contractStatusCount(): i32 { return K.STATUS_COUNT; }
 export function contractStatusName(i: i32): string { return K.STATUS_NAMES[i]; }
 export function contractStatusKey(i: i32): string { return K.STATUS_KEYS[i]; }

@@ -2,7 +2,7 @@
 // regions of linear memory and served by the host's imported `read` in one call, which for a
 // live process is one process_vm_readv writing straight into this memory.
 // Must not know: how the host reads (live process, core file, snapshot), errno values (the host
-// turns them into read statuses, host/errno.ts), or any CPython layout.
+// turns them into read statuses, host/target/errno.ts), or any CPython layout.
 // Source of truth: process_vm_readv(2) (struct iovec {void *base; size_t len}); contract.ts (read statuses).
 
 import { OK, ERR_READ, ERR_GONE, ERR_PERM, fail } from "./status";

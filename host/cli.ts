@@ -6,20 +6,20 @@
 import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES, isCoreTrap, coreTrapError } from "./errors.js";
-import { commanderError, jsonInert, stderrLine } from "./escape.js";
-import { checkWritable, writeOutput } from "./output.js";
+import { commanderError, jsonInert, stderrLine } from "./io/escape.js";
+import { checkWritable, writeOutput } from "./io/output.js";
 // the commands' modules load when a command runs: start-up stays small
 const lazy = {
-  record: () => import("./record.js"),
-  dump: () => import("./dump.js"),
-  snapshot: () => import("./snapshot.js"),
-  top: () => import("./top.js"),
+  record: () => import("./commands/record.js"),
+  dump: () => import("./commands/dump.js"),
+  snapshot: () => import("./commands/snapshot.js"),
+  top: () => import("./commands/top.js"),
 };
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
-import { convertCommand } from "./convert.js";
-import { viewCommand } from "./view.js";
-import { tablesCommand } from "./tables-cli.js";
-import { completionsCommand } from "./completions.js";
+import { convertCommand } from "./commands/convert.js";
+import { viewCommand } from "./commands/view.js";
+import { tablesCommand } from "./commands/tables.js";
+import { completionsCommand } from "./commands/completions.js";
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "pass the numeric pid of a running Python process");
@@ -39,6 +39,38 @@ function parseRate(v: string): number {
   return n;
 }
 function collect(v: string, prev: string[] = []): string[] { return [...prev, v]; }
+
+/**
+ * The options `record`, `top`, `dump` and `snapshot` share, declared once: flags, parser and
+ * default here; a command may word the help for itself (what -s or --idle means differs).
+ */
+const shared = {
+  pid: (help = "process id of a running Python program") => new Option("-p, --pid <pid>", help).argParser(parsePid),
+  rate: () => new Option("-r, --rate <hz>", "samples per second").default(100).argParser(parseRate),
+  duration: (help: string) => new Option("-d, --duration <seconds>", help).argParser(parsePositive("duration")),
+  idle: (help: string) => new Option("-i, --idle", help).default(false),
+  gil: (help: string) => new Option("-g, --gil", help).default(false),
+  subprocesses: (help: string) => new Option("-s, --subprocesses", help).default(false),
+  function: (help: string) => new Option("-F, --function", help).default(false),
+  fullFilenames: (help: string) => new Option("--full-filenames", help).default(false),
+  locals: (help: string) => new Option("-l, --locals", help).default(0).argParser((_v: string, n: number) => n + 1),
+  blocking: (help: string) => new Option("--blocking", help).default(false),
+  nonblocking: () => new Option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility"),
+  versionTable: () => new Option("--version-table <file>", "a version-table plugin file (repeatable)").default([]).argParser(collect),
+  forceVersion: () => new Option("--force-version <x.y>", "read the target as this Python version (for the brave)"),
+};
+
+/** What the shared options say, as the library's options take it. */
+interface SharedValues { versionTable: string[]; forceVersion?: string; blocking?: boolean; nonblocking?: boolean }
+const tableOptions = (o: SharedValues) => ({ versionTables: o.versionTable, forceVersion: o.forceVersion });
+/** --blocking, unless --nonblocking (py-spy's default, spelled out) overrides it */
+const blockingOf = (o: SharedValues): boolean => !!o.blocking && !o.nonblocking;
+
+/** record and top take a process (-p PID) or a command after --, exactly one of them. */
+function oneTarget(verb: string, pid: number | undefined, command: string[], example: string): void {
+  if (!pid && command.length === 0) throw new WspyError("BAD_INPUT", `${verb} needs a process: -p PID, or a command after --`, example);
+  if (pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
+}
 
 const DEFAULT_EXT: Record<OutputFormat, string> = FORMAT_EXTENSIONS;
 
@@ -97,37 +129,36 @@ export function buildProgram(): Command {
   program
     .command("record")
     .description("sample a running process (-p PID) or a command (-- python app.py ...) into a profile")
-    .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
-    .option("-o, --output <file>", "where to write the profile (default: wspy-<pid|time>.<ext>)")
-    .addOption(new Option("-f, --format <format>", "output format").choices([...OUTPUT_FORMATS]).default("flamegraph"))
-    .option("-r, --rate <hz>", "samples per second", parseRate, 100)
-    .option("-d, --duration <seconds>", "stop after this many seconds (default: until Ctrl-C or the program exits); a program started with -- is then ended (SIGTERM, SIGKILL 5 s later) and wspy exits 0", parsePositive("duration"))
-    .option("-i, --idle", "keep samples of idle threads (sleeping, waiting)", false)
-    .option("-g, --gil", "keep only the samples of the thread holding the GIL", false)
-    .option("-t, --threads", "a root frame per thread in the stacks: thread NAME (TID)", false)
-    .option("-s, --subprocesses", "profile child processes too, each under a root frame: process PID: \"command\"; the root may be a launcher that is not Python (bash script.sh)", false)
-    .option("-F, --function", "one frame per function (lines merged; the function's first line is shown)", false)
-    .option("--nolineno", "no line numbers: frames of one function merge", false)
-    .option("--full-filenames", "full file paths (default: relative to the library folders and the target's directory)", false)
-    .option("--blocking", "pause the target's threads while each sample is read (ptrace): exact stacks, slower target", false)
-    .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
-    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
-    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
-    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
     .argument("[command...]", "a command to start and profile, after --")
     .passThroughOptions()
     .exitOverride()
+    .addOption(shared.pid())
+    .option("-o, --output <file>", "where to write the profile (default: wspy-<pid|time>.<ext>)")
+    .addOption(new Option("-f, --format <format>", "output format").choices([...OUTPUT_FORMATS]).default("flamegraph"))
+    .addOption(shared.rate())
+    .addOption(shared.duration("stop after this many seconds (default: until Ctrl-C or the program exits); a program started with -- is then ended (SIGTERM, SIGKILL 5 s later) and wspy exits 0"))
+    .addOption(shared.idle("keep samples of idle threads (sleeping, waiting)"))
+    .addOption(shared.gil("keep only the samples of the thread holding the GIL"))
+    .option("-t, --threads", "a root frame per thread in the stacks: thread NAME (TID)", false)
+    .addOption(shared.subprocesses("profile child processes too, each under a root frame: process PID: \"command\"; the root may be a launcher that is not Python (bash script.sh)"))
+    .addOption(shared.function("one frame per function (lines merged; the function's first line is shown)"))
+    .option("--nolineno", "no line numbers: frames of one function merge", false)
+    .addOption(shared.fullFilenames("full file paths (default: relative to the library folders and the target's directory)"))
+    .addOption(shared.blocking("pause the target's threads while each sample is read (ptrace): exact stacks, slower target"))
+    .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
+    .addOption(shared.versionTable())
+    .addOption(shared.forceVersion())
+    .addOption(shared.nonblocking())
     .action(async (command: string[], o) => {
-      if (!o.pid && command.length === 0) throw new WspyError("BAD_INPUT", "record needs a process: -p PID, or a command after --", "e.g. wspy record -o profile.svg -- python3 app.py");
-      if (o.pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
+      oneTarget("record", o.pid, command, "e.g. wspy record -o profile.svg -- python3 app.py");
       const format = o.format as OutputFormat;
       const output = o.output ?? `wspy-${o.pid ?? new Date().toISOString().replace(/[:.]/g, "-")}.${DEFAULT_EXT[format]}`;
       const { record } = await lazy.record();
       const res = await record({
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
-        duration: o.duration, idle: !!o.idle, versionTables: o.versionTable, forceVersion: o.forceVersion,
+        duration: o.duration, idle: !!o.idle, ...tableOptions(o),
         render: { reverse: !!o.reverse },
-        gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking,
+        gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
         function: !!o.function, nolineno: !!o.nolineno, fullFilenames: !!o.fullFilenames,
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
@@ -136,47 +167,47 @@ export function buildProgram(): Command {
   program
     .command("dump")
     .description("print every thread's current stack, innermost frame first")
-    .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .addOption(shared.pid())
     .option("--core <file>", "an ELF core file of a Python process instead (gcore's, the kernel's)")
     .option("--exe <path>", "with --core: the python executable, when not where the core says (another machine)")
     .option("--sysroot <dir>", "with --core: a folder holding the process's files at their paths (another machine)")
     .option("--snapshot <file>", "a snapshot written by `wspy snapshot` instead")
     .option("-j, --json", "print JSON instead of text", false)
-    .option("-l, --locals", "show each frame's local variables (-ll: longer values)", (_v: string, n: number) => n + 1, 0)
-    .option("-s, --subprocesses", "dump the Python child processes too", false)
-    .option("--blocking", "pause the threads while they are read (ptrace)", false)
-    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
-    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
-    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
+    .addOption(shared.locals("show each frame's local variables (-ll: longer values)"))
+    .addOption(shared.subprocesses("dump the Python child processes too"))
+    .addOption(shared.blocking("pause the threads while they are read (ptrace)"))
+    .addOption(shared.versionTable())
+    .addOption(shared.forceVersion())
+    .addOption(shared.nonblocking())
     .exitOverride()
     .action(async (o) => {
       const sources = [o.pid !== undefined, o.core !== undefined, o.snapshot !== undefined].filter(Boolean).length;
       if (sources !== 1) throw new WspyError("BAD_INPUT", sources ? "give one of -p PID, --core FILE, --snapshot FILE" : "dump needs a process: -p PID, --core FILE or --snapshot FILE", "e.g. wspy dump -p 1234");
       if ((o.exe || o.sysroot) && !o.core) throw new WspyError("BAD_INPUT", "--exe and --sysroot go with --core FILE", "");
       if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
-      const offline = { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals, exe: o.exe, sysroot: o.sysroot };
+      const offline = { ...tableOptions(o), locals: o.locals, exe: o.exe, sysroot: o.sysroot };
       const { dump, renderDumpText } = await lazy.dump();
       const { dumpCoreFile, dumpSnapshotFile } = await lazy.snapshot();
       const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
         : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
-        : await dump(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking, locals: o.locals });
+        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
     });
 
   program
     .command("snapshot")
     .description("record what a dump of every thread reads, to decode later anywhere with `dump --snapshot FILE`")
-    .requiredOption("-p, --pid <pid>", "process id of a running Python program", parsePid)
+    .addOption(shared.pid().makeOptionMandatory())
     .option("-o, --output <file>", "where to write the snapshot (default: wspy-<pid>.snapshot)")
-    .option("-l, --locals", "record local variables too, for `dump --snapshot FILE --locals` (-ll: longer values)", (_v: string, n: number) => n + 1, 0)
-    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
-    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
+    .addOption(shared.locals("record local variables too, for `dump --snapshot FILE --locals` (-ll: longer values)"))
+    .addOption(shared.versionTable())
+    .addOption(shared.forceVersion())
     .exitOverride()
     .action(async (o) => {
       const output = o.output ?? `wspy-${o.pid}.snapshot`;
       checkWritable(output);
       const { takeSnapshot } = await lazy.snapshot();
-      const s = await takeSnapshot(o.pid, { versionTables: o.versionTable, forceVersion: o.forceVersion, locals: o.locals });
+      const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals });
       writeOutput(output, s.bytes, { private: true, what: "snapshot" });
       stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
     });
@@ -184,33 +215,32 @@ export function buildProgram(): Command {
   program
     .command("top")
     .description("a live view of the functions taking time, refreshed every second (q quits, ? helps)")
-    .option("-p, --pid <pid>", "process id of a running Python program", parsePid)
-    .option("-r, --rate <hz>", "samples per second", parseRate, 100)
-    .option("--delay <seconds>", "seconds between refreshes", parsePositive("delay"), 1)
-    .option("-d, --duration <seconds>", "stop after this many seconds (default: until q, Ctrl-C or the program exits)", parsePositive("duration"))
-    .option("-i, --idle", "count idle threads too (sleeping, waiting)", false)
-    .option("-g, --gil", "count only the thread holding the GIL", false)
-    .option("-s, --subprocesses", "include child processes", false)
-    .option("-F, --function", "start aggregated by function (L toggles)", false)
-    .option("--full-filenames", "full file paths", false)
-    .option("--plain", "no full-screen view: print a plain table every --delay seconds (works without a terminal)", false)
-    .option("--rows <n>", "rows of each --plain table", parsePositive("rows"), 25)
-    .option("--blocking", "pause the target's threads while each sample is read (ptrace)", false)
-    .option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility")
-    .option("--version-table <file>", "a version-table plugin file (repeatable)", collect, [])
-    .option("--force-version <x.y>", "read the target as this Python version (for the brave)")
     .argument("[command...]", "a command to start and watch, after --")
     .passThroughOptions()
     .exitOverride()
+    .addOption(shared.pid())
+    .addOption(shared.rate())
+    .option("--delay <seconds>", "seconds between refreshes", parsePositive("delay"), 1)
+    .addOption(shared.duration("stop after this many seconds (default: until q, Ctrl-C or the program exits)"))
+    .addOption(shared.idle("count idle threads too (sleeping, waiting)"))
+    .addOption(shared.gil("count only the thread holding the GIL"))
+    .addOption(shared.subprocesses("include child processes"))
+    .addOption(shared.function("start aggregated by function (L toggles)"))
+    .addOption(shared.fullFilenames("full file paths"))
+    .option("--plain", "no full-screen view: print a plain table every --delay seconds (works without a terminal)", false)
+    .option("--rows <n>", "rows of each --plain table", parsePositive("rows"), 25)
+    .addOption(shared.blocking("pause the target's threads while each sample is read (ptrace)"))
+    .addOption(shared.nonblocking())
+    .addOption(shared.versionTable())
+    .addOption(shared.forceVersion())
     .action(async (command: string[], o) => {
-      if (!o.pid && command.length === 0) throw new WspyError("BAD_INPUT", "top needs a process: -p PID, or a command after --", "e.g. wspy top -p 1234");
-      if (o.pid && command.length > 0) throw new WspyError("BAD_INPUT", "give either -p PID or a command, not both", "");
+      oneTarget("top", o.pid, command, "e.g. wspy top -p 1234");
       const { top } = await lazy.top();
       const res = await top({
         pid: o.pid, command: command.length ? command : undefined, rate: o.rate, delay: o.delay, duration: o.duration,
-        idle: !!o.idle, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: !!o.blocking && !o.nonblocking,
+        idle: !!o.idle, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
         function: !!o.function, fullFilenames: !!o.fullFilenames, plain: !!o.plain, rows: Math.floor(o.rows),
-        versionTables: o.versionTable, forceVersion: o.forceVersion,
+        ...tableOptions(o),
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
     });

@@ -1,4 +1,4 @@
-// The host–core contract (assembly/contract.ts, host/contract.ts): the core's description of its
+// The host–core contract (assembly/contract.ts, host/core/contract.ts): the core's description of its
 // result record, status codes, read statuses and symbol ids must be what the host uses, and the
 // records of a real sample of a real Python process must mean what the contract says (the
 // status of a parked stack is ok, the tid is one of the process's threads, the node's stack has
@@ -11,9 +11,9 @@ import path from "node:path";
 import { ROOT, startFixture, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
-const { Core } = await import(path.join(ROOT, "build", "host", "core.js"));
-const K = await import(path.join(ROOT, "build", "host", "contract.js"));
-const { Target } = await import(path.join(ROOT, "build", "host", "attach.js"));
+const { Core } = await import(path.join(ROOT, "build", "host", "core", "core.js"));
+const K = await import(path.join(ROOT, "build", "host", "core", "contract.js"));
+const { Target } = await import(path.join(ROOT, "build", "host", "target", "attach.js"));
 
 const core = new Core();
 const x = core.x;

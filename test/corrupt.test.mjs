@@ -94,7 +94,7 @@ t.test("version tables: an offset near 2^31 is refused, never wrapped", async (t
   t.match(r.stderr, /offsets\.thread_state\.size: has a value out of range/, "it names the size");
 
   // a snapshot carrying such a table: `dump --snapshot` says so in one line (never exit 70)
-  const rs = await import(path.join(BUILD, "readers", "snapshot.js"));
+  const rs = await import(path.join(BUILD, "target", "snapshot-file.js"));
   for (const name of ["pyenv-3.11.7.snapshot", "provisioned-3.14.10.snapshot", "pyenv-3.9.18.snapshot"]) {
     const src = path.join(SNAPSHOTS, name);
     if (!existsSync(src)) { t.skip(`${name} is not in test/fixtures/snapshots`); continue; }
@@ -117,7 +117,7 @@ t.test("version tables: an offset near 2^31 is refused, never wrapped", async (t
 t.test("ELF: file offsets and sizes whose sum wraps 2^64 are refused, never followed", async (t) => {
   // a minimal 64-bit ELF: one PT_LOAD, a section-name table, a symbol table and its string table;
   // each case gives one table an offset near 2^64 (offset + size wraps to a small number)
-  const { Core } = await import(path.join(BUILD, "core.js"));
+  const { Core } = await import(path.join(BUILD, "core", "core.js"));
   const make = (patch) => {
     const b = Buffer.alloc(344);
     b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
@@ -174,8 +174,8 @@ t.test("snapshots: one 8-byte word changed at a time never traps the core", asyn
   const files = existsSync(SNAPSHOTS) ? readdirSync(SNAPSHOTS).filter((f) => f.endsWith(".snapshot")).sort() : [];
   if (!files.length) return t.skip("no snapshot fixtures");
   const [coreMod, snapMod, rs, cf, attach, dumpMod, errors] = await Promise.all([
-    import(path.join(BUILD, "core.js")), import(path.join(BUILD, "snapshot.js")), import(path.join(BUILD, "readers", "snapshot.js")),
-    import(path.join(BUILD, "readers", "core-file.js")), import(path.join(BUILD, "attach.js")), import(path.join(BUILD, "dump.js")),
+    import(path.join(BUILD, "core", "core.js")), import(path.join(BUILD, "commands", "snapshot.js")), import(path.join(BUILD, "target", "snapshot-file.js")),
+    import(path.join(BUILD, "target", "core-file.js")), import(path.join(BUILD, "target", "attach.js")), import(path.join(BUILD, "commands", "dump.js")),
     import(path.join(BUILD, "errors.js")),
   ]);
   const VALUES = [0xffffffffffffffffn, 0n, 0x7fffffffffffffffn, 0x7ffffff8n];
@@ -328,7 +328,7 @@ t.test("a trap in the core: record goes on with a fresh core, dump says INTERNAL
 
   await t.test("dump --snapshot: a trap is one INTERNAL line, exit 70", async (t) => {
     const [coreMod, snapMod, rs] = await Promise.all([
-      import(path.join(BUILD, "core.js")), import(path.join(BUILD, "snapshot.js")), import(path.join(BUILD, "readers", "snapshot.js")),
+      import(path.join(BUILD, "core", "core.js")), import(path.join(BUILD, "commands", "snapshot.js")), import(path.join(BUILD, "target", "snapshot-file.js")),
     ]);
     const name = ["pyenv-3.11.7.snapshot", "debian-3.11.snapshot"].find((f) => existsSync(path.join(SNAPSHOTS, f)));
     if (!name) return t.skip("no 3.11 snapshot fixture");
@@ -376,7 +376,7 @@ t.test("a trap in the core: record goes on with a fresh core, dump says INTERNAL
 async function coreWith(coreMod, wasm) {
   if (!coreWith.mod) {
     process.env.WSPY_CORE_WASM = wasm;
-    const url = new URL(`file://${path.join(BUILD, "core.js")}?old`);
+    const url = new URL(`file://${path.join(BUILD, "core", "core.js")}?old`);
     coreWith.mod = await import(url.href);
   }
   return new coreWith.mod.Core();

@@ -1,4 +1,4 @@
-// Strings from a target never reach a terminal or a file raw (host/escape.ts): a non-Python
+// Strings from a target never reach a terminal or a file raw (host/io/escape.ts): a non-Python
 // process whose argv[0] holds terminal escapes, in a real terminal (tmux, own socket), leaves the
 // pane's title and screen alone; a real Python target whose code objects, thread and locals hold
 // escapes, a right-to-left override and a bidi isolate shows them only as visible escapes in
@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { wspy, startFixture, CLI, ROOT, haveTmux } from "./helpers/run.mjs";
 import { findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
 
-const { escapeText, escapeFileText, jsonInert } = await import(path.join(ROOT, "build", "host", "escape.js"));
+const { escapeText, escapeFileText, jsonInert } = await import(path.join(ROOT, "build", "host", "io", "escape.js"));
 const { renderSpeedscope, renderChrometrace, renderCollapsed } = await import(path.join(ROOT, "build", "host", "render", "index.js"));
 const { pprofType } = await import(path.join(ROOT, "build", "host", "render", "pprof.js"));
 

@@ -286,8 +286,8 @@ function writeMutatedCore(item, patches, truncateAt, file) {
 
 async function loadLib() {
   const [core, snap, readersSnap, readersCore, dumpMod, errors] = await Promise.all([
-    import(path.join(BUILD, "core.js")), import(path.join(BUILD, "snapshot.js")), import(path.join(BUILD, "readers", "snapshot.js")),
-    import(path.join(BUILD, "readers", "core-file.js")), import(path.join(BUILD, "dump.js")), import(path.join(BUILD, "errors.js")),
+    import(path.join(BUILD, "core", "core.js")), import(path.join(BUILD, "commands", "snapshot.js")), import(path.join(BUILD, "target", "snapshot-file.js")),
+    import(path.join(BUILD, "target", "core-file.js")), import(path.join(BUILD, "commands", "dump.js")), import(path.join(BUILD, "errors.js")),
   ]);
   return {
     Core: core.Core, snapshotViewOf: snap.snapshotViewOf, dumpView: snap.dumpView, decodeSnapshot: readersSnap.decodeSnapshot,
@@ -508,8 +508,8 @@ if (isMainThread) {
     const { findByLabel } = await import("./helpers/pythons.mjs");
     const { startFixture } = await import("./helpers/run.mjs");
     const [{ takeSnapshot }, { dump }, rs, { WspyError }, { isCoreTrap }] = await Promise.all([
-      import(path.join(BUILD, "snapshot.js")), import(path.join(BUILD, "dump.js")), import(path.join(BUILD, "readers", "snapshot.js")),
-      import(path.join(BUILD, "errors.js")), import(path.join(BUILD, "core.js")),
+      import(path.join(BUILD, "commands", "snapshot.js")), import(path.join(BUILD, "commands", "dump.js")), import(path.join(BUILD, "target", "snapshot-file.js")),
+      import(path.join(BUILD, "errors.js")), import(path.join(BUILD, "core", "core.js")),
     ]);
     const labels = ["pyenv 3.11", "provisioned 3.14", "pyenv 3.9", "pyenv 3.12", "pyenv 2.7", "provisioned 3.15", "pyenv 3.13"];
     const pythons = labels.map(findByLabel).filter(Boolean);

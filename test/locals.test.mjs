@@ -82,7 +82,7 @@ function sampleDoubles() {
 let core = null;
 async function coreExports() {
   if (!core) {
-    const { Core } = await import(path.join(ROOT, "build", "host", "core.js"));
+    const { Core } = await import(path.join(ROOT, "build", "host", "core", "core.js"));
     core = new Core().x;
   }
   return core;

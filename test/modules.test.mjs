@@ -45,8 +45,8 @@ for (const c of CASES) {
     const py = findByLabel(c.label);
     if (!py) return t.skip(missingReason(c.label));
     if (!haveReadelf) return t.skip("readelf (binutils) is not installed: it gives the expected load biases");
-    const { Target } = await import(path.join(BUILD, "attach.js"));
-    const { dumpTarget } = await import(path.join(BUILD, "dump.js"));
+    const { Target } = await import(path.join(BUILD, "target", "attach.js"));
+    const { dumpTarget } = await import(path.join(BUILD, "commands", "dump.js"));
     const fx = await startFixture(py.path, "modules_fixture.py");
     t.teardown(fx.kill);
     const said = Object.fromEntries(fx.lines.map((l) => l.split(" ")).filter((a) => a.length === 2));

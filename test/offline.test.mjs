@@ -24,7 +24,7 @@ const SNAPSHOTS = path.join(FIXTURES, "snapshots");
 t.setTimeout(1_500_000);
 t.jobs = 3;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-offline-"));
-const lib = await import(path.join(ROOT, "build", "host", "snapshot.js"));
+const lib = await import(path.join(ROOT, "build", "host", "commands", "snapshot.js"));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
 const hasGcore = spawnSync("sh", ["-c", "command -v gcore"], { encoding: "utf8" }).status === 0;

@@ -3,7 +3,7 @@
 // put on sys.path) and of the user (test/fixtures/origins.py); `wspy record` to SVG with short
 // file names (the default) and with --full-filenames; every frame's data-origin and its colour's
 // hue (the legend's) must be its code's origin, however its file name is shown. Plus the rules
-// on the path patterns themselves (host/render/common.ts codeOrigin).
+// on the path patterns themselves (host/profile/profile.ts codeOrigin).
 // Build first: npm run build
 import t from "tap";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from "node:fs";
@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { wspy, startFixture } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
-import { codeOrigin } from "../build/host/render/common.js";
-import { aggregateFrames, fileShortener } from "../build/host/transform.js";
+import { codeOrigin } from "../build/host/profile/profile.js";
+import { aggregateFrames, fileShortener } from "../build/host/profile/transform.js";
 
 t.test("origin rules: from the whole path, site-/dist-packages before the library folder", async (t) => {
   const cases = [

@@ -35,9 +35,9 @@ for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisione
     const py = findByLabel(label);
     if (!py) return t.skip(missingReason(label));
     if (!haveReadelf) return t.skip("readelf (binutils) is not installed: it finds the .PyRuntime section");
-    const host = await import(path.join(BUILD, "core.js"));
+    const host = await import(path.join(BUILD, "core", "core.js"));
     const core = new host.Core();
-    // the contract's statuses are bound when the first core loads (host/contract.ts)
+    // the contract's statuses are bound when the first core loads (host/core/contract.ts)
     const { ST_OK, ST_FREE_THREADED } = host;
     const n = core.x.DEBUG_OFFSETS_HEADER.value;
     const file = interpreterFile(py.path);
@@ -73,8 +73,8 @@ for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisione
 t.test("a free-threaded header: the same refusal, from the core's status", async (t) => {
   const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync: exists } = await import("node:fs");
   const { tmpdir } = await import("node:os");
-  const rs = await import(path.join(BUILD, "readers", "snapshot.js"));
-  const snapMod = await import(path.join(BUILD, "snapshot.js"));
+  const rs = await import(path.join(BUILD, "target", "snapshot-file.js"));
+  const snapMod = await import(path.join(BUILD, "commands", "snapshot.js"));
   const { wspy, oneLine, FIXTURES } = await import("./helpers/run.mjs");
   const dir = mkdtempSync(path.join(tmpdir(), "wspy-registry-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

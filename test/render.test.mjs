@@ -12,7 +12,7 @@ import { renderProfile } from "../build/host/render/index.js";
 const EVIL_NAME = "<script>alert(1)</script>";
 const EVIL_FILE = "<b>&x.py";
 const ODD_NAME = "semi;colon\nname";
-// how every output shows it (host/escape.ts): the newline as a visible escape
+// how every output shows it (host/io/escape.ts): the newline as a visible escape
 const ODD_SHOWN = "semi;colon\\x0aname";
 
 function meta(extra = {}) {
@@ -342,7 +342,7 @@ function bigProfile(n, { fanout = 100, extra = 0, per = 1 } = {}) {
 t.test("10k distinct stacks stay usable", async (t) => {
   const p = bigProfile(10000);
   t.equal(renderCollapsed(p).trimEnd().split("\n").length, 10000, "10k distinct stacks");
-  // (how fast is the bench's business: host/render/bench-render.ts; no timed assertion here)
+  // (how fast is the bench's business: host/bench/render.ts; no timed assertion here)
   const svg = renderFlamegraph(p);
   const nRects = (svg.match(/<rect\b/g) ?? []).length;
   t.ok(nRects < 20000, `${nRects} rects`);

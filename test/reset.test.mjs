@@ -11,9 +11,9 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { findByLabel, findPythons } from "./helpers/pythons.mjs";
 import { startFixture, FIXTURE_LIFETIME } from "./helpers/run.mjs";
-import { Target } from "../build/host/attach.js";
-import { Sampler } from "../build/host/sampler.js";
-import { R_STATUS, R_NODE, R_KEEP, ST_OK } from "../build/host/core.js";
+import { Target } from "../build/host/target/attach.js";
+import { Sampler } from "../build/host/sampling/sampler.js";
+import { R_STATUS, R_NODE, R_KEEP, ST_OK } from "../build/host/core/core.js";
 
 const python = findByLabel("pyenv 3.12") ?? findPythons().find((p) => !p.version.startsWith("2.")) ?? null;
 const THREADS = 20;
@@ -152,7 +152,7 @@ t.test("the sampler closes segments that add up to what it sampled", { skip: pyt
 });
 
 t.test("top folds each window into its sums and resets the core's window", { skip: python ? false : "no Python 3 found" }, async (t) => {
-  const { TopModel } = await import("../build/host/top.js");
+  const { TopModel } = await import("../build/host/commands/top.js");
   const fx = await startFixture(python.path, "varied_threads.py", [THREADS, FIXTURE_LIFETIME]);
   t.teardown(() => fx.kill());
   const ac = new AbortController();

@@ -1,8 +1,8 @@
-// Profile → Profile transforms (host/transform.ts) on hand-made profiles: thread roots, merging
+// Profile → Profile transforms (host/profile/transform.ts) on hand-made profiles: thread roots, merging
 // processes under process roots (ids renumbered, samples in time order), --function (first
 // line, else lowest line), --nolineno, short file names.
 import t from "tap";
-import { withThreadRoots, mergeProcesses, aggregateFrames, fileShortener } from "../build/host/transform.js";
+import { withThreadRoots, mergeProcesses, aggregateFrames, fileShortener } from "../build/host/profile/transform.js";
 import { renderCollapsed } from "../build/host/render/collapsed.js";
 
 /** A profile from stacks of [name, file, line] (root first) per sample: [thread, time, stack]. */

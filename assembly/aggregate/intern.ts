@@ -4,7 +4,7 @@
 // so a run that resets regularly stays at the memory its largest window needed.
 // Must not know: CPython, the target, the clock (times arrive as numbers from the host), which
 // decoders cache ids (they compare stringGeneration(); the host compares stackGeneration()).
-// Source of truth: host/profile.ts, the shape the host lifts these tables into.
+// Source of truth: host/profile/profile.ts, the shape the host lifts these tables into.
 
 import { Vec, U64Map } from "../util/vec";
 

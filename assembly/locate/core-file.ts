@@ -5,7 +5,7 @@
 // much it needs), then each note segment (coreFileParseNotes); results are flat records the host
 // reads once. Every count, size and offset is checked against the bytes given and a named bound:
 // a truncated, corrupted or foreign file ends in a status, never a trap.
-// Must not know: CPython, files on disk, how memory is later served (host/readers/core-file.ts).
+// Must not know: CPython, files on disk, how memory is later served (host/target/core-file.ts).
 // Source of truth: System V gABI ELF-64 (header, program headers, notes, PN_XNUM); Linux
 // include/uapi/linux/elfcore.h and include/linux/elfcore.h (elf_prstatus, elf_prpsinfo, x86-64),
 // fs/binfmt_elf.c (fill_files_note: the NT_FILE layout), include/uapi/linux/auxvec.h.

@@ -7,8 +7,10 @@
 // order its frames opened (by start time, a parent before its children), so that every event
 // lies inside its parent even for readers that nest by file order on equal timestamps.
 
-import type { Profile } from "../profile.js";
-import { displayProfile, listedThreads, threadLabel, frameOrigin } from "./common.js";
+import type { Profile } from "../profile/profile.js";
+import { frameOrigin } from "../profile/profile.js";
+import { displayProfile, listedThreads, threadLabel } from "./common.js";
+import { stackPaths } from "../profile/paths.js";
 
 interface TraceEvent {
   name: string;
@@ -41,26 +43,9 @@ export function renderChrometrace(raw: Profile): string | Uint8Array {
     return th && th.tid > 0 ? th.tid : 1_000_000 + t; // no OS tid known: a stable stand-in
   };
 
-  // per trie node: its depth, computed once (parents may be numbered after children in a
-  // hand-built profile, so walk up rather than assume an order)
-  const depth = new Int32Array(nNodes).fill(-1);
-  const depthOf = (node: number): number => {
-    const chain: number[] = [];
-    let n = node;
-    for (let guard = 0; n >= 0 && n < nNodes && depth[n] < 0 && guard <= nNodes; guard++) {
-      chain.push(n);
-      n = profile.nodeParent[n];
-    }
-    let d = n >= 0 && n < nNodes ? depth[n] : -1;
-    for (let i = chain.length - 1; i >= 0; i--) depth[chain[i]] = ++d;
-    return depth[node];
-  };
-  const pathOf = (node: number): number[] => {
-    const d = depthOf(node);
-    const path = new Array<number>(d + 1);
-    for (let n = node, i = d; i >= 0 && n >= 0; i--, n = profile.nodeParent[n]) path[i] = n;
-    return path;
-  };
+  // per trie node: its path of nodes, root first (parents may be numbered after children in a
+  // hand-built profile: paths.ts walks up rather than assume an order)
+  const pathOf = stackPaths(profile).nodesOf;
 
   // events as parallel arrays (a long recording makes millions), allocated when a frame opens so
   // that each thread's list is already in (start, parent-before-child) order: start and end in

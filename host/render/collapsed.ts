@@ -4,10 +4,11 @@
 // Source of truth: Brendan Gregg's stackcollapse format (flamegraph.pl README): frames joined
 // by `;`, then one space and the sample count; the count is everything after the last space.
 
-import type { Profile } from "../profile.js";
-import { frameLabel } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
+import { frameLabel } from "../profile/profile.js";
+import { pathFold } from "../profile/paths.js";
 import { displayProfile, threadLabel } from "./common.js";
-import { escapeFileText } from "../escape.js";
+import { escapeFileText } from "../io/escape.js";
 
 export interface CollapsedOptions {
   /** start every stack with a `thread-name (tid)` frame */
@@ -16,34 +17,17 @@ export interface CollapsedOptions {
 
 export function renderCollapsed(raw: Profile, opts: CollapsedOptions = {}): string {
   const profile = displayProfile(raw);
-  // a label made safe for the format (host/escape.ts): controls and line breaks escaped by
+  // a label made safe for the format (host/io/escape.ts): controls and line breaks escaped by
   // displayProfile, `;` (the frame separator) shown as `:`
   const clean = escapeFileText;
   const nNodes = profile.nodeParent.length;
   const frameText = profile.frames.map((f) => clean(frameLabel(f)));
-  // memo: node -> "root;...;node" (undefined until computed)
-  const stackText: (string | undefined)[] = new Array(nNodes);
-
-  const textOf = (node: number): string => {
-    const cached = stackText[node];
-    if (cached !== undefined) return cached;
-    // walk up to the nearest memoised ancestor, then fill in downwards (no recursion: stacks can be deep)
-    const chain: number[] = [];
-    let n = node;
-    for (let guard = 0; n >= 0 && n < nNodes && stackText[n] === undefined && guard <= nNodes; guard++) {
-      chain.push(n);
-      n = profile.nodeParent[n];
-    }
-    let prefix = n >= 0 && n < nNodes ? (stackText[n] as string) : "";
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const c = chain[i];
-      const fid = profile.nodeFrame[c];
-      const label = frameText[fid] ?? `frame #${fid}`;
-      prefix = prefix === "" ? label : `${prefix};${label}`;
-      stackText[c] = prefix;
-    }
-    return prefix;
-  };
+  // node -> "root;...;node", once per node
+  const textOf = pathFold(profile.nodeParent, "", (prefix, node) => {
+    const fid = profile.nodeFrame[node];
+    const label = frameText[fid] ?? `frame #${fid}`;
+    return prefix === "" ? label : `${prefix};${label}`;
+  });
 
   const counts = new Map<string, number>();
   const threadText = new Map<number, string>();

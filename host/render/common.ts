@@ -1,16 +1,17 @@
-// Small helpers shared by the renderers: thread labels, XML escaping, and the
-// "whose code is this" classification of a file path used for flame graph colours.
+// Small helpers shared by the renderers: the profile as a viewer shows it, thread labels and the
+// threads a format lists, XML escaping, string tables.
 // Must not know: the core, the reader, or any CPython memory layout; only the Profile shape
-// from host/profile.ts.
+// from host/profile/profile.ts.
 // Source of truth: XML 1.0 (5th ed.) §2.2 Char (which characters may appear at all),
 // §2.4 / §3.3.3 (escaping and attribute-value normalisation).
 
-import type { Profile, ProfileFrame, ProfileThread } from "../profile.js";
-import { escapeText } from "../escape.js";
+import type { Profile, ProfileFrame, ProfileThread } from "../profile/profile.js";
+import { threadId } from "../profile/profile.js";
+import { escapeText } from "../io/escape.js";
 
 /**
  * The profile as a viewer shows it: every name, file, thread name and the target's command line
- * through escapeText (host/escape.ts), so a control, bidi or invisible character from the target
+ * through escapeText (host/io/escape.ts), so a control, bidi or invisible character from the target
  * reaches no output but as a visible escape (`\x1b`, `\u202e`). Each renderer but the lossless
  * wspy recording starts with this; the same Profile comes back when nothing needs escaping.
  */
@@ -38,16 +39,6 @@ export function threadLabel(profile: Profile, index: number): string {
   const t = profile.threads[index];
   if (!t) return `thread #${index}`;
   return `${t.name || "thread"} (${threadId(t)})`;
-}
-
-/**
- * What identifies a thread in a label: its OS thread id, else its Python ident (hex, as
- * threading.get_ident() and `wspy dump` show it), else nothing known yet: "starting" (a thread
- * state the interpreter had not bound to an OS thread when it was read runs no Python code, so
- * it has no samples; renderers leave such threads out unless a sample names them).
- */
-export function threadId(t: ProfileThread): string {
-  return t.tid > 0 ? String(t.tid) : t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : "starting";
 }
 
 /**
@@ -86,44 +77,26 @@ const XML_ENTITIES: Record<string, string> = {
   "\r": "&#13;",
 };
 
+/**
+ * A string table for the binary formats: each distinct string once, in first-seen order after
+ * `seed` (pprof's string_table starts with ""); id(s) is the string's index.
+ */
+export function stringTable(seed: string[] = []): { strings: string[]; id: (s: string) => number } {
+  const strings = seed.slice();
+  const ids = new Map<string, number>(strings.map((s, i) => [s, i]));
+  const id = (s: string): number => {
+    let n = ids.get(s);
+    if (n === undefined) {
+      n = strings.length;
+      strings.push(s);
+      ids.set(s, n);
+    }
+    return n;
+  };
+  return { strings, id };
+}
+
 /** Escape any string for use both as XML text content and inside a quoted attribute value. */
 export function escapeXml(s: string): string {
   return s.replace(XML_INVALID, "\uFFFD").replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]);
-}
-
-/** user = your code, stdlib, thirdparty = site-/dist-packages, native = C frames (`<built-in>`;
- *  the recorder does not walk native stacks yet), synthetic = thread/process roots. */
-export type CodeOrigin = "user" | "stdlib" | "thirdparty" | "native" | "synthetic";
-
-// `…/lib/python3.12/`, `…/lib64/python2.7/`, `…/lib/python3.13t/`: an interpreter's own library
-// folder (PREFIX/lib/pythonX.Y/). A bare `/lib/python` (a user's `lib/python_utils/`) is not one.
-const STDLIB_DIR = /\/lib(?:64)?\/python\d+\.\d+[a-z]*\//;
-// a folder pip installs into: any site-packages (a venv's, the user site, PREFIX/lib/pythonX.Y's)
-// or Debian's dist-packages (/usr/lib/python3/dist-packages)
-const PACKAGES_DIR = /\/(?:site|dist)-packages\//;
-
-/**
- * Where a frame's code comes from, judged from its FULL file path (a shortened name such as
- * `threading.py` says nothing: shorten after deciding, see frameOrigin), native by its kind:
- * third-party = inside a `site-packages` or `dist-packages` folder (checked first: those live
- * under PREFIX/lib/pythonX.Y/ too); standard library = inside PREFIX/lib/pythonX.Y/, or a frozen
- * module (`<frozen importlib._bootstrap>`); native = a native frame or `<built-in>`; else your code
- * (including `<string>`, `<stdin>`, relative paths). Patterns rather than the target's prefix: they
- * hold for every layout the recorder meets (pyenv, Debian, venvs, conda) and for a recording
- * converted on another machine, where the target's prefix is unknown.
- */
-export function codeOrigin(file: string, kind?: string): CodeOrigin {
-  if (kind === "thread" || kind === "process") return "synthetic";
-  if (kind === "native") return "native";
-  const f = file.replace(/\\/g, "/").toLowerCase();
-  if (f === "<built-in>" || f === "<native>") return "native";
-  if (PACKAGES_DIR.test(f)) return "thirdparty";
-  if (STDLIB_DIR.test(f) || f.startsWith("<frozen ")) return "stdlib";
-  return "user";
-}
-
-/** A frame's origin: the one decided before its file name was shortened (host/transform.ts
- *  aggregateFrames), else judged from its file name, which is then whole. */
-export function frameOrigin(f: ProfileFrame): CodeOrigin {
-  return f.origin ?? codeOrigin(f.file, f.kind);
 }

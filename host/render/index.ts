@@ -5,7 +5,7 @@
 // Source of truth: each renderer's own format spec (see collapsed.ts, speedscope.ts, svg.ts,
 // chrometrace.ts, pprof.ts, wspy.ts).
 
-import type { Profile } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
 import { renderCollapsed, type CollapsedOptions } from "./collapsed.js";
 import { renderSpeedscope } from "./speedscope.js";
 import { renderFlamegraph, type FlamegraphOptions } from "./svg.js";

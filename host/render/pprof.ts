@@ -12,8 +12,9 @@
 import { gzipSync } from "node:zlib";
 import type protobuf from "protobufjs";
 import { createRequire } from "node:module";
-import type { Profile } from "../profile.js";
-import { displayProfile, threadLabel } from "./common.js";
+import type { Profile } from "../profile/profile.js";
+import { displayProfile, threadLabel, stringTable } from "./common.js";
+import { stackPaths } from "../profile/paths.js";
 
 export const PPROF_PROTO = `
 syntax = "proto3";
@@ -84,17 +85,8 @@ export function pprofType(): protobuf.Type {
 /** The profile as pprof's protobuf message, not yet encoded (plain object, snake_case fields). */
 export function buildPprof(raw: Profile): Record<string, unknown> {
   const profile = displayProfile(raw);
-  const strings: string[] = [""];
-  const stringIds = new Map<string, number>([["", 0]]);
-  const str = (s: string): number => {
-    let id = stringIds.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      stringIds.set(s, id);
-    }
-    return id;
-  };
+  // string_table[0] is "" (profile.proto)
+  const { strings, id: str } = stringTable([""]);
   const nNodes = profile.nodeParent.length;
 
   const sampleType = [
@@ -148,13 +140,13 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
   const threadKey = str("thread");
   const samples: Record<string, unknown>[] = [];
   const pathCache = new Map<number, number[]>();
+  const paths = stackPaths(profile);
   for (const a of aggs.values()) {
     let locs = pathCache.get(a.node);
     if (!locs) {
+      const frames = paths.framesOf(a.node);
       locs = [];
-      for (let n = a.node, guard = 0; n >= 0 && n < nNodes && guard <= nNodes; n = profile.nodeParent[n], guard++) {
-        locs.push(locationOf(profile.nodeFrame[n])); // leaf first
-      }
+      for (let i = frames.length - 1; i >= 0; i--) locs.push(locationOf(frames[i])); // leaf first
       pathCache.set(a.node, locs);
     }
     samples.push({

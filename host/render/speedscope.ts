@@ -3,8 +3,9 @@
 // Source of truth: speedscope's file-format-schema.json (node_modules/speedscope/dist/release/),
 // i.e. FileFormat.File / FileFormat.SampledProfile in speedscope's src/lib/file-format-spec.ts.
 
-import type { Profile } from "../profile.js";
+import type { Profile } from "../profile/profile.js";
 import { displayProfile, listedThreads, threadLabel } from "./common.js";
+import { stackPaths } from "../profile/paths.js";
 
 interface SpeedscopeFrame {
   name: string;
@@ -35,22 +36,10 @@ export function renderSpeedscope(raw: Profile): string {
     return out;
   });
 
-  // stack (frame indices, root first) per trie node, memoised through the parent
+  // stack (frame indices, root first) per sampled trie node, made once
+  const paths = stackPaths(profile);
   const stacks: (number[] | undefined)[] = new Array(nNodes);
-  const stackFor = (node: number): number[] => {
-    const chain: number[] = [];
-    let n = node;
-    for (let guard = 0; n >= 0 && n < nNodes && stacks[n] === undefined && guard <= nNodes; guard++) {
-      chain.push(n);
-      n = profile.nodeParent[n];
-    }
-    let prefix = n >= 0 && n < nNodes ? (stacks[n] as number[]) : [];
-    for (let i = chain.length - 1; i >= 0; i--) {
-      prefix = [...prefix, profile.nodeFrame[chain[i]]];
-      stacks[chain[i]] = prefix;
-    }
-    return stacks[node] ?? prefix;
-  };
+  const stackFor = (node: number): number[] => (stacks[node] ??= paths.framesOf(node));
 
   // one profile per listed thread (common.ts listedThreads), in thread order
   const byThread = new Map<number, SampledProfile>();

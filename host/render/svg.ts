@@ -9,10 +9,11 @@
 // bidi characters as visible `\x1b`, `\u202e` text) and goes through escapeXml(); the embedded
 // script reads them back with getAttribute() and writes them only with textContent.
 
-import type { Profile } from "../profile.js";
-import { frameLabel } from "../profile.js";
-import { frameOrigin, displayProfile, escapeXml, type CodeOrigin } from "./common.js";
-import { escapeText } from "../escape.js";
+import type { Profile } from "../profile/profile.js";
+import { frameLabel, frameOrigin, type CodeOrigin } from "../profile/profile.js";
+import { pathFold } from "../profile/paths.js";
+import { displayProfile, escapeXml } from "./common.js";
+import { escapeText } from "../io/escape.js";
 
 export interface FlamegraphOptions {
   /** text at the top; default "wspy" */
@@ -62,8 +63,6 @@ const FRAME_KEY = 2 ** 24;
 function buildTree(profile: Profile): Tree {
   const tree: Tree = { frame: [-1], parent: [-1], depth: [0], total: [0], firstChild: [-1], nextSibling: [-1] };
   const nNodes = profile.nodeParent.length;
-  // trie node -> merged node (-1 = not yet mapped)
-  const merged = new Int32Array(nNodes).fill(-1);
   const self: number[] = [0];
   const childOf = new Map<number, number>();
 
@@ -85,20 +84,8 @@ function buildTree(profile: Profile): Tree {
     return c;
   };
 
-  const mapNode = (node: number): number => {
-    const chain: number[] = [];
-    let n = node;
-    for (let guard = 0; n >= 0 && n < nNodes && merged[n] < 0 && guard <= nNodes; guard++) {
-      chain.push(n);
-      n = profile.nodeParent[n];
-    }
-    let m = n >= 0 && n < nNodes ? merged[n] : 0;
-    for (let i = chain.length - 1; i >= 0; i--) {
-      m = child(m, profile.nodeFrame[chain[i]]);
-      merged[chain[i]] = m;
-    }
-    return m;
-  };
+  // trie node -> merged node, once per node; the root level hangs under "all" (0)
+  const mapNode = pathFold(profile.nodeParent, 0, (m, node) => child(m, profile.nodeFrame[node]));
 
   for (let i = 0; i < profile.sampleNode.length; i++) {
     const node = profile.sampleNode[i];

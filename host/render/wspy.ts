@@ -1,7 +1,7 @@
 // The wspy recording (`-f wspy`, `.wspy`): a Profile stored whole, so that one recording can be
 // rendered into every other format later (`wspy convert`, `wspy view`). Encoder and decoder.
 // Must not know: the core, the reader, files or the terminal: bytes in, Profile out (and back).
-// Source of truth: this file's format description below; ProfileMeta/Profile in ../profile.ts.
+// Source of truth: this file's format description below; ProfileMeta/Profile in host/profile/profile.ts.
 //
 // Layout (all integers little-endian):
 //   header  8 bytes  magic "WSPYREC" + 0x00
@@ -23,8 +23,9 @@
 //   (no cycles); anything else is reported as a bad recording, never thrown as a crash.
 
 import { gzipSync, gunzipSync } from "node:zlib";
-import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile.js";
-import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../files.js";
+import type { Profile, ProfileFrame, ProfileMeta, ProfileThread } from "../profile/profile.js";
+import { inputLimit, sizeText, quoteBytes, jsonProblem } from "../io/files.js";
+import { stringTable } from "./common.js";
 
 export const WSPY_MAGIC = "WSPYREC\u0000";
 export const WSPY_MAJOR = 1;
@@ -97,17 +98,7 @@ function section(body: Out, tag: string, fill: (o: Out) => void): void {
 /** The recording's bytes: header, then the gzipped sections. */
 export function renderWspy(profile: Profile): Uint8Array {
   // strings: interned here (the Profile holds them resolved)
-  const strings: string[] = [];
-  const ids = new Map<string, number>();
-  const sid = (s: string): number => {
-    let id = ids.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      ids.set(s, id);
-    }
-    return id;
-  };
+  const { strings, id: sid } = stringTable();
   const frames = profile.frames.map((f) => ({
     name: sid(f.name), file: sid(f.file), line: f.line | 0, firstLine: (f.firstLine ?? 0) | 0,
     kind: Math.max(0, KINDS.indexOf(f.kind ?? "python")),
@@ -190,7 +181,7 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 /**
  * A Profile from a recording's bytes; throws RecordingError saying what is wrong (never quoting
  * the file's bytes raw). maxBodyBytes: what the gzip body may expand to at most (a gzip bomb
- * stops there; default: the recording limit of host/files.ts).
+ * stops there; default: the recording limit of host/io/files.ts).
  */
 export function decodeWspy(bytes: Uint8Array, maxBodyBytes = inputLimit("recording")): Profile {
   if (bytes.length === 0) throw new RecordingError("the file is empty");

@@ -1,0 +1,235 @@
+// Snapshots and offline dumps. `takeSnapshot` attaches to a live process with a recording reader,
+// dumps every thread once, and keeps exactly what the decoder read plus what it learnt from the
+// ELF file (symbol addresses, load bias, version, the version table as plugin JSON), so that
+// `dump --snapshot` decodes it on any machine without the interpreter or its files.
+// `dumpCoreFile` and `dumpSnapshotFile` run the same dump over a core file or a snapshot.
+// Must not know: CPython layouts (the core decodes), the file format's bytes (target/snapshot-file.ts).
+// Source of truth: host/target/snapshot-file.ts (format), host/target/attach.ts (RecordedAttach, ProcessView),
+// README ("Core dumps and snapshots").
+
+import { Core } from "../core/core.js";
+import { Target, ProcessView, RecordedAttach, ElfFacts, SYM_NAMES, SYM_COUNT, ThreadStates } from "../target/attach.js";
+import { dumpTarget, DumpResult } from "./dump.js";
+import { exportTable } from "../core/tables.js";
+import { WspyError } from "../errors.js";
+import { readInputFile, quoteText } from "../io/files.js";
+import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
+import { OfflineReader, coreFileView, CoreFileOptions } from "../target/core-file.js";
+import { stderrLine } from "../io/escape.js";
+
+const WSPY_VERSION = "0.1.0";
+
+export interface SnapshotOptions {
+  versionTables?: string[];
+  forceVersion?: string;
+  /** also record what `dump --locals` reads (1: short values, 2: longer ones) */
+  locals?: number;
+}
+
+export interface SnapshotResult {
+  /** the file's bytes */
+  bytes: Buffer;
+  /** the dump made while recording (what `dump --snapshot` of the file prints) */
+  dump: DumpResult;
+  ranges: number;
+  memoryBytes: number;
+}
+
+function hex(v: bigint): string {
+  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+}
+
+/** Records one dump of process pid: what was read, and the facts attach found. */
+export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
+  let recorder: RecordingReader | null = null;
+  const target = await Target.attach(pid, {
+    versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true,
+    notice: stderrLine,
+    wrapReader: (reader, core) => (recorder = new RecordingReader(reader, core)),
+  });
+  try {
+    const d = dumpTarget(target, { locals: opts.locals });
+    const info = target.info, facts = target.facts;
+    const symbols: Record<string, string> = {};
+    facts.elf.symbols.forEach((v, i) => { if (v !== 0n) symbols[SYM_NAMES[i]] = hex(v); });
+    const header = {
+      format: SNAPSHOT_FORMAT,
+      wspy: WSPY_VERSION,
+      created: new Date().toISOString(),
+      note: "the memory wspy read for one stack dump of every thread: it may contain data of the program",
+      pid: info.pid,
+      command: info.command,
+      exe: target.view.exe(),
+      binary: info.binary,
+      python: info.version,
+      versionHex: info.versionHex,
+      tableSource: info.tableSource,
+      table: JSON.parse(exportTable(target.core, info.tableId, info.versionHex, info.tableSource, info.version)),
+      elf: {
+        symbols,
+        firstLoadVaddr: hex(facts.elf.firstLoadVaddr),
+        firstLoadOffset: hex(facts.elf.firstLoadOffset),
+        pyRuntimeSection: hex(facts.elf.pyRuntimeSection),
+      },
+      bias: hex(facts.bias),
+      locals: opts.locals ?? 0,
+      threads: d.threads.map((t) => ({ tid: t.tid, active: t.active, name: t.name })),
+    };
+    const ranges = recorder!.ranges();
+    const bytes = encodeSnapshot(header, ranges);
+    return { bytes, dump: d, ranges: ranges.length, memoryBytes: ranges.reduce((s, r) => s + r.data.length, 0) };
+  } finally {
+    target.close();
+  }
+}
+
+// ---- reading a snapshot back ----
+
+function damaged(file: string, what: string): WspyError {
+  return new WspyError("BAD_INPUT", `${file} is a damaged wspy snapshot: ${what}`, "take it again with `wspy snapshot -p PID -o FILE`");
+}
+
+function bigHex(file: string, v: unknown, field: string): bigint {
+  if (typeof v !== "string" || !/^-?0x[0-9a-f]{1,16}$/i.test(v)) throw damaged(file, `header field ${field} must be a hex address like "0x7f00"`);
+  return v.startsWith("-") ? -BigInt(v.slice(1)) : BigInt(v);
+}
+
+function str(file: string, v: unknown, field: string): string {
+  if (typeof v !== "string") throw damaged(file, `header field ${field} must be a string`);
+  return v;
+}
+
+function int(file: string, v: unknown, field: string, min = 0, max = 2 ** 32 - 1): number {
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw damaged(file, `header field ${field} must be an integer from ${min} to ${max}`);
+  return v as number;
+}
+
+export interface SnapshotInfo {
+  pid: number;
+  command: string[];
+  exe: string;
+  locals: number;
+  threads: { tid: number; active: boolean; name: string }[];
+  recorded: RecordedAttach;
+}
+
+/** Checks a decoded header strictly; every problem names its field. */
+export function snapshotInfo(file: string, h: Record<string, unknown>): SnapshotInfo {
+  const command = h.command;
+  if (!Array.isArray(command) || !command.every((c) => typeof c === "string")) throw damaged(file, "header field command must be a list of strings");
+  const elf = h.elf as Record<string, unknown>;
+  if (typeof elf !== "object" || elf === null || Array.isArray(elf)) throw damaged(file, "header field elf must be an object");
+  const symsIn = elf.symbols as Record<string, unknown>;
+  if (typeof symsIn !== "object" || symsIn === null || Array.isArray(symsIn)) throw damaged(file, "header field elf.symbols must be an object");
+  for (const k of Object.keys(symsIn)) if (!(SYM_NAMES as readonly string[]).includes(k)) throw damaged(file, `header field elf.symbols.${quoteText(k)} is not a symbol wspy uses`);
+  const symbols: bigint[] = [];
+  for (let i = 0; i < SYM_COUNT; i++) symbols.push(SYM_NAMES[i] in symsIn ? bigHex(file, symsIn[SYM_NAMES[i]], `elf.symbols.${SYM_NAMES[i]}`) : 0n);
+  const facts: ElfFacts = {
+    symbols,
+    firstLoadVaddr: bigHex(file, elf.firstLoadVaddr, "elf.firstLoadVaddr"),
+    firstLoadOffset: bigHex(file, elf.firstLoadOffset, "elf.firstLoadOffset"),
+    pyRuntimeSection: bigHex(file, elf.pyRuntimeSection, "elf.pyRuntimeSection"),
+  };
+  const table = h.table;
+  if (typeof table !== "object" || table === null || Array.isArray(table)) throw damaged(file, "header field table must be a version table (an object)");
+  const threadsIn = h.threads;
+  if (!Array.isArray(threadsIn)) throw damaged(file, "header field threads must be a list");
+  const threads = threadsIn.map((t, i) => {
+    if (typeof t !== "object" || t === null) throw damaged(file, `header field threads[${i}] must be an object`);
+    const r = t as Record<string, unknown>;
+    if (typeof r.active !== "boolean") throw damaged(file, `header field threads[${i}].active must be true or false`);
+    return { tid: int(file, r.tid, `threads[${i}].tid`, -(2 ** 31), 2 ** 31 - 1), active: r.active, name: r.name === undefined ? "" : str(file, r.name, `threads[${i}].name`) };
+  });
+  return {
+    pid: int(file, h.pid, "pid", 0, 2 ** 31 - 1),
+    command: command as string[],
+    exe: h.exe === undefined ? "" : str(file, h.exe, "exe"),
+    locals: h.locals === undefined ? 0 : int(file, h.locals, "locals", 0, 9),
+    threads,
+    recorded: {
+      binary: str(file, h.binary, "binary"),
+      elf: facts,
+      bias: bigHex(file, h.bias, "bias"),
+      versionHex: int(file, h.versionHex, "versionHex", 1),
+      tableJson: JSON.stringify(table),
+      tableSource: str(file, h.tableSource, "tableSource"),
+    },
+  };
+}
+
+/** A snapshot file as a ProcessView for core (whose memory the reader serves). */
+export function snapshotView(core: Core, file: string): ProcessView & { info: SnapshotInfo } {
+  // bounded, regular files only (host/io/files.ts): /dev/zero or a link to it is refused
+  return snapshotViewOf(core, readInputFile(file, { kind: "snapshot" }), file);
+}
+
+/** A snapshot's bytes as a ProcessView (file: how messages name it). */
+export function snapshotViewOf(core: Core, bytes: Uint8Array, file: string): ProcessView & { info: SnapshotInfo } {
+  const snap = decodeSnapshot(bytes, file);
+  const info = snapshotInfo(file, snap.header);
+  const memory = new SnapshotMemory(snap.ranges);
+  const active = new Map(info.threads.map((t) => [t.tid, t.active]));
+  const states: ThreadStates = { active: (tid) => active.get(tid) ?? true, close: () => {} };
+  const names = new Map(info.threads.map((t) => [t.tid, t.name]));
+  const reader = new OfflineReader(core, (addr, len, dst, at) => memory.serve(addr, len, dst, at));
+  return {
+    describe: `snapshot ${file}`,
+    kind: "snapshot",
+    pid: info.pid,
+    reader,
+    maps: () => [],
+    command: () => info.command,
+    exe: () => info.exe,
+    readMappedFile: (p: string): Buffer => {
+      throw new WspyError("INTERNAL", `a snapshot holds no files (${p} was asked for)`);
+    },
+    threadStates: () => states,
+    // OS thread names are not in memory: the ones recorded when the snapshot was taken
+    osThreadName: (tid: number) => names.get(tid) ?? "",
+    recorded: info.recorded,
+    readProblems: () => (reader.misses ? "the snapshot does not hold all the memory this wspy reads (taken by another version of wspy, or damaged?)" : ""),
+    close: () => {},
+    info,
+  };
+}
+
+export interface OfflineDumpOptions extends CoreFileOptions {
+  versionTables?: string[];
+  forceVersion?: string;
+  locals?: number;
+  /** where one-line notices and warnings go (default: stderr) */
+  notice?: (line: string) => void;
+}
+
+/** Attaches to view (whose reader serves core) and dumps every thread once. */
+export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions = {}): DumpResult {
+  const notice = opts.notice ?? stderrLine;
+  for (const w of view.warnings?.() ?? []) notice(w);
+  const target = Target.open(view, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true, notice }, core);
+  try {
+    const d = dumpTarget(target, { locals: opts.locals });
+    // OS thread names are not in memory: the view's (a snapshot's record, a core's process name)
+    if (view.osThreadName) for (const t of d.threads) if (!t.name) t.name = view.osThreadName(t.tid);
+    return d;
+  } finally {
+    target.close();
+  }
+}
+
+/** Every thread's stack in an ELF core file. */
+export function dumpCoreFile(file: string, opts: OfflineDumpOptions = {}): DumpResult {
+  const core = new Core();
+  const view = coreFileView(core, file, { exe: opts.exe, sysroot: opts.sysroot, notice: opts.notice });
+  return dumpView(core, view, opts);
+}
+
+/** Every thread's stack as a snapshot recorded it. */
+export function dumpSnapshotFile(file: string, opts: OfflineDumpOptions = {}): DumpResult {
+  const core = new Core();
+  const view = snapshotView(core, file);
+  if ((opts.locals ?? 0) > view.info.locals) {
+    throw new WspyError("BAD_INPUT", view.info.locals ? `${file} was taken with locals up to level ${view.info.locals}` : `${file} was taken without --locals, so it holds no local variables`,
+      `take the snapshot with \`wspy snapshot ${"-l".repeat(opts.locals ?? 1)} -p PID -o FILE\``);
+  }
+  return dumpView(core, view, opts);
+}
