@@ -74,3 +74,30 @@ export const RESULT_FIELD_WIDTHS: StaticArray<i32> = [4, 4, 4, 4, 4, 4, 4, 4];
 // ---- detail codes the host reads (lastErrorDetail) ----
 /** A read came back short or unmapped (readRemote). The value once was EFAULT's; it is no errno now. */
 export const DETAIL_READ_SHORT: i32 = 14;
+// ERR_ELF details of a core file's head (locate/core-file.ts); the host words each one
+/** fewer than 64 bytes */
+export const DETAIL_CORE_SHORT: i32 = 1;
+/** no ELF magic */
+export const DETAIL_CORE_NOT_ELF: i32 = 2;
+/** not ELFCLASS64 / little-endian */
+export const DETAIL_CORE_NOT_ELF64LE: i32 = 3;
+/** an ELF file of another type than ET_CORE */
+export const DETAIL_CORE_NOT_CORE: i32 = 4;
+/** a core of another machine than x86-64 */
+export const DETAIL_CORE_OTHER_ARCH: i32 = 5;
+/** program or section header entries malformed */
+export const DETAIL_CORE_BAD_HEADERS: i32 = 6;
+/** the program headers end past the file */
+export const DETAIL_CORE_TRUNCATED: i32 = 7;
+/** no PT_LOAD segment */
+export const DETAIL_CORE_NO_LOAD: i32 = 8;
+/** the head given is too short: coreFileHeadNeeded() says how much */
+export const DETAIL_CORE_NEED_MORE: i32 = 100;
+export const DETAIL_NAMES: StaticArray<string> = [
+  "read_short", "core_short", "core_not_elf", "core_not_elf64le", "core_not_core", "core_other_arch",
+  "core_bad_headers", "core_truncated", "core_no_load", "core_need_more",
+];
+export const DETAIL_VALUES: StaticArray<i32> = [
+  DETAIL_READ_SHORT, DETAIL_CORE_SHORT, DETAIL_CORE_NOT_ELF, DETAIL_CORE_NOT_ELF64LE, DETAIL_CORE_NOT_CORE,
+  DETAIL_CORE_OTHER_ARCH, DETAIL_CORE_BAD_HEADERS, DETAIL_CORE_TRUNCATED, DETAIL_CORE_NO_LOAD, DETAIL_CORE_NEED_MORE,
+];

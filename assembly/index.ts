@@ -50,6 +50,9 @@ export function contractResultSize(): i32 { return K.RESULT_SIZE; }
 export function contractReadStatusCount(): i32 { return K.READ_STATUS_NAMES.length; }
 export function contractReadStatusName(i: i32): string { return K.READ_STATUS_NAMES[i]; }
 export function contractReadStatusValue(i: i32): i32 { return K.READ_STATUS_VALUES[i]; }
+export function contractDetailCount(): i32 { return K.DETAIL_NAMES.length; }
+export function contractDetailName(i: i32): string { return K.DETAIL_NAMES[i]; }
+export function contractDetailValue(i: i32): i32 { return K.DETAIL_VALUES[i]; }
 export function contractSymbolCount(): i32 { return SYM_COUNT; }
 export function contractSymbolName(i: i32): string { return SYM_NAMES[i]; }
 

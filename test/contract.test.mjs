@@ -59,6 +59,11 @@ t.test("the host's names are the core's description", async (t) => {
   t.equal(syms[K.SYM_PY_RUNTIME], "_PyRuntime");
   t.equal(syms[K.SYM_PYCODE_TYPE], "PyCode_Type");
   t.equal(syms[K.SYM_INTERP_HEAD], "interp_head");
+
+  const details = {};
+  for (let i = 0; i < x.contractDetailCount(); i++) details[str(x.contractDetailName(i))] = x.contractDetailValue(i);
+  t.same(K.describeContract().detail, details, "detail codes by name");
+  t.equal(new Set(Object.values(details)).size, Object.keys(details).length, "detail codes are distinct");
 });
 
 t.test("the host keeps no literal copy of the record layout", async (t) => {
@@ -70,6 +75,7 @@ t.test("the host keeps no literal copy of the record layout", async (t) => {
     t.notMatch(text, /\* 8 \+ R_[A-Z]/, `${f}: no literal stride`);
     t.notMatch(text, /\bR_[A-Z_]+ = \d/, `${f}: no literal R_* value`);
     t.notMatch(text, /\bST_[A-Z_]+ = \d/, `${f}: no literal ST_* value`);
+    t.notMatch(text, /\bdetail === \d/, `${f}: no literal detail code`);
   }
 });
 

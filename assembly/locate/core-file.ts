@@ -10,6 +10,10 @@
 // include/uapi/linux/elfcore.h and include/linux/elfcore.h (elf_prstatus, elf_prpsinfo, x86-64),
 // fs/binfmt_elf.c (fill_files_note: the NT_FILE layout), include/uapi/linux/auxvec.h.
 
+import {
+  DETAIL_CORE_SHORT, DETAIL_CORE_NOT_ELF, DETAIL_CORE_NOT_ELF64LE, DETAIL_CORE_NOT_CORE, DETAIL_CORE_OTHER_ARCH,
+  DETAIL_CORE_BAD_HEADERS, DETAIL_CORE_TRUNCATED, DETAIL_CORE_NO_LOAD, DETAIL_CORE_NEED_MORE,
+} from "../contract";
 import { OK, ERR_ELF, ERR_LIMIT, ERR_NO_MEMORY, fail } from "../status";
 import { Vec } from "../util/vec";
 
@@ -59,7 +63,7 @@ const AT_EXECFN: u64 = 31;
 const AT_PAGESZ: u64 = 6;
 
 /** Detail of ERR_ELF when the head given is too short: coreFileHeadNeeded() says how much. */
-export const CORE_NEED_MORE: i32 = 100;
+export const CORE_NEED_MORE: i32 = DETAIL_CORE_NEED_MORE;
 
 // ---- results ----
 /** PT_LOAD record: vaddr u64, memsz u64, file offset u64, filesz u64 (clipped to the file), flags u32, pad. */
@@ -144,29 +148,29 @@ function reset(): void {
 export function coreFileParse(ptr: usize, len: i32, fileSize: u64): i32 {
   reset();
   const n = <u64>len;
-  if (len < 64) return fail(ERR_ELF, 1);
-  if (load<u32>(ptr) != 0x464c457f) return fail(ERR_ELF, 2);
-  if (load<u8>(ptr, 4) != 2 || load<u8>(ptr, 5) != 1) return fail(ERR_ELF, 3);
+  if (len < 64) return fail(ERR_ELF, DETAIL_CORE_SHORT);
+  if (load<u32>(ptr) != 0x464c457f) return fail(ERR_ELF, DETAIL_CORE_NOT_ELF);
+  if (load<u8>(ptr, 4) != 2 || load<u8>(ptr, 5) != 1) return fail(ERR_ELF, DETAIL_CORE_NOT_ELF64LE);
   elfTypeSeen = <u32>load<u16>(ptr, 16);
   elfMachineSeen = <u32>load<u16>(ptr, 18);
-  if (<u16>elfTypeSeen != ET_CORE) return fail(ERR_ELF, 4);
-  if (<u16>elfMachineSeen != EM_X86_64) return fail(ERR_ELF, 5);
+  if (<u16>elfTypeSeen != ET_CORE) return fail(ERR_ELF, DETAIL_CORE_NOT_CORE);
+  if (<u16>elfMachineSeen != EM_X86_64) return fail(ERR_ELF, DETAIL_CORE_OTHER_ARCH);
   const phoff = load<u64>(ptr, 32);
   const shoff = load<u64>(ptr, 40);
   const phentsize = <u64>load<u16>(ptr, 54);
   let phnum = <i32>load<u16>(ptr, 56);
-  if (phentsize < 56) return fail(ERR_ELF, 6);
+  if (phentsize < 56) return fail(ERR_ELF, DETAIL_CORE_BAD_HEADERS);
   if (phnum == PN_XNUM) {
     // more than 0xfffe segments: the real count is section header 0's sh_info
-    if (shoff == 0 || !inside(shoff, 64, fileSize)) return fail(ERR_ELF, 6);
+    if (shoff == 0 || !inside(shoff, 64, fileSize)) return fail(ERR_ELF, DETAIL_CORE_BAD_HEADERS);
     if (!inside(shoff, 64, n)) { headNeeded = shoff + 64; return fail(ERR_ELF, CORE_NEED_MORE); }
     const info = load<u32>(ptr + <usize>shoff, 44);
     if (info > <u32>MAX_SEGMENTS) return fail(ERR_LIMIT, 10);
     phnum = <i32>info;
   }
-  if (phnum == 0) return fail(ERR_ELF, 8);
+  if (phnum == 0) return fail(ERR_ELF, DETAIL_CORE_NO_LOAD);
   const tableBytes = phentsize * <u64>phnum;
-  if (!inside(phoff, tableBytes, fileSize)) return fail(ERR_ELF, 7);
+  if (!inside(phoff, tableBytes, fileSize)) return fail(ERR_ELF, DETAIL_CORE_TRUNCATED);
   if (!inside(phoff, tableBytes, n)) { headNeeded = phoff + tableBytes; return fail(ERR_ELF, CORE_NEED_MORE); }
   for (let i = 0; i < phnum; i++) {
     const ph = ptr + <usize>(phoff + <u64>i * phentsize);
@@ -199,7 +203,7 @@ export function coreFileParse(ptr: usize, len: i32, fileSize: u64): i32 {
       store<u64>(r, filesz, 8);
     }
   }
-  if (loads.len == 0) return fail(ERR_ELF, 8);
+  if (loads.len == 0) return fail(ERR_ELF, DETAIL_CORE_NO_LOAD);
   return OK;
 }
 

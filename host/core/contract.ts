@@ -1,7 +1,7 @@
 // The host's side of the host–core contract, built at load from the description the core exports
 // (assembly/contract.ts through assembly/index.ts): the result record's field offsets (R_*, in
 // i32 units) and stride, the status codes (ST_*) and names, the read statuses a Reader returns,
-// and the ELF symbol ids. Nothing here is a literal copy of the core's numbers: the host knows
+// the ELF symbol ids and the detail codes the host words. Nothing here is a literal copy of the core's numbers: the host knows
 // only their names, and a name the core does not declare stops the load with an internal error.
 // Why at load and not generated at build time: the host then always matches the core it actually
 // loaded (WSPY_CORE_WASM may name another build), with no generated file to fall out of date.
@@ -23,6 +23,9 @@ export interface ContractExports {
   contractReadStatusCount(): number;
   contractReadStatusName(i: number): number;
   contractReadStatusValue(i: number): number;
+  contractDetailCount(): number;
+  contractDetailName(i: number): number;
+  contractDetailValue(i: number): number;
   contractSymbolCount(): number;
   contractSymbolName(i: number): number;
 }
@@ -39,6 +42,11 @@ export let ST_OK = -1, ST_READ = -1, ST_GONE = -1, ST_PERM = -1, ST_CHAIN = -1, 
 
 // ---- read statuses: a Reader's readv returns bytes read or minus one of these ----
 export let READ_FAULT = -1, READ_GONE = -1, READ_PERM = -1;
+
+// ---- detail codes (lastErrorDetail) the host words: a core file's head ----
+export let DETAIL_READ_SHORT = -1, DETAIL_CORE_SHORT = -1, DETAIL_CORE_NOT_ELF = -1, DETAIL_CORE_NOT_ELF64LE = -1,
+  DETAIL_CORE_NOT_CORE = -1, DETAIL_CORE_OTHER_ARCH = -1, DETAIL_CORE_BAD_HEADERS = -1, DETAIL_CORE_TRUNCATED = -1,
+  DETAIL_CORE_NO_LOAD = -1, DETAIL_CORE_NEED_MORE = -1;
 
 // ---- ELF symbol ids (assembly/locate/elf.ts): SYM_NAMES[id] ----
 export const SYM_NAMES: string[] = [];
@@ -121,6 +129,19 @@ export function loadContract(x: ContractExports): void {
   SYM_THREADSTATE_CURRENT = sym("_PyThreadState_Current"); SYM_PYCODE_TYPE = sym("PyCode_Type");
   SYM_VERSION_BUFFER = sym("version"); SYM_UNICODE_TYPE = sym("PyUnicode_Type"); SYM_STRING_TYPE = sym("PyString_Type");
   SYM_BYTES_TYPE = sym("PyBytes_Type");
+
+  const details = new Map<string, number>();
+  for (let i = 0; i < x.contractDetailCount(); i++) details.set(x.__getString(x.contractDetailName(i)), x.contractDetailValue(i));
+  const detail = (name: string): number => {
+    const v = details.get(name);
+    if (v === undefined) throw mismatch(`the detail code ${name}`);
+    return v;
+  };
+  DETAIL_READ_SHORT = detail("read_short"); DETAIL_CORE_SHORT = detail("core_short"); DETAIL_CORE_NOT_ELF = detail("core_not_elf");
+  DETAIL_CORE_NOT_ELF64LE = detail("core_not_elf64le"); DETAIL_CORE_NOT_CORE = detail("core_not_core");
+  DETAIL_CORE_OTHER_ARCH = detail("core_other_arch"); DETAIL_CORE_BAD_HEADERS = detail("core_bad_headers");
+  DETAIL_CORE_TRUNCATED = detail("core_truncated"); DETAIL_CORE_NO_LOAD = detail("core_no_load");
+  DETAIL_CORE_NEED_MORE = detail("core_need_more");
   loaded = true;
 }
 
@@ -136,5 +157,11 @@ export function describeContract(): Record<string, unknown> {
     },
     read: { fault: READ_FAULT, gone: READ_GONE, perm: READ_PERM },
     symbols: SYM_NAMES.slice(),
+    detail: {
+      read_short: DETAIL_READ_SHORT, core_short: DETAIL_CORE_SHORT, core_not_elf: DETAIL_CORE_NOT_ELF,
+      core_not_elf64le: DETAIL_CORE_NOT_ELF64LE, core_not_core: DETAIL_CORE_NOT_CORE, core_other_arch: DETAIL_CORE_OTHER_ARCH,
+      core_bad_headers: DETAIL_CORE_BAD_HEADERS, core_truncated: DETAIL_CORE_TRUNCATED, core_no_load: DETAIL_CORE_NO_LOAD,
+      core_need_more: DETAIL_CORE_NEED_MORE,
+    },
   };
 }

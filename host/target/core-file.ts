@@ -17,7 +17,10 @@ import type { Reader } from "./reader.js";
 import type { Mapping } from "./proc.js";
 import type { ProcessView, ThreadStates, MappedFile } from "./attach.js";
 import { WspyError } from "../errors.js";
-import { READ_FAULT, ST_ELF } from "../core/contract.js";
+import {
+  READ_FAULT, ST_ELF, DETAIL_CORE_SHORT, DETAIL_CORE_NOT_ELF, DETAIL_CORE_NOT_ELF64LE, DETAIL_CORE_NOT_CORE,
+  DETAIL_CORE_OTHER_ARCH, DETAIL_CORE_TRUNCATED, DETAIL_CORE_NO_LOAD, DETAIL_CORE_NEED_MORE,
+} from "../core/contract.js";
 import { SNAPSHOT_MAGIC } from "./snapshot-file.js";
 import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../io/files.js";
 
@@ -50,7 +53,6 @@ export interface CoreFileExports {
   CORE_NOTE_SIZE: { value: number };
   CORE_THREAD_SIZE: { value: number };
   CORE_MAPPING_SIZE: { value: number };
-  CORE_NEED_MORE: { value: number };
 }
 
 export interface CoreFileOptions {
@@ -195,7 +197,7 @@ export class CoreFile {
       const ptr = core.copyIn(head);
       st = x.coreFileParse(ptr, head.length, BigInt(this.size));
       core.x.freeBuffer(ptr);
-      if (st === ST_ELF && core.x.lastErrorDetail() === x.CORE_NEED_MORE.value) {
+      if (st === ST_ELF && core.x.lastErrorDetail() === DETAIL_CORE_NEED_MORE) {
         const need = Number(x.coreFileHeadNeeded());
         if (need > HEAD_MAX) throw new WspyError("BAD_INPUT", `${file}: its program headers are too large (${need} bytes)`, "is it damaged?");
         head = this.readAt(0, need);
@@ -309,12 +311,12 @@ export class CoreFile {
     const file = this.file;
     const hint = "pass an ELF core file (`gcore -o PREFIX PID` writes one) or, with --snapshot, a wspy snapshot";
     if (st === ST_ELF) {
-      if (detail === 1 || detail === 2) return new WspyError("BAD_INPUT", `${file} is not an ELF core file or a wspy snapshot`, hint);
-      if (detail === 3) return new WspyError("BAD_INPUT", `${file} is not a 64-bit little-endian ELF file`, "wspy reads x86-64 core files");
-      if (detail === 4) return new WspyError("BAD_INPUT", `${file} is ${ELF_TYPES[x.coreFileElfType()] ?? `an ELF file of type ${x.coreFileElfType()}`}, not a core file`, hint);
-      if (detail === 5) return new WspyError("UNSUPPORTED", `${file} is a core file of another architecture (ELF machine ${x.coreFileElfMachine()})`, "wspy reads x86-64 core files");
-      if (detail === 7) return new WspyError("BAD_INPUT", `${file} is truncated: its program headers end past its ${this.size} bytes`, "the core was cut short; take it again");
-      if (detail === 8) return new WspyError("BAD_INPUT", `${file} holds no memory (no PT_LOAD segment)`, "is it damaged?");
+      if (detail === DETAIL_CORE_SHORT || detail === DETAIL_CORE_NOT_ELF) return new WspyError("BAD_INPUT", `${file} is not an ELF core file or a wspy snapshot`, hint);
+      if (detail === DETAIL_CORE_NOT_ELF64LE) return new WspyError("BAD_INPUT", `${file} is not a 64-bit little-endian ELF file`, "wspy reads x86-64 core files");
+      if (detail === DETAIL_CORE_NOT_CORE) return new WspyError("BAD_INPUT", `${file} is ${ELF_TYPES[x.coreFileElfType()] ?? `an ELF file of type ${x.coreFileElfType()}`}, not a core file`, hint);
+      if (detail === DETAIL_CORE_OTHER_ARCH) return new WspyError("UNSUPPORTED", `${file} is a core file of another architecture (ELF machine ${x.coreFileElfMachine()})`, "wspy reads x86-64 core files");
+      if (detail === DETAIL_CORE_TRUNCATED) return new WspyError("BAD_INPUT", `${file} is truncated: its program headers end past its ${this.size} bytes`, "the core was cut short; take it again");
+      if (detail === DETAIL_CORE_NO_LOAD) return new WspyError("BAD_INPUT", `${file} holds no memory (no PT_LOAD segment)`, "is it damaged?");
       return new WspyError("BAD_INPUT", `${file} is a malformed core file (ELF detail ${detail})`, "is it damaged?");
     }
     return new WspyError("BAD_INPUT", `${file} is a malformed core file (status ${st}, detail ${detail})`, "is it damaged?");
