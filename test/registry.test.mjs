@@ -3,7 +3,8 @@
 // `_Py_DebugOffsets`, reads the interpreter's own version from it and sees a default build; the
 // same bytes with the header's free_threaded flag set are a free-threaded build (the status the
 // host turns into its "free-threaded build" refusal); a 3.12 _PyRuntime (no cookie) has no
-// debug offsets and no version.
+// debug offsets and no version. The version found elsewhere (Py_Version, Py_GetVersion's banner) is
+// read by the core too.
 import t from "tap";
 import { execFileSync, spawnSync } from "node:child_process";
 import { openSync, readSync, closeSync, realpathSync, existsSync } from "node:fs";
@@ -95,4 +96,37 @@ t.test("a free-threaded header: the same refusal, from the core's status", async
     const res = await wspy(["dump", "--snapshot", out]);
     oneLine(t, res, 6, new RegExp(`runs a free-threaded build of Python ${version.replace(/\./g, "\\.")}, which wspy cannot read yet \\(profile a default \\(GIL\\) build`));
   }
+});
+
+// The version wherever the host finds it is read by the core from the bytes: `Py_Version`
+// (3.11+) as each interpreter holds it in memory (ctypes reads it), and the banner at the start
+// of Py_GetVersion()'s buffer (sys.version), on every interpreter of this machine.
+t.test("the core reads Py_Version and the version banner", async (t) => {
+  const { findPythons } = await import("./helpers/pythons.mjs");
+  const host = await import(path.join(BUILD, "core", "core.js"));
+  const core = new host.Core();
+  const decode = (fn, bytes) => {
+    const ptr = core.x.scratchPtr();
+    core.u8().set(bytes, ptr);
+    return fn(ptr, bytes.length) >>> 0;
+  };
+  const pythons = findPythons();
+  t.ok(pythons.length > 0, "interpreters found");
+  for (const py of pythons) {
+    const probe = "import sys, ctypes\n" +
+      "try:\n  v = ctypes.c_ulong.in_dll(ctypes.pythonapi, 'Py_Version').value\nexcept (ValueError, AttributeError):\n  v = 0\n" +
+      "sys.stdout.write('%d %d %s' % (sys.hexversion, v, sys.version.split()[0]))";
+    const [hexversion, pyVersion, banner] = execFileSync(py.path, ["-c", probe], { encoding: "utf8" }).trim().split(" ");
+    const fromBanner = decode(core.x.registryVersionFromBanner, Buffer.from(`${banner} (main, Jan  1 2026, 00:00:00) [GCC 14]\0`, "latin1"));
+    t.equal(fromBanner >>> 8, Number(hexversion) >>> 8, `${py.label}: the banner "${banner}" gives ${py.version}`);
+    if (Number(pyVersion) !== 0) {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(pyVersion));
+      t.equal(decode(core.x.registryVersionFromPyVersion, b), Number(hexversion), `${py.label}: Py_Version's bytes give its sys.hexversion`);
+    }
+  }
+  t.equal(decode(core.x.registryVersionFromBanner, Buffer.from("garbage\0")), 0, "no digits: no version");
+  t.equal(decode(core.x.registryVersionFromBanner, Buffer.from("3.12\0")), 0, "no micro: no version");
+  t.equal(decode(core.x.registryVersionFromBanner, Buffer.from("9999.1.1\0")), 0, "too many digits: no version");
+  t.equal(decode(core.x.registryVersionFromPyVersion, Buffer.from([1, 2, 3, 4, 0, 0, 0, 0])), 0, "implausible Py_Version: 0");
 });

@@ -178,6 +178,48 @@ export function registryRuntimeVersion(): u32 { return runtimeVersion; }
 /** Did the last registryInspectRuntime find `_Py_DebugOffsets`? */
 export function registryRuntimeHasDebugOffsets(): bool { return runtimeHasDebugOffsets; }
 
+/** Is hex a plausible PY_VERSION_HEX of a CPython wspy could meet (2.x or 3.x, minor < 100)? */
+function plausibleVersion(hex: u32): bool {
+  const major = hex >> 24, minor = (hex >> 16) & 0xff;
+  return (major == 2 || major == 3) && minor < 100;
+}
+
+/**
+ * The version in `Py_Version` (3.11+: `const unsigned long Py_Version = PY_VERSION_HEX`), its
+ * first len bytes copied to ptr: PY_VERSION_HEX, or 0 when the bytes are not one.
+ * Source: Include/pylifecycle.h, Python/getversion.c.
+ */
+export function registryVersionFromPyVersion(ptr: usize, len: i32): u32 {
+  if (len < 4) return 0;
+  const hex = load<u32>(ptr);
+  return plausibleVersion(hex) ? hex : 0;
+}
+
+/**
+ * The version at the start of `Py_GetVersion()`'s buffer ("3.12.1 (main, ...") or a banner
+ * copied to ptr: PY_VERSION_HEX with no release level (final), or 0 when it does not start
+ * with MAJOR.MINOR.MICRO. Source: Python/getversion.c.
+ */
+export function registryVersionFromBanner(ptr: usize, len: i32): u32 {
+  const parts = new StaticArray<u32>(3);
+  let part = 0, digits = 0;
+  for (let i = 0; i < len && i < 32; i++) {
+    const c = <u32>load<u8>(ptr + <usize>i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return 0;
+      parts[part] = parts[part] * 10 + (c - 48);
+    } else if (c == 46 && digits > 0 && part < 2) {
+      part++;
+      digits = 0;
+    } else {
+      break;
+    }
+  }
+  if (part != 2 || digits == 0 || parts[1] > 255 || parts[2] > 255) return 0;
+  const hex = (parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | 0xf0;
+  return plausibleVersion(hex) ? hex : 0;
+}
+
 /**
  * Builds a table from a target's `_Py_DebugOffsets` copied to ptr (len bytes). Returns the
  * table id, or a negative status (unknown layout, free-threaded, invalid values).

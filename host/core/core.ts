@@ -72,6 +72,8 @@ export interface CoreExports extends ContractExports {
   registryInspectRuntime(ptr: number, len: number): number;
   registryRuntimeVersion(): number;
   registryRuntimeHasDebugOffsets(): number;
+  registryVersionFromPyVersion(ptr: number, len: number): number;
+  registryVersionFromBanner(ptr: number, len: number): number;
   debugOffsetsSize(hex: number): number;
   debugOffsetsVersion(ptr: number): number;
   versionHasDebugOffsets(hex: number): number;

@@ -564,9 +564,9 @@ export class Target {
     let freeThreaded = !!tagged && tagged[3].includes("t");
     if (rec) hex = rec.versionHex;
     const pyVersion = sym(SYM_PY_VERSION);
-    if (!hex && pyVersion !== 0n) {
-      const b = Target.readBuf(core, reader, pyVersion, 8);
-      if (b) hex = b.readUInt32LE(0);
+    // the core reads Py_Version's value and the banner's digits: the host only fetches the bytes
+    if (!hex && pyVersion !== 0n && Target.readRemote(core, reader, pyVersion, 8) === 8) {
+      hex = core.x.registryVersionFromPyVersion(core.x.scratchPtr(), 8) >>> 0;
     }
     if (runtime !== 0n) {
       // the core judges the bytes at _PyRuntime: debug offsets or not, their version, free-threaded
@@ -577,10 +577,8 @@ export class Target {
         if (st === ST_FREE_THREADED) freeThreaded = true;
       }
     }
-    if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n) {
-      const b = Target.readBuf(core, reader, sym(SYM_VERSION_BUFFER), 250);
-      const m = b ? /^(\d+)\.(\d+)\.(\d+)/.exec(b.toString("latin1")) : null;
-      if (m) hex = versionToHex(+m[1], +m[2], +m[3]);
+    if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n && Target.readRemote(core, reader, sym(SYM_VERSION_BUFFER), 250) === 250) {
+      hex = core.x.registryVersionFromBanner(core.x.scratchPtr(), 250) >>> 0;
     }
     if (!hex) {
       const m = LIBPYTHON.exec(binary) ?? /python(\d)\.(\d+)/.exec(path.basename(binary));
