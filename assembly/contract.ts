@@ -1,8 +1,10 @@
 // The host–core contract, declared once: the status codes and their names, the per-thread
-// result record of a sample (field, byte offset, width), and the read statuses the host's
-// `read` import may return. The core writes and returns these constants; index.ts exports a
-// description of them (contractStatus*, contractResult*, contractRead*) from which the host
-// builds its own names at load (host/core/contract.ts), so the two sides cannot drift.
+// result record of a sample (field, byte offset, width), the read statuses the host's `read`
+// import may return, and the detail codes the host words (a core file's head). The core writes
+// and returns these constants; index.ts exports a description of them (contractStatus*,
+// contractResult*, contractRead*, contractDetail*; symbol names come from locate/elf.ts), from
+// which the host builds its own names at load (host/core/contract.ts), so the two sides cannot
+// drift.
 // Must not know: the host's messages or hints, errno values (the host maps errno to a read
 // status, host/target/errno.ts), CPython layouts.
 // Source of truth: this file; test/contract.test.mjs checks the host against it and real records.

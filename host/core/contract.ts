@@ -1,8 +1,9 @@
 // The host's side of the host–core contract, built at load from the description the core exports
 // (assembly/contract.ts through assembly/index.ts): the result record's field offsets (R_*, in
 // i32 units) and stride, the status codes (ST_*) and names, the read statuses a Reader returns,
-// the ELF symbol ids and the detail codes the host words. Nothing here is a literal copy of the core's numbers: the host knows
-// only their names, and a name the core does not declare stops the load with an internal error.
+// the ELF symbol ids and the detail codes the host words. Nothing here is a literal copy of the
+// core's numbers: the host knows only their names, and a name the core does not declare stops
+// the load with an internal error.
 // Why at load and not generated at build time: the host then always matches the core it actually
 // loaded (WSPY_CORE_WASM may name another build), with no generated file to fall out of date.
 // The values are ES live bindings, filled in by the first Core (host/core/core.ts) before any use.
