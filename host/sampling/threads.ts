@@ -117,6 +117,15 @@ export function isWaitingFrame(name: string, file: string): boolean {
  * Per leaf node of one core's trie: is its innermost frame a known blocking call? Decided on
  * first sight of the node (strings read once), then a byte lookup.
  */
+/** A copy of a twice as long (or longer) that holds index i, its first entries kept. */
+function grownToHold(a: Int8Array, i: number): Int8Array<ArrayBuffer> {
+  let len = a.length;
+  while (len <= i) len *= 2;
+  const b = new Int8Array(len);
+  b.set(a);
+  return b;
+}
+
 export class WaitingFrames {
   private state = new Int8Array(1024); // 0 unknown, 1 not waiting, 2 waiting
   private byFrame = new Int8Array(1024);
@@ -124,13 +133,7 @@ export class WaitingFrames {
 
   waiting(node: number): boolean {
     if (node < 0) return false;
-    if (node >= this.state.length) {
-      let len = this.state.length;
-      while (len <= node) len *= 2;
-      const s = new Int8Array(len);
-      s.set(this.state);
-      this.state = s;
-    }
+    if (node >= this.state.length) this.state = grownToHold(this.state, node);
     const s = this.state[node];
     if (s !== 0) return s === 2;
     return this.decide(node);
@@ -139,13 +142,7 @@ export class WaitingFrames {
   private decide(node: number): boolean {
     const v = this.core.i32();
     const frame = v[(this.core.x.nodesPtr() >> 2) + node * 2 + 1];
-    if (frame >= this.byFrame.length) {
-      let len = this.byFrame.length;
-      while (len <= frame) len *= 2;
-      const b = new Int8Array(len);
-      b.set(this.byFrame);
-      this.byFrame = b;
-    }
+    if (frame >= this.byFrame.length) this.byFrame = grownToHold(this.byFrame, frame);
     if (this.byFrame[frame] === 0) {
       const f = this.core.frame(frame);
       this.byFrame[frame] = f.kind === "python" && isWaitingFrame(f.name, f.file) ? 2 : 1;
