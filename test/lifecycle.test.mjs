@@ -14,7 +14,7 @@
 import t from "tap";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import path from "node:path";
-import { whenSampling } from "./helpers/sampling.mjs";
+import { whenSampling, wspyBounded as wspyBoundedFor } from "./helpers/sampling.mjs";
 import Ajv from "ajv";
 import { wspy, startFixture, marks, FIXTURES, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
@@ -81,18 +81,9 @@ function watchTargets(pids, launchedBy = () => null) {
   };
 }
 
-/** Runs wspy, killing it (SIGKILL) if it has not ended after WSPY_TIMEOUT_MS. */
+/** Runs wspy, killing it (SIGKILL) if it has not ended after WSPY_TIMEOUT_MS (helpers/sampling.mjs). */
 function wspyBounded(args, onSpawn) {
-  let killer;
-  return wspy(args, {
-    onSpawn(child) {
-      killer = setTimeout(() => child.kill("SIGKILL"), WSPY_TIMEOUT_MS);
-      onSpawn?.(child);
-    },
-  }).then((r) => {
-    clearTimeout(killer);
-    return r;
-  });
+  return wspyBoundedFor(args, { onSpawn, timeoutMs: WSPY_TIMEOUT_MS });
 }
 
 /**
