@@ -459,15 +459,23 @@ export class Core {
       nodeParent[i] = v[nb + i * 2];
       nodeFrame[i] = v[nb + i * 2 + 1];
     }
-    const n = this.x.sampleCount();
-    const buf = this.x.memory.buffer;
-    const sampleTime = n ? new Float64Array(buf, this.x.sampleTimesPtr(), n).slice() : new Float64Array(0);
-    const sampleWeight = n ? new Float64Array(buf, this.x.sampleWeightsPtr(), n).slice() : new Float64Array(0);
-    const sampleThread = n ? new Int32Array(buf, this.x.sampleThreadsPtr(), n).slice() : new Int32Array(0);
-    const sampleNode = n ? new Int32Array(buf, this.x.sampleNodesPtr(), n).slice() : new Int32Array(0);
+    const { sampleTime, sampleWeight, sampleThread, sampleNode } = this.liftSamples();
     const threads: ProfileThread[] = [];
     for (let i = 0, t = this.x.threadCount(); i < t; i++) threads.push(this.named(i, opts.threadName));
     return { frames, nodeParent, nodeFrame, sampleTime, sampleThread, sampleNode, sampleWeight, threads, meta };
+  }
+
+  /** Copies of the core's sample sequence (since the last reset): times, weights, threads, nodes. */
+  private liftSamples(): Pick<Profile, "sampleTime" | "sampleWeight" | "sampleThread" | "sampleNode"> {
+    const x = this.x;
+    const n = x.sampleCount();
+    const buf = x.memory.buffer;
+    return {
+      sampleTime: n ? new Float64Array(buf, x.sampleTimesPtr(), n).slice() : new Float64Array(0),
+      sampleWeight: n ? new Float64Array(buf, x.sampleWeightsPtr(), n).slice() : new Float64Array(0),
+      sampleThread: n ? new Int32Array(buf, x.sampleThreadsPtr(), n).slice() : new Int32Array(0),
+      sampleNode: n ? new Int32Array(buf, x.sampleNodesPtr(), n).slice() : new Int32Array(0),
+    };
   }
 
   private named(i: number, threadName?: (i: number) => string): ProfileThread {
@@ -481,12 +489,8 @@ export class Core {
    */
   private liftWindow(meta: ProfileMeta, threadName?: (i: number) => string): Profile {
     const x = this.x;
-    const n = x.sampleCount();
-    const buf = x.memory.buffer;
-    const sampleTime = n ? new Float64Array(buf, x.sampleTimesPtr(), n).slice() : new Float64Array(0);
-    const sampleWeight = n ? new Float64Array(buf, x.sampleWeightsPtr(), n).slice() : new Float64Array(0);
-    const sampleThread = n ? new Int32Array(buf, x.sampleThreadsPtr(), n).slice() : new Int32Array(0);
-    const sampleNode = n ? new Int32Array(buf, x.sampleNodesPtr(), n).slice() : new Int32Array(0);
+    const { sampleTime, sampleWeight, sampleThread, sampleNode } = this.liftSamples();
+    const n = sampleNode.length;
     const v = this.i32();
     const nb = x.nodesPtr() >> 2;
     const nNodes = x.nodeCount(), nFrames = x.frameCount(), nThreads = x.threadCount();
