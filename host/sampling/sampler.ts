@@ -607,7 +607,11 @@ export class Sampler {
   }
 
   private countError(st: number): void {
-    const kind = STATUS_NAMES[st] ?? `status ${st}`;
+    this.countKind(STATUS_NAMES[st] ?? `status ${st}`);
+  }
+
+  /** Counts one error of a kind with no core status (a core trap: "internal error"). */
+  private countKind(kind: string): void {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
 
@@ -755,7 +759,7 @@ export class Sampler {
    * written and the summary printed, as an INTERNAL error (exit 70).
    */
   private recoverFromTrap(p: SampledProcess, e: Error): void {
-    this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+    this.countKind("internal error");
     const k = this.processes.indexOf(p);
     const first = !this.trapMessages.has(e.message);
     if (this.trapMessages.size < MAX_TRAP_MESSAGES) this.trapMessages.add(e.message);
@@ -924,7 +928,7 @@ export class Sampler {
       // a core that trapped (a bug, already counted when trapped) names no more threads
       if (!isCoreTrap(e)) throw e;
       debug(`core trap naming the threads of ${p.pid}: ${(e as Error).message}`);
-      if (!trapped) this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+      if (!trapped) this.countKind("internal error");
     }
     try {
       // its window joins the current segment (the core is read, not reset: it may have trapped)
@@ -935,7 +939,7 @@ export class Sampler {
         } catch (e) {
           // a core too broken to read (it trapped): its window is lost, and counted
           if (!isCoreTrap(e)) throw e;
-          this.errors["internal error"] = (this.errors["internal error"] ?? 0) + 1;
+          this.countKind("internal error");
         }
         p.windowSamples = 0;
       }
