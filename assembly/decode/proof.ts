@@ -1,7 +1,8 @@
 // Proving a sample: the frames each walk followed are read a second time (with the next sample's
 // first batch, or in a batch of their own) and a thread's stack is kept only when every frame
 // still links to the same caller, runs the same code and, below the innermost, waits at the same
-// instruction. See walk.ts for why (the target runs while it is read).
+// instruction, and no caller is the thread's current frame just before or just after those
+// reads. See sample-state.ts for why (the target runs while it is read).
 // Must not know: how frames were found (frames.ts), code objects, versions (only the active
 // table's frame offsets, python/active.ts).
 // Source of truth: docs/design.md (sample consistency), docs/cpython-layouts.md §4.
@@ -11,7 +12,9 @@ import * as F from "../python/fields";
 import * as C from "../python/capabilities";
 import { O, frameModel } from "../python/active";
 import { qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
+import { tstateCframe } from "./frames";
 import {
+  CUR_BUF, EARLY_CUR_BUF, slotCurQ, slotEarlyCurQ, tstateArena,
   C_ADDR, C_CODE, C_INSTR, C_PREV, checks, earlyArena, frameLen, growArena, listAddr, oRefcnt, slotCheckEnd, slotCheckStart, slotEarlyQ, slotFromA, slotVerifyQ, slotVerifyTsQ, specPrev, tstateLen, verifyArena, verifyCap, verifyTsArena,
 } from "./sample-state";
 
@@ -26,6 +29,9 @@ export function reserveVerify(): bool {
 /** Queues the second read of every frame slot's walk followed (and its tstate, for a retry). */
 export function queueVerify(slot: i32): void {
   unchecked(slotVerifyTsQ[slot] = -1);
+  const tAddr = unchecked(listAddr[slot]);
+  const cf = tstateCframe(tstateArena + <usize>slot * tstateLen);
+  unchecked(slotCurQ[2 * slot] = queueCurrent(tAddr, cf, CUR_BUF + (<usize>slot << 4)));
   unchecked(slotVerifyQ[slot] = qCount);
   for (let k = unchecked(slotCheckStart[slot]); k < unchecked(slotCheckEnd[slot]); k++) {
     if (qAdd(load<u64>(checks.at(k) + C_ADDR), frameLen, verifyArena + <usize>k * frameLen) < 0) {
@@ -33,7 +39,33 @@ export function queueVerify(slot: i32): void {
       return;
     }
   }
-  unchecked(slotVerifyTsQ[slot] = qAdd(unchecked(listAddr[slot]), tstateLen, verifyTsArena + <usize>slot * tstateLen));
+  unchecked(slotCurQ[2 * slot + 1] = queueCurrent(tAddr, cf, CUR_BUF + (<usize>slot << 4) + 8));
+  unchecked(slotVerifyTsQ[slot] = qAdd(tAddr, tstateLen, verifyTsArena + <usize>slot * tstateLen));
+}
+
+/**
+ * Queues a read of the word holding a thread's current frame (tstate tAddr, its cframe cf on
+ * 3.11–3.12) into dst. The queue index, or -1 when it cannot be read.
+ */
+function queueCurrent(tAddr: u64, cf: u64, dst: usize): i32 {
+  if (frameModel == C.FRAME_MODEL_FRAME_OBJECT) return qAdd(tAddr + <u64>O[F.F_TSTATE_FRAME], 8, dst);
+  if (frameModel == C.FRAME_MODEL_CFRAME) return cf == 0 ? -1 : qAdd(cf + <u64>O[F.F_CFRAME_CURRENT_FRAME], 8, dst);
+  return qAdd(tAddr + <u64>O[F.F_TSTATE_CURRENT_FRAME], 8, dst);
+}
+
+/**
+ * Did both reads of the current frame (queueCurrent, at q[0] and q[1], into buf) succeed and show
+ * none of the walk's callers (checks lo+1 … hi-1) running? A caller that runs waits at no call.
+ */
+function noCallerRuns(qBefore: i32, qAfter: i32, buf: usize, lo: i32, hi: i32): bool {
+  if (hi - lo < 2) return true; // no caller (or no frame at all: a thread between calls)
+  if (qBefore < 0 || qAfter < 0 || !unchecked(qOk[qBefore]) || !unchecked(qOk[qAfter])) return false;
+  const before = load<u64>(buf), after = load<u64>(buf + 8);
+  for (let k = lo + 1; k < hi; k++) {
+    const a = load<u64>(checks.at(k) + C_ADDR);
+    if (a == before || a == after) return false;
+  }
+  return true;
 }
 
 /** Does the second read (queueVerify, flushed) show every frame of slot's walk unchanged? */
@@ -45,7 +77,7 @@ export function verified(slot: i32): bool {
     if (!unchecked(qOk[q])) return false;
     if (!frameUnchanged(checks.at(k), verifyArena + <usize>k * frameLen, k == lo)) return false;
   }
-  return true;
+  return noCallerRuns(unchecked(slotCurQ[2 * slot]), unchecked(slotCurQ[2 * slot + 1]), CUR_BUF + (<usize>slot << 4), lo, hi);
 }
 
 /** Does the second copy v of a frame show what check record c saw? (leaf: its instruction may move) */
@@ -77,7 +109,7 @@ export function verifiedEarly(slot: i32): bool {
     if (load<u64>(c + C_ADDR) != prev.proof.getU64(plo + j) || !unchecked(qOk[q + j])) return false;
     if (!frameUnchanged(c, earlyArena + <usize>(plo + j) * frameLen, j == 0)) return false;
   }
-  return true;
+  return noCallerRuns(unchecked(slotEarlyCurQ[2 * slot]), unchecked(slotEarlyCurQ[2 * slot + 1]), EARLY_CUR_BUF + (<usize>slot << 4), lo, hi);
 }
 
 /** Queues, last in phase A's batch, the frames slot's previous walk followed. */
@@ -86,10 +118,14 @@ export function queueEarly(slot: i32): void {
   const prev = specPrev;
   const plo = unchecked(prev.proofStart[slot]), phi = unchecked(prev.proofStart[slot + 1]);
   if (phi <= plo) return;
+  const tAddr = unchecked(prev.owner[slot]), cf = unchecked(prev.cframe[slot]);
+  const buf = EARLY_CUR_BUF + (<usize>slot << 4);
+  unchecked(slotEarlyCurQ[2 * slot] = queueCurrent(tAddr, cf, buf));
   const first = qCount;
   for (let k = plo; k < phi; k++) {
     if (qAdd(prev.proof.getU64(k), frameLen, earlyArena + <usize>k * frameLen) < 0) return;
   }
+  unchecked(slotEarlyCurQ[2 * slot + 1] = queueCurrent(tAddr, cf, buf + 8));
   unchecked(slotEarlyQ[slot] = first);
 }
 

@@ -113,7 +113,11 @@ export let pcCap: i32 = 0;
 // the same code, and (a caller waits at its call) every caller is at the same instruction; a
 // frame object must also still be allocated (a freed one has no references). A thread that
 // fails is walked again from fresh reads (MAX_TORN_RETRIES times), then counted as ERR_TORN.
-// Only the innermost frame's instruction may move meanwhile: it is the one running.
+// Only the innermost frame's instruction may move meanwhile: it is the one running. And no
+// caller may be the thread's current frame when the second reads are made (read just before and
+// just after them): a caller that runs is not waiting at a call, so a walk that shows it under a
+// callee started at a frame that had returned (its memory unchanged) while the caller went on, or
+// started again at the same address (a caller "at line 3" of a recursion, seen under load).
 export const CHECK_SIZE: i32 = 32; // {frame addr u64, previous u64, code u64, instruction u64}
 export const C_ADDR = 0, C_PREV = 8, C_CODE = 16, C_INSTR = 24;
 export const checks = new Vec(CHECK_SIZE);
@@ -130,6 +134,12 @@ export let verifyArena: usize = 0; // one frame window per check record
 export let verifyCap: i32 = 0;
 export let verifyTsArena: usize = 0; // MAX_THREADS tstate windows, read with the frames for a retry
 export const slotVerifyTsQ = new StaticArray<i32>(MAX_THREADS);
+// the thread's current-frame word, read just before and just after the frames' second reads
+// (per slot: before, after), for the proof (D) and for phase A's second reads (early)
+export const CUR_BUF: usize = memory.data(MAX_THREADS * 16, 16);
+export const EARLY_CUR_BUF: usize = memory.data(MAX_THREADS * 16, 16);
+export const slotCurQ = new StaticArray<i32>(MAX_THREADS * 2);
+export const slotEarlyCurQ = new StaticArray<i32>(MAX_THREADS * 2);
 // the second reads at the end of phase A's batch: the frames the previous sample's walks
 // followed, per slot. A thread whose walk followed the same frames, from that batch alone, is
 // proven by them without a batch of its own (a stack that holds still costs one read per sample).
