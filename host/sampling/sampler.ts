@@ -125,6 +125,8 @@ const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 /** A cell nobody notifies: Atomics.wait on it is a precise sleep that burns no CPU. */
 const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** The longest the event loop goes without a turn while sampling, ms (signals, child exits, top's keys). */
+/** Ticks a late schedule may be behind and still be made up (see the sampling loop). */
+const MAX_BEHIND_TICKS = 3;
 const YIELD_MS = 25;
 /** Waits longer than this go through the event loop's timers; shorter ones block precisely, ms. */
 const TIMER_WAIT_MS = 50;
@@ -522,7 +524,10 @@ export class Sampler {
       this.pushLateness(now - next);
       // jittered schedule: the mean interval stays 1/rate, periodic work is not aliased
       next += interval * (0.5 + Math.random());
-      if (next < now) next = now;
+      // a tick a little late is made up by the next ones coming sooner (the rate asked holds); a
+      // schedule more than MAX_BEHIND_TICKS behind (a stalled machine) starts again from now,
+      // never a burst of samples of one moment
+      if (next < now - MAX_BEHIND_TICKS * interval) next = now;
       const weight = (now - lastTick) / 1000 || interval / 1000;
       lastTick = now;
       this.tick((now - this.t0) / 1000, weight);
