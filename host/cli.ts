@@ -1,9 +1,9 @@
-#!/usr/bin/env node
-// The wspy command line: py-spy's flag names on top of the library API (index.ts).
+// The wspy command line: py-spy's flag names on top of the library API (index.ts). Loaded by
+// the `wspy` entry (wspy.ts), which answers --version without it.
 // Must not know: CPython layouts or the core's exports beyond the library API.
 // Source of truth: docs/design.md §1 (commands and flags); README (usage).
 
-import "./no-inspector.js"; // first: SIGUSR1 must not open Node's inspector, even while wspy loads
+import "./no-inspector.js"; // first (wspy.ts imports it first too): no inspector on SIGUSR1
 import { Command, Option, CommanderError } from "commander";
 import { WspyError, EXIT_CODES, isCoreTrap, coreTrapError } from "./errors.js";
 import { commanderError, jsonInert, stderrLine } from "./io/escape.js";
@@ -20,6 +20,9 @@ import { convertCommand } from "./commands/convert.js";
 import { viewCommand } from "./commands/view.js";
 import { tablesCommand } from "./commands/tables.js";
 import { completionsCommand } from "./commands/completions.js";
+import { traceMark } from "./trace.js";
+import { VERSION } from "./version.js";
+traceMark("cli");
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v)) throw new WspyError("BAD_INPUT", `not a process id: ${JSON.stringify(v)}`, "pass the numeric pid of a running Python process");
@@ -121,7 +124,7 @@ export function buildProgram(): Command {
   program
     .name("wspy")
     .description("A production-safe sampling profiler for CPython 2.7–3.15: never stops or writes to the target.")
-    .version("0.1.0")
+    .version(VERSION)
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: commanderError });
@@ -187,11 +190,14 @@ export function buildProgram(): Command {
       if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
       const offline = { ...tableOptions(o), locals: o.locals, exe: o.exe, sysroot: o.sysroot };
       const { dump, renderDumpText } = await lazy.dump();
-      const { dumpCoreFile, dumpSnapshotFile } = await lazy.snapshot();
-      const d = o.core !== undefined ? dumpCoreFile(o.core, offline)
-        : o.snapshot !== undefined ? dumpSnapshotFile(o.snapshot, offline)
+      // a core file or a snapshot: their readers load only then
+      const offlineDump = o.pid === undefined ? await lazy.snapshot() : null;
+      traceMark("command");
+      const d = offlineDump && o.core !== undefined ? offlineDump.dumpCoreFile(o.core, offline)
+        : offlineDump ? offlineDump.dumpSnapshotFile(o.snapshot, offline)
         : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
+      traceMark("written");
     });
 
   program

@@ -123,7 +123,7 @@ t.test("a non-dumpable target profiled by its own user: exit 4, says the target 
 }, async (t) => {
   const yama = existsSync("/proc/sys/kernel/yama/ptrace_scope");
   const runAsOtherWspy = (pid) => new Promise((resolve) => {
-    const c = spawnAsOther([process.execPath, path.join(ROOT, "build/host/cli.js"), "dump", "-p", String(pid)]);
+    const c = spawnAsOther([process.execPath, CLI, "dump", "-p", String(pid)]);
     let stderr = "", stdout = "";
     c.stdout.on("data", (d) => (stdout += d));
     c.stderr.on("data", (d) => (stderr += d));

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wspy, startFixture, ROOT, FIXTURE_LIFETIME, oneLine } from "./helpers/run.mjs";
+import { wspy, startFixture, CLI, ROOT, FIXTURE_LIFETIME, oneLine } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-errors-"));
@@ -34,7 +34,7 @@ t.test("permission denied names CAP_SYS_PTRACE, and ptrace_scope only on a kerne
   t.teardown(fx.kill);
   // wspy as nobody, the target as root
   const r = await new Promise((resolve) => {
-    const c = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i", `PATH=${process.env.PATH}`, "HOME=/tmp", process.execPath, path.join(ROOT, "build/host/cli.js"), "dump", "-p", String(fx.pid)], {
+    const c = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i", `PATH=${process.env.PATH}`, "HOME=/tmp", process.execPath, CLI, "dump", "-p", String(fx.pid)], {
       stdio: ["ignore", "pipe", "pipe"],
       // a clean environment: tap's NODE_OPTIONS would make the child write into .tap as nobody
       env: { PATH: process.env.PATH, HOME: "/tmp" },

@@ -23,6 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, "..");
 const SNAPSHOTS = path.join(here, "fixtures", "snapshots");
 const BUILD = path.join(ROOT, "build", "host");
+const { CLI } = await import("./helpers/run.mjs");
 // (a case takes milliseconds; 60 s is a hang even on a machine at load 40)
 const CASE_TIMEOUT_MS = 60_000;
 // at least this many in-process cases, however long the budget takes to reach them on a loaded machine
@@ -373,7 +374,7 @@ async function makeCores(dir) {
 
 async function runCli(args, timeoutMs) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(BUILD, "cli.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "", timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, timeoutMs);
     child.stdout.on("data", (d) => (stdout += d));

@@ -4,8 +4,11 @@
 // vdso with the ranges /proc/PID/maps lists and the load bias readelf's program headers give;
 // symbols looked up in libc, the extension and the interpreter land where the process's own
 // dynamic loader put them (the fixture prints dlsym's answers); parsing them leaves the
-// interpreter's facts and the stacks as they were.
+// interpreter's facts and the stacks as they were. The cache of ELF facts kept across runs is
+// off here (WSPY_NO_CACHE=1): with it, attach takes the interpreter's facts from the cache and
+// the core parses the object only when asked (test/startup.test.mjs checks the cached facts).
 import t from "tap";
+process.env.WSPY_NO_CACHE = "1";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";

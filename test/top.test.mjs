@@ -3,6 +3,7 @@
 // restores the screen (the pane shows the shell again, alternate screen off, cursor on), and
 // SIGTERM to wspy restores it too. Without a terminal: a clear error, and `--plain` tables.
 import t from "tap";
+import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { wspy, startFixture, CLI, ROOT, FIXTURE_LIFETIME, haveTmux } from "./helpers/run.mjs";
@@ -42,7 +43,7 @@ function wspyPid() {
     try {
       const stat = readFileSync(`/proc/${n}/stat`, "latin1");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === shell && readFileSync(`/proc/${n}/cmdline`, "utf8").includes("cli.js")) return Number(n);
+      if (ppid === shell && readFileSync(`/proc/${n}/cmdline`, "utf8").includes(path.basename(CLI))) return Number(n);
     } catch { /* gone */ }
   }
   return 0;

@@ -12,6 +12,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 import { Target } from "../target/attach.js";
 import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js";
 import { benchRender } from "./render.js";
+import { CLI, benchStartup, benchRecordCost, StartupRow, RecordCostRow } from "./startup.js";
 
 interface Python { label: string; version: string; path: string }
 interface Row {
@@ -35,8 +36,8 @@ const PICKED = process.env.WSPY_BENCH_SHAPES?.split(",");
 const shapeName = (s: { depth: number; threads: number; changing?: boolean }): string => `${s.depth}x${s.threads}${s.changing ? "~" : ""}`;
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
-/** WSPY_BENCH_ONLY=samples,cost,memory: the parts to run (default all) */
-const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,cost,memory").split(",");
+/** WSPY_BENCH_ONLY=samples,cost,startup,memory: the parts to run (default all) */
+const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,cost,startup,memory").split(",");
 
 /** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
 function startFixture(py: string, fixture: string, args: string[]): Promise<{ child: ChildProcess; output: Promise<string> }> {
@@ -180,7 +181,7 @@ function wakeFloor(rate: number, seconds: number): number {
  * the plain runs either side, and the plain runs against each other give the noise.
  */
 async function costAt(py: Python, rate: number, seconds: number): Promise<CostRow> {
-  const cli = path.join(PACKAGE_ROOT, "build", "host", "cli.js");
+  const cli = CLI;
   const out = path.join(PACKAGE_ROOT, "build", "bench", `cost-${process.pid}.txt`);
   const record = (pid: number, d: number) => cpuOf([process.execPath, cli, "record", "-p", String(pid), "-r", String(rate), "-d", String(d), "-f", "raw", "-o", out]);
   const plain: Work[] = [];
@@ -324,12 +325,37 @@ async function main(): Promise<void> {
       log(`${c.python} at ${c.rate} Hz for ${c.seconds} s (${c.cpuMeasure}, median of ${c.repeats}): profiler CPU ${c.profilerCpuSec} s beyond start-up (${c.startupCpuSec} s), ${c.usPerTick} µs/tick (waking alone: ${c.wakeFloorUsPerTick} µs), target slowdown ×${c.targetSlowdown} (pairs ${c.slowdownPairs.join(", ")}; plain runs differ by up to ${(c.plainNoise * 100).toFixed(1)}%), per target CPU second ×${c.slowdownPerCpu} (pairs ${c.slowdownPerCpuPairs.join(", ")}; plain runs differ by up to ${(c.plainPerCpuNoise * 100).toFixed(1)}%)`);
     }
   }
+  let startup: StartupRow | null = null;
+  let recordCost: RecordCostRow | null = null;
+  if (costPy && ONLY.includes("startup")) {
+    const four = await startTarget(costPy.path, 10, 4);
+    try {
+      startup = benchStartup(four.pid!);
+    } finally {
+      four.kill("SIGKILL");
+    }
+    const s = startup;
+    const vs = (ms: number | null) => (ms === null ? "" : ` (×${(s.dumpMs / ms).toFixed(1)} of it)`);
+    log(`start-up (${costPy.label}, four threads, median of ${s.runs}): node -e 0 ${s.nodeMs} ms; wspy --version ${s.versionMs} ms (×${(s.versionMs / s.nodeMs).toFixed(2)} node); wspy dump ${s.dumpMs} ms (×${(s.dumpMs / s.nodeMs).toFixed(2)} node)` +
+      `${s.pyspyDumpMs !== null ? `; py-spy dump ${s.pyspyDumpMs} ms${vs(s.pyspyDumpMs)}` : "; py-spy: not found (set WSPY_BENCH_PYSPY)"}` +
+      `${s.austinWhereMs !== null ? `; austin -w ${s.austinWhereMs} ms${vs(s.austinWhereMs)}` : "; austin: not found (set WSPY_BENCH_AUSTIN)"}${s.failures ? `; ${s.failures} runs failed` : ""}`);
+    log(`  wspy dump's phases (median ms each): ${s.phases.map((p) => `${p.name} ${p.ms}`).join(", ")}`);
+    const deep = await startTarget(costPy.path, 50, 1);
+    try {
+      recordCost = benchRecordCost(deep.pid!, 1000, 5, REPEATS, cpuOf, path.join(dir, `record-${process.pid}.txt`));
+    } finally {
+      deep.kill("SIGKILL");
+    }
+    const c = recordCost;
+    log(`record -r ${c.rate} -d ${c.seconds} (${costPy.label}, 50 deep, ${cpuMeasure()}, median of ${c.runs}): wspy ${c.wspyCpuSec} s CPU in all` +
+      `${c.austinCpuSec !== null ? `, austin ${c.austinCpuSec} s (×${(c.wspyCpuSec / c.austinCpuSec).toFixed(2)})` : ", austin: not found (set WSPY_BENCH_AUSTIN)"}; samples kept ${(c.keptShare * 100).toFixed(1)}% of those asked`);
+  }
   if (!ONLY.includes("memory")) return; // a partial run: the lines above are its result; the report is left as it was
   const memory = memoryAfterAnHour();
   log(`memory: ${memory.samples} samples, ${memory.stacks} stacks: RSS ${memory.rssStartMb} MB at start, ${memory.rssTablesMb} MB with the tables, ${memory.rssRenderedMb} MB after lifting and rendering (peak ${memory.peakRssMb} MB)`);
   const render = benchRender();
   log(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB`);
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, costs, render, memory }, null, 2) + "\n");
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, costs, startup, recordCost, render, memory }, null, 2) + "\n");
   const pacedMd = ["", "| python | changing 500-deep stack, paced at | samples | errors | reads/sample |", "|---|---:|---:|---:|---:|",
     ...paced.map((e) => `| ${e.python} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
   const costMd = ["", `CPU by ${costs[0]?.cpuMeasure ?? "-"}, median of ${REPEATS} runs; slowdown from alternating plain and profiled runs.`, "",
@@ -337,8 +363,16 @@ async function main(): Promise<void> {
     ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.usPerTick} | ${c.wakeFloorUsPerTick} | ×${c.targetSlowdown} (${c.slowdownPairs.join(", ")}; ±${(c.plainNoise * 100).toFixed(1)}%) | ×${c.slowdownPerCpu} (${c.slowdownPerCpuPairs.join(", ")}; ±${(c.plainPerCpuNoise * 100).toFixed(1)}%) |`)];
   const memMd = ["", `Memory after an hour at 100 Hz, in a process of its own (${memory.samples} samples over ${memory.stacks} distinct stacks, 20 deep): RSS ${memory.rssTablesMb} MB with the core's tables, ${memory.rssRenderedMb} MB after lifting and rendering a flame graph (${memory.rssStartMb} MB at start, peak ${memory.peakRssMb} MB).`];
   const renderMd = ["", `Rendering a synthetic hour at 100 Hz with ${render.stacks} distinct stacks (${render.samples} samples) to SVG: ${render.ms.toFixed(0)} ms, ${render.rects} rectangles, ${(render.bytes / 1024).toFixed(0)} KiB.`];
+  const startupMd = !startup ? [] : ["", `Start-up, median of ${startup.runs} alternating runs (wall clock, spawn to exit; ${costPy?.label}, four threads):`, "",
+    "| command | ms | × node -e 0 |", "|---|---:|---:|",
+    `| node -e 0 | ${startup.nodeMs} | 1 |`, `| wspy --version | ${startup.versionMs} | ${(startup.versionMs / startup.nodeMs).toFixed(2)} |`,
+    `| wspy dump -p PID | ${startup.dumpMs} | ${(startup.dumpMs / startup.nodeMs).toFixed(2)} |`,
+    ...(startup.pyspyDumpMs !== null ? [`| py-spy dump | ${startup.pyspyDumpMs} | ${(startup.pyspyDumpMs / startup.nodeMs).toFixed(2)} |`] : []),
+    ...(startup.austinWhereMs !== null ? [`| austin -w | ${startup.austinWhereMs} | ${(startup.austinWhereMs / startup.nodeMs).toFixed(2)} |`] : []),
+    "", `wspy dump's phases, median ms each: ${startup.phases.map((p) => `${p.name} ${p.ms}`).join(", ")}.`,
+    ...(recordCost ? ["", `\`wspy record -r ${recordCost.rate} -d ${recordCost.seconds}\` on a 50-deep target: ${recordCost.wspyCpuSec} s CPU in all (median of ${recordCost.runs})${recordCost.austinCpuSec !== null ? `, Austin ${recordCost.austinCpuSec} s` : ""}; ${(recordCost.keptShare * 100).toFixed(1)}% of the asked samples kept.`] : [])];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...costMd, ...memMd, ...renderMd].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...costMd, ...startupMd, ...memMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   log(`wrote ${path.join(dir, "report.json")} and report.md`);

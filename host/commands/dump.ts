@@ -10,6 +10,7 @@ import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
 import { Tracer } from "../target/ptrace.js";
 import { ProcessTree } from "../target/proctree.js";
 import { readCmdline } from "../target/proc.js";
+import { traceMark } from "../trace.js";
 
 /** A local variable: its value as Python's repr() writes it (cut short: see README), and
  *  whether it is one of the function's arguments. */
@@ -78,7 +79,9 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
       tracer.attach();
       tracer.pause();
     }
-    return dumpTarget(target, opts);
+    const d = dumpTarget(target, opts);
+    traceMark("sampled");
+    return d;
   } finally {
     if (tracer) {
       tracer.resume();

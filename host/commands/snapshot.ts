@@ -16,8 +16,8 @@ import { readInputFile, quoteText } from "../io/files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
 import { OfflineReader, coreFileView, CoreFileOptions } from "../target/core-file.js";
 import { stderrLine } from "../io/escape.js";
+import { VERSION } from "../version.js";
 
-const WSPY_VERSION = "0.1.0";
 
 export interface SnapshotOptions {
   versionTables?: string[];
@@ -54,7 +54,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
     facts.elf.symbols.forEach((v, i) => { if (v !== 0n) symbols[SYM_NAMES[i]] = hex(v); });
     const header = {
       format: SNAPSHOT_FORMAT,
-      wspy: WSPY_VERSION,
+      wspy: VERSION,
       created: new Date().toISOString(),
       note: "the memory wspy read for one stack dump of every thread: it may contain data of the program",
       pid: info.pid,

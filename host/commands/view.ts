@@ -104,7 +104,10 @@ export async function startViewer(file: string, opts: { port?: number } = {}): P
   }
   if (!assets.has("index.html")) throw new WspyError("INTERNAL", `the speedscope viewer has no index.html in ${dir}`, "reinstall wspy (npm ci)");
   // the server's modules load when a viewer starts, not with every wspy command
-  const [http, { randomBytes }] = await Promise.all([import("node:http"), import("node:crypto")]);
+  // (require, not import(): the bundled command runs as a script, where import() has no loader)
+  const req = createRequire(import.meta.url);
+  const http = req("node:http") as typeof import("node:http");
+  const { randomBytes } = req("node:crypto") as typeof import("node:crypto");
   const token = randomBytes(16).toString("hex");
   const profilePath = `/profile/${token}/${encodeURIComponent(prof.name)}`;
   const cache = new Map<string, Buffer>();
@@ -167,7 +170,7 @@ export async function startViewer(file: string, opts: { port?: number } = {}): P
 
 /** Opens url in the desktop's browser; failures are reported, never fatal. */
 async function openBrowser(url: string, log: (s: string) => void): Promise<void> {
-  const { spawn } = await import("node:child_process");
+  const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
   const [cmd, args] = process.platform === "darwin" ? ["open", [url]]
     : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]]
     : ["xdg-open", [url]];

@@ -3,7 +3,8 @@
 // Must not know: CPython layouts (the core decodes), output formats (renderers render).
 // Source of truth: assembly/index.ts (the exports), assembly/aggregate/intern.ts (table shapes).
 
-import { readFileSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { fileIdentity } from "../io/files.js";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import * as loader from "@assemblyscript/loader";
@@ -12,6 +13,7 @@ import { addressOf } from "../target/reader.js";
 import { WspyError, CoreTrap, isCoreTrap } from "../errors.js";
 import { loadContract, ST_CHAIN, READ_GONE, type ContractExports } from "./contract.js";
 import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "../profile/profile.js";
+import { traceMark } from "../trace.js";
 
 /** The core's exports, typed where the host uses them. */
 export interface CoreExports extends ContractExports {
@@ -216,11 +218,37 @@ export interface LiftOptions {
   threadName?: (i: number) => string;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The package root (build/host/core/../../..). */
-export const PACKAGE_ROOT = path.resolve(here, "..", "..", "..");
+/**
+ * The package root: the nearest folder above this file holding package.json and build/ (this
+ * file is build/host/core/core.js, or a chunk of the bundled command in build/bin/).
+ */
+export const PACKAGE_ROOT = ((): string => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here, i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json")) && existsSync(path.join(dir, "build"))) return dir;
+  }
+  return path.resolve(here, "..", "..", "..");
+})();
 
 let compiled: WebAssembly.Module | null = null;
+let compiledId = "";
+
+/** The identity of the core's WASM file: what a fact cached across runs was found by (host/io/cache.ts). */
+export function coreIdentity(): string {
+  if (!compiledId) compileCore();
+  return compiledId;
+}
+
+function compileCore(): WebAssembly.Module {
+  if (!compiled) {
+    const file = process.env.WSPY_CORE_WASM ?? path.join(PACKAGE_ROOT, "build", "core.wasm");
+    const bytes = readFileSync(file);
+    // the file's identity (not a digest of its bytes: hashing 100 KB costs a one-shot dump)
+    compiledId = fileIdentity(statSync(file));
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
 
 export class Core {
   readonly x: CoreExports;
@@ -233,10 +261,7 @@ export class Core {
   private decoder = new TextDecoder("utf-8");
 
   constructor() {
-    if (!compiled) {
-      const file = process.env.WSPY_CORE_WASM ?? path.join(PACKAGE_ROOT, "build", "core.wasm");
-      compiled = new WebAssembly.Module(readFileSync(file));
-    }
+    compileCore();
     const imports = {
       env: {
         read: (localIov: number, remoteIov: number, count: number): number =>
@@ -252,7 +277,8 @@ export class Core {
         },
       },
     };
-    const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled, imports as loader.Imports);
+    traceMark("core-compiled");
+    const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled!, imports as loader.Imports);
     // the loader wraps each exported function to pass an argument count (rest arguments: an
     // array per call); no export has optional parameters, so the hot path calls them directly
     const x = inst.exports as unknown as Record<string, unknown>;
@@ -263,6 +289,7 @@ export class Core {
     this.x = x as unknown as CoreExports;
     loadContract(this.x);
     this.frameStride = this.x.frameStride();
+    traceMark("core-ready");
   }
 
   setReader(reader: Reader | null): void {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { WspyError } from "../errors.js";
 import { readInputFile, quoteText, jsonProblem } from "../io/files.js";
 import { Core, PACKAGE_ROOT, ST_OK } from "./core.js";
+import { traceMark } from "../trace.js";
 
 export const TABLE_FORMAT = "wspy-version-table/1";
 const TOP_KEYS = ["format", "versions", "source", "python", "capabilities", "offsets"];
@@ -194,6 +195,7 @@ export function loadAllTables(core: Core, extraFiles: string[] = []): TableInfo[
     if (existsSync(dir)) for (const f of jsonFilesIn(dir)) out.push(loadTableFile(core, f, true));
   }
   for (const f of extraFiles) out.push(loadTableFile(core, f, true));
+  traceMark("tables");
   return out;
 }
 

@@ -10,7 +10,7 @@
 // (O_NONBLOCK on a FIFO), fstat(2).
 
 import { openSync, closeSync, fstatSync, statSync, readSync, constants, type Stats } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import { createRequire } from "node:module";
 import { WspyError } from "../errors.js";
 
 const MiB = 1024 * 1024;
@@ -148,6 +148,14 @@ export function openRegular(file: string): OpenInput | OpenFailure {
   }
 }
 
+/**
+ * A file's identity for caching what it holds: device, inode, size, modification and change
+ * times (the change time moves on every write and cannot be set back by the file's owner).
+ */
+export function fileIdentity(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 /** The limit error for kind: one line naming the file, the limit and how to raise it. */
 export function tooLarge(what: string, kind: InputKind, how: string): WspyError {
   return new WspyError("BAD_INPUT", `${what} ${how} the ${sizeText(inputLimit(kind))} limit for a ${kind}`, raiseHint(kind));
@@ -196,6 +204,8 @@ export function readInputFile(file: string, opts: { kind: InputKind; maxBytes?: 
  */
 export function gunzipLimited(bytes: Uint8Array, what: string, kind: InputKind, maxBytes = inputLimit(kind)): Buffer {
   try {
+    // node:zlib loads with the first compressed input, not with every command
+    const { gunzipSync } = createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
     return gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError) {

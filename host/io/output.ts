@@ -12,7 +12,6 @@ import {
   openSync, writeSync, fsyncSync, fchmodSync, fstatSync, closeSync, renameSync, unlinkSync, lstatSync, statSync,
   mkdirSync, accessSync, constants, type Stats,
 } from "node:fs";
-import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { WspyError } from "../errors.js";
@@ -112,9 +111,10 @@ function fileMode(opts: WriteOptions): number {
 }
 
 /** A new private file in dir with an unpredictable name: O_EXCL|O_NOFOLLOW, mode 0600. */
-function createPrivate(dir: string, prefix: string, suffix: string): { fd: number; file: string } {
+export function createPrivate(dir: string, prefix: string, suffix: string): { fd: number; file: string } {
   for (let attempt = 0; ; attempt++) {
-    const file = path.join(dir, `${prefix}${randomBytes(8).toString("hex")}${suffix}`);
+    // Web Crypto's CSPRNG (node:crypto loads only when a file is written: not on a dump's path)
+    const file = path.join(dir, `${prefix}${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(8))).toString("hex")}${suffix}`);
     try {
       return { fd: openSync(file, O_NEW, 0o600), file };
     } catch (e) {
@@ -183,7 +183,7 @@ function keepFolders(): { dir: string; own: boolean }[] {
 }
 
 /** A folder of ours: created 0700 if missing; must be a real folder (not a link) owned by us, closed to others. */
-function ownFolder(dir: string): boolean {
+export function ownFolder(dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);

@@ -11,13 +11,15 @@
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
-import { Core, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
+import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
 import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
 import { loadAllTables, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
-import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../io/files.js";
+import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity } from "../io/files.js";
+import { cacheGet, cachePut } from "../io/cache.js";
+import { traceMark } from "../trace.js";
 
 /** Walks tried at attach before a table is refused (each retries a torn thread 3 times; µs each). */
 const TRIAL_WALKS = 64;
@@ -28,6 +30,7 @@ import {
   SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT, READ_PERM, READ_GONE,
 } from "../core/contract.js";
 export { SYM_NAMES, SYM_COUNT } from "../core/contract.js";
+import { SYM_NAMES } from "../core/contract.js";
 const PAGE = 4096n;
 /**
  * glibc x86-64: offsetof(struct pthread, tid), where a thread's OS id lies for Pythons without
@@ -195,7 +198,7 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
       const o = openRegular(targetPath(pid, file)); // never blocks on a FIFO (host/io/files.ts)
       if (!("fd" in o)) return null; // readMappedFile tries the mapping itself and names the problem
       const st = o.stats, fd = o.fd;
-      return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
+      return { fd, size: st.size, key: fileIdentity(st), close: () => closeSync(fd) };
     },
     threadStates: () => new TaskStates(pid),
     close: () => reader.close(),
@@ -206,13 +209,37 @@ export function procView(pid: number, core: Core, wrapReader?: (reader: Reader, 
 export interface MappedFile {
   fd: number;
   size: number;
-  /** device, inode, size and modification time: the same key means the same bytes */
+  /** fileIdentity (host/io/files.ts): the same key means the same bytes */
   key: string;
   close(): void;
 }
 
 /** ELF facts by file identity: a second process on the same interpreter skips the parse. */
 const ELF_CACHE = new Map<string, ElfFacts>();
+
+/**
+ * The same facts kept across runs (host/io/cache.ts), keyed by the file's identity, the core
+ * that found them and the symbols it looked for: a one-shot dump of a known interpreter reads
+ * its ELF headers not at all. A record that does not fit the shape is a miss.
+ */
+function elfFactsKey(fileKey: string): string {
+  return `${fileKey}|${coreIdentity()}|${SYM_NAMES.join(",")}`;
+}
+function readCachedFacts(fileKey: string): ElfFacts | undefined {
+  const v = cacheGet("elf-facts", elfFactsKey(fileKey)) as Record<string, unknown> | undefined;
+  const hex = (s: unknown): bigint | null => (typeof s === "string" && /^[0-9a-f]{1,16}$/.test(s) ? BigInt(`0x${s}`) : null);
+  if (!v || !Array.isArray(v.symbols) || v.symbols.length !== SYM_NAMES.length) return undefined;
+  const symbols = v.symbols.map(hex);
+  const first = hex(v.firstLoadVaddr), offset = hex(v.firstLoadOffset), runtime = hex(v.pyRuntimeSection);
+  if (symbols.some((s) => s === null) || first === null || offset === null || runtime === null) return undefined;
+  return { symbols: symbols as bigint[], firstLoadVaddr: first, firstLoadOffset: offset, pyRuntimeSection: runtime };
+}
+function keepFacts(fileKey: string, f: ElfFacts): void {
+  const hex = (b: bigint): string => BigInt.asUintN(64, b).toString(16);
+  cachePut("elf-facts", elfFactsKey(fileKey), {
+    symbols: f.symbols.map(hex), firstLoadVaddr: hex(f.firstLoadVaddr), firstLoadOffset: hex(f.firstLoadOffset), pyRuntimeSection: hex(f.pyRuntimeSection),
+  });
+}
 
 /**
  * Cores with the version tables loaded that never used them on a target (an attach that failed
@@ -346,6 +373,7 @@ export class Target {
       try {
         const found = Target.locate(core, view, tables, opts);
         core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
+        traceMark("located");
         return new Target(core, view, found, tables);
       } catch (e) {
         const retriable = e instanceof WspyError && (e.code === "NOT_PYTHON" || e.retriable);
@@ -395,13 +423,18 @@ export class Target {
     if (handle) {
       try {
         const id = Target.objectId(core, handle.key, mod);
-        const cached = keepSymbols ? undefined : ELF_CACHE.get(handle.key);
-        if (cached) return Target.elfObject(id, mod, handle.key, cached, false);
+        const cached = keepSymbols ? undefined : ELF_CACHE.get(handle.key) ?? readCachedFacts(handle.key);
+        if (cached) {
+          ELF_CACHE.set(handle.key, cached);
+          return Target.elfObject(id, mod, handle.key, cached, false);
+        }
         // an ELF file is seen through its first inputLimit("ELF file") bytes at most: the core
         // asks for ranges (headers, section headers, symbol tables) inside that, each read into one buffer
         const size = Math.min(handle.size, inputLimit("ELF file"));
         const ptr = Target.loadElfSparse(core, handle, size);
         const facts = Target.parseObject(core, view, mod, id, ptr, size, handle.size, keepSymbols);
+        traceMark("elf-parsed");
+        if (!ELF_CACHE.has(handle.key)) keepFacts(handle.key, facts);
         ELF_CACHE.set(handle.key, facts);
         return Target.elfObject(id, mod, handle.key, facts, keepSymbols);
       } finally {

@@ -22,7 +22,7 @@ import {
   DETAIL_CORE_OTHER_ARCH, DETAIL_CORE_TRUNCATED, DETAIL_CORE_NO_LOAD, DETAIL_CORE_NEED_MORE,
 } from "../core/contract.js";
 import { SNAPSHOT_MAGIC } from "./snapshot-file.js";
-import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName } from "../io/files.js";
+import { openInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity } from "../io/files.js";
 
 /** The core's core-file exports (assembly/locate/core-file.ts), typed where used. */
 export interface CoreFileExports {
@@ -422,7 +422,7 @@ export class CoreFile {
     const o = openRegular(f.path);
     if (!("fd" in o)) return null;
     const st = o.stats, fd = o.fd;
-    return { fd, size: st.size, key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, close: () => closeSync(fd) };
+    return { fd, size: st.size, key: fileIdentity(st), close: () => closeSync(fd) };
   }
 
   /**

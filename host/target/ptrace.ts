@@ -9,7 +9,7 @@
 // Source of truth: ptrace(2) ("PTRACE_SEIZE", "PTRACE_INTERRUPT", "Group-stop", "Signal-delivery-
 // stop", "PTRACE_LISTEN"), waitpid(2), <sys/ptrace.h> and <sys/wait.h> (request and option numbers).
 
-import { createRequire } from "node:module";
+import { loadKoffi } from "./ffi.js";
 import type koffiType from "koffi";
 import { readdirSync } from "node:fs";
 import { WspyError, permissionHint } from "../errors.js";
@@ -39,7 +39,7 @@ let waitpid: WaitpidFn | null = null;
 let koffi: typeof koffiType;
 function load(): void {
   if (ptrace) return;
-  koffi = createRequire(import.meta.url)("koffi") as typeof koffiType;
+  koffi = loadKoffi();
   const libc = koffi.load("libc.so.6");
   ptrace = libc.func("long ptrace(long request, int pid, intptr_t addr, intptr_t data)") as PtraceFn;
   waitpid = libc.func("int waitpid(int pid, void *status, int options)") as WaitpidFn;

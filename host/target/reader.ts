@@ -4,7 +4,7 @@
 // Must not know: CPython layouts (it moves bytes), what the core does with them.
 // Source of truth: process_vm_readv(2); koffi's documentation (primitive and pointer types).
 
-import { createRequire } from "node:module";
+import { loadKoffi } from "./ffi.js";
 import type koffiType from "koffi";
 import { readStatusOfErrno } from "./errno.js";
 
@@ -27,7 +27,7 @@ let memmoveAddr: ((dst: Uint8Array, src: Uint8Array, n: number) => number) | nul
 
 function loadLibc(): void {
   if (libc) return;
-  koffi = createRequire(import.meta.url)("koffi") as typeof koffiType;
+  koffi = loadKoffi();
   libc = koffi.load("libc.so.6");
   // pointers as intptr_t numbers: user-space addresses fit a double exactly (< 2^47)
   processVmReadv = libc.func("intptr_t process_vm_readv(int pid, intptr_t local_iov, uint64_t liovcnt, intptr_t remote_iov, uint64_t riovcnt, uint64_t flags)") as typeof processVmReadv;

@@ -4,10 +4,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { readFileSync } from "node:fs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, "..", "..");
-export const CLI = path.join(ROOT, "build", "host", "cli.js");
+/** The installed command: package.json's bin (the bundled build/bin/wspy.js), what users run. */
+export const CLI = path.join(ROOT, JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).bin.wspy);
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
 
 /**
@@ -79,7 +81,6 @@ export function startFixture(python, fixture, args = [], opts = {}) {
 }
 
 /** Line numbers of `# @mark NAME` comments in a fixture: {NAME: line}. */
-import { readFileSync } from "node:fs";
 export function marks(fixture) {
   const out = {};
   readFileSync(path.join(FIXTURES, fixture), "utf8").split("\n").forEach((l, i) => {
