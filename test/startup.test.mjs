@@ -7,13 +7,14 @@
 //    from the cache (no ELF parse) prints exactly what a dump that parsed printed, and what one
 //    with the cache off (WSPY_NO_CACHE=1) prints;
 //  - the CLI's compiled code is kept too (V8's code cache): the second run uses it; a record
-//    V8 rejects (garbage after a good header) is compiled afresh and written again;
+//    V8 rejects (garbage after a good header) is compiled afresh and written again; of the code
+//    records of other keys (old builds, other Nodes) only the newest are kept;
 //  - the cache folder is private (0700, records 0600); a record that is garbage, or whose key is
 //    another file's, is a miss (parsed again, and rewritten); a link planted where a record goes
 //    is replaced, never followed (the file it points to is unchanged); a folder others may write
 //    to is never used. Timings are the bench's (`npm run bench`, part "startup"), never asserted.
 import t from "tap";
-import { readFileSync, writeFileSync, readdirSync, statSync, lstatSync, symlinkSync, chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, readdirSync, statSync, lstatSync, symlinkSync, chmodSync, existsSync, mkdirSync, rmSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { wspy, startFixture, CLI, ROOT } from "./helpers/run.mjs";
 import { EXPECTED_PYTHONS, findPythons, findByLabel, missingReason } from "./helpers/pythons.mjs";
@@ -91,6 +92,17 @@ t.test("the cache of ELF facts", async (t) => {
   t.same(framesOf(rejected.stdout), expected, "a code cache V8 rejects: the same stacks");
   t.ok(readFileSync(codeFile).length > head + 4096 || !readFileSync(codeFile).subarray(head).equals(Buffer.alloc(4096, 0x5a)), "a code cache V8 rejects is written again");
   t.match(traceOf((await run()).stderr), /code-cached=/, "and used by the next run");
+  // code records of other keys (an old build's, another Node's): the newest four are kept
+  for (let i = 0; i < 6; i++) {
+    const old = path.join(cache, `code-${String(i).padStart(16, "0")}.bin`);
+    writeFileSync(old, "old", { mode: 0o600 });
+    const at = new Date(Date.now() - (i + 1) * 60_000);
+    utimesSync(old, at, at);
+  }
+  rmSync(codeFile); // the next run writes its record again, and prunes
+  t.equal((await run()).code, 0, "with six old code records: the dump exits 0");
+  t.same(codeRecords().sort(), [path.basename(codeFile), ...[0, 1, 2].map((i) => `code-${String(i).padStart(16, "0")}.bin`)].sort(),
+    "its own record and the three newest old ones are kept, the older ones removed");
 
   // garbage, and a record of another file's key, are misses; the record is written again
   const rec = path.join(cache, records()[0]);

@@ -8,7 +8,7 @@
 // Must not know: what the facts mean (callers give a kind, a key and a JSON value).
 // Source of truth: README "Files wspy reads and writes"; open(2) (O_EXCL|O_NOFOLLOW).
 
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createPrivate, ownFolder } from "./output.js";
@@ -110,9 +110,22 @@ export function cachePut(kind: string, key: string, value: unknown): void {
   writeRecord(kind, key, ".json", Buffer.from(JSON.stringify({ format: FORMAT, kind, key, value }) + "\n", "utf8"));
 }
 
-/** Keeps bytes for (kind, key) (after a header naming them), replacing what was kept; silent when it cannot. */
-export function cachePutBytes(kind: string, key: string, bytes: Uint8Array): void {
+/**
+ * Keeps bytes for (kind, key) (after a header naming them), replacing what was kept; silent when
+ * it cannot. Large records are kept for the newest keep keys of their kind: the others (an old
+ * build's, another Node's) are removed.
+ */
+export function cachePutBytes(kind: string, key: string, bytes: Uint8Array, keep = 4): void {
   writeRecord(kind, key, ".bin", Buffer.concat([Buffer.from(`${FORMAT}\0${kind}\0${key}\0`, "utf8"), bytes]));
+  const dir = cacheFolder();
+  if (!dir) return;
+  try {
+    const mine = readdirSync(dir).filter((f) => f.startsWith(`${kind}-`) && f.endsWith(".bin"))
+      .map((f) => ({ f, at: lstatSync(path.join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
+    for (const { f } of mine.slice(keep)) unlinkSync(path.join(dir, f));
+  } catch {
+    // another wspy removed them first: nothing to do
+  }
 }
 
 function writeRecord(kind: string, key: string, ext: string, bytes: Buffer): void {
