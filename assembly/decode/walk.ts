@@ -544,7 +544,9 @@ export function walkSample(): i32 {
         else { unchecked(slotVerifyQ[i] = -1); unchecked(slotVerifyTsQ[i] = -1); }
         if (rs == ERR_GONE || rs == ERR_PERM) return -rs;
         if (rs == OK) { st = OK; break; }
-        if (rs != ERR_TORN) st = rs;
+        // a walk that decoded once and then tore, or broke its chain while read again, is a
+        // stack that changed while read (ERR_TORN), not a broken one: its first decode worked
+        if (rs != ERR_TORN && rs != ERR_CHAIN) st = rs;
       }
       speculate = true;
     }
