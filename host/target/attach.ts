@@ -23,6 +23,9 @@ import { traceMark } from "../trace.js";
 
 /** Walks tried at attach before a table is refused (each retries a torn thread 3 times; µs each). */
 const TRIAL_WALKS = 64;
+/** After TRIAL_WALKS failed walks of a live process, how long to go on trying (ms), a walk every 2 ms. */
+const TRIAL_SPAN_MS = 300;
+const TRIAL_WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 // the symbol ids of assembly/locate/elf.ts, and their names (snapshot headers name them), from the core's description
 import {
@@ -717,8 +720,17 @@ export class Target {
     let lastBad = 0;
     // a live stack that changes fast (a recursion going up and down on 2.7–3.10, whose freed frame
     // objects fail the chain's proof) can fail 8 walks in a row on a loaded machine (seen: 2 dumps
-    // of 43): a matching table decodes one walk of many, a wrong one none, so try enough of them
-    for (let attempt = 0; attempt < TRIAL_WALKS; attempt++) {
+    // of 43): a matching table decodes one walk of many, a wrong one none, so try enough of them;
+    // then, for a live process, more walks 2 ms apart for TRIAL_SPAN_MS (a target descheduled in
+    // the middle of a call fails every walk of a burst the same way: seen once in CI on 3.9)
+    let spanEnd = 0;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= TRIAL_WALKS) {
+        if (view.kind !== "process") break;
+        if (spanEnd === 0) spanEnd = Date.now() + TRIAL_SPAN_MS;
+        if (Date.now() >= spanEnd) break;
+        Atomics.wait(TRIAL_WAIT, 0, 0, 2);
+      }
       const n = core.x.walkSample();
       if (n < 0) {
         if (-n === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `${what} exited`, "");
