@@ -8,11 +8,11 @@
 // README ("Core dumps and snapshots").
 
 import { Core } from "../core/core.js";
-import { Target, ProcessView, RecordedAttach, ElfFacts, SYM_NAMES, SYM_COUNT, ThreadStates } from "../target/attach.js";
+import { Target, ProcessView, RecordedAttach, ElfFacts, ThreadStates, elfFactsToJson, elfFactsFromJson, hexAddress, parseHexAddress } from "../target/attach.js";
 import { dumpTarget, DumpResult } from "./dump.js";
 import { exportTable } from "../core/tables.js";
 import { WspyError } from "../errors.js";
-import { readInputFile, quoteText } from "../io/files.js";
+import { readInputFile } from "../io/files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
 import { OfflineReader, coreFileView, CoreFileOptions } from "../target/core-file.js";
 import { stderrLine } from "../io/escape.js";
@@ -35,10 +35,6 @@ export interface SnapshotResult {
   memoryBytes: number;
 }
 
-function hex(v: bigint): string {
-  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
-}
-
 /** Records one dump of process pid: what was read, and the facts attach found. */
 export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   let recorder: RecordingReader | null = null;
@@ -50,8 +46,6 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
   try {
     const d = dumpTarget(target, { locals: opts.locals });
     const info = target.info, facts = target.facts;
-    const symbols: Record<string, string> = {};
-    facts.elf.symbols.forEach((v, i) => { if (v !== 0n) symbols[SYM_NAMES[i]] = hex(v); });
     const header = {
       format: SNAPSHOT_FORMAT,
       wspy: VERSION,
@@ -65,13 +59,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
       versionHex: info.versionHex,
       tableSource: info.tableSource,
       table: JSON.parse(exportTable(target.core, info.tableId, info.versionHex, info.tableSource, info.version)),
-      elf: {
-        symbols,
-        firstLoadVaddr: hex(facts.elf.firstLoadVaddr),
-        firstLoadOffset: hex(facts.elf.firstLoadOffset),
-        pyRuntimeSection: hex(facts.elf.pyRuntimeSection),
-      },
-      bias: hex(facts.bias),
+      elf: elfFactsToJson(facts.elf),
+      bias: hexAddress(facts.bias),
       locals: opts.locals ?? 0,
       threads: d.threads.map((t) => ({ tid: t.tid, active: t.active, name: t.name })),
     };
@@ -90,8 +79,9 @@ function damaged(file: string, what: string): WspyError {
 }
 
 function bigHex(file: string, v: unknown, field: string): bigint {
-  if (typeof v !== "string" || !/^-?0x[0-9a-f]{1,16}$/i.test(v)) throw damaged(file, `header field ${field} must be a hex address like "0x7f00"`);
-  return v.startsWith("-") ? -BigInt(v.slice(1)) : BigInt(v);
+  const a = parseHexAddress(v);
+  if (a === null) throw damaged(file, `header field ${field} must be a hex address like "0x7f00"`);
+  return a;
 }
 
 function str(file: string, v: unknown, field: string): string {
@@ -117,19 +107,7 @@ export interface SnapshotInfo {
 export function snapshotInfo(file: string, h: Record<string, unknown>): SnapshotInfo {
   const command = h.command;
   if (!Array.isArray(command) || !command.every((c) => typeof c === "string")) throw damaged(file, "header field command must be a list of strings");
-  const elf = h.elf as Record<string, unknown>;
-  if (typeof elf !== "object" || elf === null || Array.isArray(elf)) throw damaged(file, "header field elf must be an object");
-  const symsIn = elf.symbols as Record<string, unknown>;
-  if (typeof symsIn !== "object" || symsIn === null || Array.isArray(symsIn)) throw damaged(file, "header field elf.symbols must be an object");
-  for (const k of Object.keys(symsIn)) if (!(SYM_NAMES as readonly string[]).includes(k)) throw damaged(file, `header field elf.symbols.${quoteText(k)} is not a symbol wspy uses`);
-  const symbols: bigint[] = [];
-  for (let i = 0; i < SYM_COUNT; i++) symbols.push(SYM_NAMES[i] in symsIn ? bigHex(file, symsIn[SYM_NAMES[i]], `elf.symbols.${SYM_NAMES[i]}`) : 0n);
-  const facts: ElfFacts = {
-    symbols,
-    firstLoadVaddr: bigHex(file, elf.firstLoadVaddr, "elf.firstLoadVaddr"),
-    firstLoadOffset: bigHex(file, elf.firstLoadOffset, "elf.firstLoadOffset"),
-    pyRuntimeSection: bigHex(file, elf.pyRuntimeSection, "elf.pyRuntimeSection"),
-  };
+  const facts: ElfFacts = elfFactsFromJson(h.elf, (what) => { throw damaged(file, `header field ${what}`); });
   const table = h.table;
   if (typeof table !== "object" || table === null || Array.isArray(table)) throw damaged(file, "header field table must be a version table (an object)");
   const threadsIn = h.threads;

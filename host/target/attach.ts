@@ -17,7 +17,7 @@ import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
 import { loadAllTables, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
-import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity } from "../io/files.js";
+import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity, quoteText } from "../io/files.js";
 import { cacheGet, cachePut } from "../io/cache.js";
 import { traceMark } from "../trace.js";
 
@@ -30,10 +30,9 @@ const TRIAL_WAIT = new Int32Array(new SharedArrayBuffer(4));
 // the symbol ids of assembly/locate/elf.ts, and their names (snapshot headers name them), from the core's description
 import {
   SYM_PY_RUNTIME, SYM_PY_VERSION, SYM_INTERP_HEAD, SYM_THREADSTATE_CURRENT, SYM_PYCODE_TYPE, SYM_VERSION_BUFFER,
-  SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT, READ_PERM, READ_GONE,
+  SYM_UNICODE_TYPE, SYM_STRING_TYPE, SYM_BYTES_TYPE, SYM_COUNT, SYM_NAMES, READ_PERM, READ_GONE,
 } from "../core/contract.js";
 export { SYM_NAMES, SYM_COUNT } from "../core/contract.js";
-import { SYM_NAMES } from "../core/contract.js";
 const PAGE = 4096n;
 /**
  * glibc x86-64: offsetof(struct pthread, tid), where a thread's OS id lies for Pythons without
@@ -229,19 +228,54 @@ function elfFactsKey(fileKey: string): string {
   return `${fileKey}|${coreIdentity()}|${SYM_NAMES.join(",")}`;
 }
 function readCachedFacts(fileKey: string): ElfFacts | undefined {
-  const v = cacheGet("elf-facts", elfFactsKey(fileKey)) as Record<string, unknown> | undefined;
-  const hex = (s: unknown): bigint | null => (typeof s === "string" && /^[0-9a-f]{1,16}$/.test(s) ? BigInt(`0x${s}`) : null);
-  if (!v || !Array.isArray(v.symbols) || v.symbols.length !== SYM_NAMES.length) return undefined;
-  const symbols = v.symbols.map(hex);
-  const first = hex(v.firstLoadVaddr), offset = hex(v.firstLoadOffset), runtime = hex(v.pyRuntimeSection);
-  if (symbols.some((s) => s === null) || first === null || offset === null || runtime === null) return undefined;
-  return { symbols: symbols as bigint[], firstLoadVaddr: first, firstLoadOffset: offset, pyRuntimeSection: runtime };
+  const v = cacheGet("elf-facts", elfFactsKey(fileKey));
+  if (v === undefined) return undefined;
+  try {
+    return elfFactsFromJson(v, (what) => { throw new Error(what); });
+  } catch {
+    return undefined;
+  }
 }
 function keepFacts(fileKey: string, f: ElfFacts): void {
-  const hex = (b: bigint): string => BigInt.asUintN(64, b).toString(16);
-  cachePut("elf-facts", elfFactsKey(fileKey), {
-    symbols: f.symbols.map(hex), firstLoadVaddr: hex(f.firstLoadVaddr), firstLoadOffset: hex(f.firstLoadOffset), pyRuntimeSection: hex(f.pyRuntimeSection),
-  });
+  cachePut("elf-facts", elfFactsKey(fileKey), elfFactsToJson(f));
+}
+
+/** An address as JSON holds it (a snapshot's header, the cache): "0x7f00", "-0x…" below zero. */
+export function hexAddress(v: bigint): string {
+  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+}
+/** hexAddress's text back, or null when v is not one. */
+export function parseHexAddress(v: unknown): bigint | null {
+  if (typeof v !== "string" || !/^-?0x[0-9a-f]{1,16}$/i.test(v)) return null;
+  return v.startsWith("-") ? -BigInt(v.slice(1)) : BigInt(v);
+}
+
+/** ElfFacts as JSON (a snapshot's header field elf, the cache's records): symbols by name, the absent ones left out. */
+export interface ElfFactsJson { symbols: Record<string, string>; firstLoadVaddr: string; firstLoadOffset: string; pyRuntimeSection: string }
+export function elfFactsToJson(f: ElfFacts): ElfFactsJson {
+  const symbols: Record<string, string> = {};
+  f.symbols.forEach((v, i) => { if (v !== 0n) symbols[SYM_NAMES[i]] = hexAddress(v); });
+  return { symbols, firstLoadVaddr: hexAddress(f.firstLoadVaddr), firstLoadOffset: hexAddress(f.firstLoadOffset), pyRuntimeSection: hexAddress(f.pyRuntimeSection) };
+}
+/**
+ * ElfFacts from elfFactsToJson's shape, checked strictly: bad(what) is called (and throws) with the
+ * first problem, its field named from "elf" ("elf.symbols.X must be …").
+ */
+export function elfFactsFromJson(v: unknown, bad: (what: string) => never): ElfFacts {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad("elf must be an object");
+  const elf = v as Record<string, unknown>;
+  const symsIn = elf.symbols as Record<string, unknown>;
+  if (typeof symsIn !== "object" || symsIn === null || Array.isArray(symsIn)) bad("elf.symbols must be an object");
+  for (const k of Object.keys(symsIn)) if (!(SYM_NAMES as readonly string[]).includes(k)) bad(`elf.symbols.${quoteText(k)} is not a symbol wspy uses`);
+  const address = (x: unknown, field: string): bigint => parseHexAddress(x) ?? bad(`${field} must be a hex address like "0x7f00"`);
+  const symbols: bigint[] = [];
+  for (let i = 0; i < SYM_COUNT; i++) symbols.push(SYM_NAMES[i] in symsIn ? address(symsIn[SYM_NAMES[i]], `elf.symbols.${SYM_NAMES[i]}`) : 0n);
+  return {
+    symbols,
+    firstLoadVaddr: address(elf.firstLoadVaddr, "elf.firstLoadVaddr"),
+    firstLoadOffset: address(elf.firstLoadOffset, "elf.firstLoadOffset"),
+    pyRuntimeSection: address(elf.pyRuntimeSection, "elf.pyRuntimeSection"),
+  };
 }
 
 /**
