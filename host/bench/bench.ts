@@ -12,7 +12,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 import { Target } from "../target/attach.js";
 import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js";
 import { benchRender } from "./render.js";
-import { CLI, benchStartup, benchRecordCost, StartupRow, RecordCostRow } from "./startup.js";
+import { CLI, benchStartup, benchRecordCost, median, StartupRow, RecordCostRow } from "./startup.js";
 
 interface Python { label: string; version: string; path: string }
 interface Row {
@@ -127,10 +127,6 @@ function cpuOf(args: string[]): { cpu: number; ok: boolean } {
   return { cpu: m ? +m[1] + +m[2] : NaN, ok: r.status === 0 };
 }
 
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1] : NaN;
-};
 const REPEATS = Number(process.env.WSPY_BENCH_REPEATS ?? 3);
 
 interface CostRow {

@@ -17,7 +17,8 @@ import { PACKAGE_ROOT } from "../core/core.js";
 export const CLI = path.join(PACKAGE_ROOT, JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")).bin.wspy as string);
 const RUNS = Number(process.env.WSPY_BENCH_STARTUP_RUNS ?? 21);
 
-const median = (xs: number[]): number => {
+/** The median of the finite values (NaN when none). */
+export const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? s[s.length >> 1] : NaN;
 };

@@ -261,7 +261,7 @@ export class Core {
   private decoder = new TextDecoder("utf-8");
 
   constructor() {
-    compileCore();
+    const compiledModule = compileCore();
     const imports = {
       env: {
         read: (localIov: number, remoteIov: number, count: number): number =>
@@ -278,7 +278,7 @@ export class Core {
       },
     };
     traceMark("core-compiled");
-    const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiled!, imports as loader.Imports);
+    const inst = loader.instantiateSync<CoreExports & Record<string, unknown>>(compiledModule, imports as loader.Imports);
     // the loader wraps each exported function to pass an argument count (rest arguments: an
     // array per call); no export has optional parameters, so the hot path calls them directly
     const x = inst.exports as unknown as Record<string, unknown>;

@@ -2,16 +2,16 @@
 // run need not parse it again): $WSPY_CACHE_DIR, else $XDG_CACHE_HOME/wspy, else ~/.cache/wspy.
 // Each record is one file named by a hash of its key (JSON, or bytes after a header), and holds
 // its key: a record whose key differs, that is not a regular file of ours, or that does not
-// parse, is a miss. Deleting the
-// folder is always safe (WSPY_NO_CACHE=1: never read or written). Writes are atomic, private
-// (0600 in a 0700 folder owned by us, checked) and never follow a link; any failure is silent.
-// Must not know: what the facts mean (callers give a kind, a key and a JSON value).
-// Source of truth: README "Files wspy reads and writes"; open(2) (O_EXCL|O_NOFOLLOW).
+// parse, is a miss. Deleting the folder is always safe (WSPY_NO_CACHE=1: never read or
+// written). Writes are atomic, private (0600 in a 0700 folder owned by us, checked) and never
+// follow a link; any failure is silent.
+// Must not know: what the facts mean (callers give a kind, a key and a value).
+// Source of truth: README "Security" ("A private cache"); open(2) (O_EXCL|O_NOFOLLOW).
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createPrivate, ownFolder } from "./output.js";
+import { createPrivate, ownFolder, writeAll } from "./output.js";
 
 const FORMAT = "wspy-cache/1";
 /** A facts record is a few KB, a code cache a few hundred: anything larger is not one of ours. */
@@ -39,10 +39,10 @@ function recordFile(dir: string, kind: string, key: string, ext: string): string
 }
 
 /**
- * FNV-1a, 64 bits, as 16 hex digits: names a record (which holds its whole key, checked on read)
- * or identifies a file's bytes. Not a cryptographic hash: node:crypto costs a start-up its load.
+ * FNV-1a, 64 bits, as 16 hex digits: names a record (which holds its whole key, checked on
+ * read). Not a cryptographic hash: node:crypto costs a start-up its load.
  */
-export function digest64(bytes: Uint8Array): string {
+function digest64(bytes: Uint8Array): string {
   // two 32-bit lanes of the 64-bit state: h = (h ^ b) * 0x100000001b3 mod 2^64
   let hi = 0xcbf29ce4, lo = 0x84222325;
   for (let i = 0; i < bytes.length; i++) {
@@ -97,11 +97,16 @@ export function cacheGet(kind: string, key: string): unknown {
   }
 }
 
+/** What a bytes record starts with: the format, its kind and its key, each ended by NUL. */
+function bytesHeader(kind: string, key: string): Buffer {
+  return Buffer.from(`${FORMAT}\0${kind}\0${key}\0`, "utf8");
+}
+
 /** The bytes kept for (kind, key) by cachePutBytes, or undefined. */
 export function cacheGetBytes(kind: string, key: string): Buffer | undefined {
   const buf = readRecord(kind, key, ".bin");
   if (!buf) return undefined;
-  const head = Buffer.from(`${FORMAT}\0${kind}\0${key}\0`, "utf8");
+  const head = bytesHeader(kind, key);
   return buf.length >= head.length && buf.subarray(0, head.length).equals(head) ? buf.subarray(head.length) : undefined;
 }
 
@@ -116,7 +121,7 @@ export function cachePut(kind: string, key: string, value: unknown): void {
  * build's, another Node's) are removed.
  */
 export function cachePutBytes(kind: string, key: string, bytes: Uint8Array, keep = 4): void {
-  writeRecord(kind, key, ".bin", Buffer.concat([Buffer.from(`${FORMAT}\0${kind}\0${key}\0`, "utf8"), bytes]));
+  writeRecord(kind, key, ".bin", Buffer.concat([bytesHeader(kind, key), bytes]));
   const dir = cacheFolder();
   if (!dir) return;
   try {
@@ -137,8 +142,7 @@ function writeRecord(kind: string, key: string, ext: string, bytes: Buffer): voi
     const made = createPrivate(dir, `.${kind}.`, ".tmp");
     tmp = made.file;
     try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(made.fd, bytes, off, bytes.length - off);
+      writeAll(made.fd, bytes);
     } finally {
       closeSync(made.fd);
     }

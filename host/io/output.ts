@@ -92,7 +92,7 @@ export function checkWritable(file: string): void {
 }
 
 /** Writes all of data to fd (retrying short writes and a non-blocking descriptor's EAGAIN). */
-function writeAll(fd: number, data: Uint8Array): void {
+export function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   let waits = 0;
   while (off < data.length) {

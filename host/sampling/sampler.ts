@@ -124,9 +124,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 /** A cell nobody notifies: Atomics.wait on it is a precise sleep that burns no CPU. */
 const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
-/** The longest the event loop goes without a turn while sampling, ms (signals, child exits, top's keys). */
 /** Ticks a late schedule may be behind and still be made up (see the sampling loop). */
 const MAX_BEHIND_TICKS = 3;
+/** The longest the event loop goes without a turn while sampling, ms (signals, child exits, top's keys). */
 const YIELD_MS = 25;
 /** Waits longer than this go through the event loop's timers; shorter ones block precisely, ms. */
 const TIMER_WAIT_MS = 50;
