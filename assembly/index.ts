@@ -14,7 +14,7 @@ export {
 } from "./locate/elf";
 export * from "./locate/core-file";
 export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableCap, tableCount } from "./python/tables";
-export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, registryInspectRuntime, registryRuntimeVersion, registryRuntimeHasDebugOffsets, registryVersionFromPyVersion, registryVersionFromBanner, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
+export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, registryInspectRuntime, registryRuntimeVersion, registryRuntimeHasDebugOffsets, registryRuntimeFreeThreaded, registryVersionFromPyVersion, registryVersionFromBanner, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
   walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,

@@ -10,7 +10,7 @@ import { readRemote } from "../io";
 import { OK, ERR_CHAIN, ERR_LIMIT, ERR_NO_MEMORY, fail, lastErrorCode } from "../status";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { O, frameModel, lineFormat, frameSkip, tagMask, chainEnd } from "../python/active";
+import { O, frameModel, lineFormat, frameSkip, tagMask, chainEnd, bytecodeModel } from "../python/active";
 import { rangeInside } from "../util/bounds";
 import { LINE_TABLE_310 } from "./line-table";
 import { qAddr, qOk } from "./read-queue";
@@ -141,10 +141,34 @@ export function walkFrameObjects(addr: u64): i32 {
   return depth;
 }
 
+/** The most copies of a code object's bytecode followed (one per thread that ran it). */
+const MAX_TLBC_INDEX: i32 = 1 << 16;
+const TLBC_BUF: usize = memory.data(8, 8);
+
+/**
+ * Free-threaded 3.14+: the start of copy idx of the bytecode of the code object at code
+ * (`co_tlbc->entries[idx]`, a `_PyCodeArray {Py_ssize_t size; char *entries[size]}`), or 0 when
+ * it cannot be read. Two reads; only frames of threads running their own copy (idx != 0) pay.
+ * Source: Include/internal/pycore_code.h (_PyCodeArray), pycore_frame.h (_PyFrame_GetBytecode).
+ */
+function readTlbcBase(code: u64, idx: i32): u64 {
+  if (idx <= 0 || idx >= MAX_TLBC_INDEX) return 0;
+  if (readRemote(code + <u64>O[F.F_CODE_CO_TLBC], TLBC_BUF, 8) != OK) return 0;
+  const arr = load<u64>(TLBC_BUF);
+  if (arr == 0 || arr > 0xfffffffffff00000) return 0;
+  if (readRemote(arr, TLBC_BUF, 8) != OK) return 0;
+  const size = load<i64>(TLBC_BUF);
+  if (size <= <i64>idx || size > <i64>MAX_TLBC_INDEX) return 0;
+  if (readRemote(arr + 8 + (<u64>idx << 3), TLBC_BUF, 8) != OK) return 0;
+  return load<u64>(TLBC_BUF);
+}
+
 export function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
   let depth = 0;
   const oPrev = O[F.F_IFRAME_PREVIOUS], oExec = O[F.F_IFRAME_EXECUTABLE], oInstr = O[F.F_IFRAME_INSTR_PTR],
     oOwner = O[F.F_IFRAME_OWNER];
+  // free-threaded 3.14+: a frame's instr_ptr may point into its thread's own bytecode copy
+  const oTlbc = bytecodeModel == C.BYTECODE_THREAD_LOCAL ? O[F.F_IFRAME_TLBC_INDEX] : -1;
   const adaptive = <u64>O[F.F_CODE_CO_CODE_ADAPTIVE];
   let last: u64 = 0;
   let lastOwner: u8 = 0xff;
@@ -164,7 +188,12 @@ export function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     const code = load<u64>(p + <usize>oExec) & tagMask;
     if (code == 0) { addr = prev; continue; } // a frame being pushed or torn down
     const instr = load<u64>(p + <usize>oInstr);
-    const units = (<i64>instr - <i64>(code + adaptive)) >> 1;
+    let base = code + adaptive;
+    if (oTlbc >= 0) {
+      const idx = load<i32>(p + <usize>oTlbc);
+      if (idx != 0) base = readTlbcBase(code, idx);
+    }
+    const units = base == 0 ? -1 : (<i64>instr - <i64>base) >> 1;
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = units < 0 || units > 0x3fffffff ? -1 : <i32>units);

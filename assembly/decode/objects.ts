@@ -51,6 +51,8 @@ const TPFLAGS_MANAGED_DICT: u64 = 1 << 4;
 const TPFLAGS_INLINE_VALUES: u64 = 1 << 2;
 /** MANAGED_DICT_OFFSET: -3 * sizeof(PyObject *) in default (GIL) builds, 3.11–3.15. */
 const MANAGED_DICT_OFFSET: u64 = 24;
+/** MANAGED_DICT_OFFSET in free-threaded builds (no PyGC_Head before objects): -1 * sizeof(PyObject *). */
+const MANAGED_DICT_OFFSET_FT: u64 = 8;
 /** 3.11 _PyObject_ValuesPointer: -4 * sizeof(PyObject *). */
 const MANAGED_VALUES_OFFSET_311: u64 = 32;
 /** PYLONG_BITS_IN_DIGIT on 64-bit builds: sys.int_info.bits_per_digit = 30 on all 12 interpreters. */
@@ -763,7 +765,7 @@ export function readAttr(obj: u64, name: string): u64 {
       if ((w & 1) != 0) values = w + 1; // stored as values - 1 (_PyDictOrValues_SetValues)
       else dict = w;
     } else {
-      dict = objReadWord(obj - MANAGED_DICT_OFFSET);
+      dict = objReadWord(obj - (managedDict == C.MANAGED_DICT_INLINE_FT ? MANAGED_DICT_OFFSET_FT : MANAGED_DICT_OFFSET));
       if (wordSt != OK) { lookupSt = wordSt; return 0; }
       if (dict == 0 && (flags & TPFLAGS_INLINE_VALUES) != 0) {
         const basic = tcBasic[slot];

@@ -2,15 +2,15 @@
 // read remotely, decoded to UTF-8 locally and interned.
 // Must not know: versions (the string model and offsets come from the active table).
 // Source of truth: CPython Include/cpython/unicodeobject.h (PyASCIIObject state bits, identical
-// 3.3–3.15) and Include/stringobject.h (2.7); docs/cpython-layouts.md §4.5.
+// 3.3–3.15 in default builds; free-threaded 3.14+ moves them up a byte) and Include/stringobject.h (2.7); docs/cpython-layouts.md §4.5.
 
 import { readRemote } from "../io";
 import { OK, ERR_LIMIT, ERR_CHAIN, ERR_TABLE, fail } from "../status";
 import { fitsIn } from "../util/bounds";
 import { internString } from "../aggregate/intern";
 import * as F from "../python/fields";
-import { STRING_MODEL_PYSTRING } from "../python/capabilities";
-import { O as o, stringModel as activeStringModel } from "../python/active";
+import { STRING_MODEL_PYSTRING, STRING_STATE_INTERNED_BYTE } from "../python/capabilities";
+import { O as o, stringModel as activeStringModel, stringState as activeStringState } from "../python/active";
 
 /** Longest name decoded, in code points; longer names are cut (never a failure). */
 export const MAX_NAME_CHARS: i32 = 4096;
@@ -24,6 +24,8 @@ const UTF8: usize = memory.data(MAX_NAME_CHARS * 4, 16);
 
 // the active table's string offsets, taken from python/active.ts at attach (configureStrings)
 let stringModel: i32 = 1;
+// the bit where `kind` starts in the state word (compact and ascii follow it)
+let kindShift: u32 = 2;
 let uniState: i32 = 32, uniLength: i32 = 16, uniAsciiSize: i32 = 48, uniCompactSize: i32 = 72, uniData: i32 = 72;
 let bytesSize: i32 = 16, bytesSval: i32 = 32;
 let obType: i32 = 8;
@@ -44,6 +46,7 @@ let headersFit: bool = true;
 export function configureStrings(): void {
   const model = activeStringModel;
   stringModel = model;
+  kindShift = activeStringState == STRING_STATE_INTERNED_BYTE ? 8 : 2;
   // every header field is loaded from HEADER: a table (a plugin, or a 3.13+ target's own
   // _Py_DebugOffsets) whose headers do not fit is refused at each read, never overrun
   headersFit = fitsIn(o[F.F_PYOBJECT_OB_TYPE], 8, HEADER_MAX);
@@ -144,9 +147,9 @@ export function readName(addr: u64): i32 {
   if (length < 0) { fail(ERR_CHAIN, 3, addr); return -1; }
   if (length > <i64>MAX_NAME_CHARS) length = MAX_NAME_CHARS;
   const n = <i32>length;
-  const kind = <i32>((state >> 2) & 7);
-  const compact = (state >> 5) & 1;
-  const ascii = (state >> 6) & 1;
+  const kind = <i32>((state >> kindShift) & 7);
+  const compact = (state >> (kindShift + 3)) & 1;
+  const ascii = (state >> (kindShift + 4)) & 1;
   if (kind != 1 && kind != 2 && kind != 4) { fail(ERR_CHAIN, 4, addr); return -1; }
   let dataAddr: u64;
   if (compact) dataAddr = addr + <u64>(ascii ? uniAsciiSize : uniCompactSize);

@@ -70,7 +70,7 @@ export function walkAttach(tableId: i32, runtime: u64, interpHead: u64, tstateCu
   if (frameModel == C.FRAME_MODEL_FRAME_OBJECT) {
     frameLen = windowEnd([F.F_FRAME_F_BACK, F.F_FRAME_F_CODE, F.F_FRAME_F_LASTI]);
   } else {
-    frameLen = windowEnd([F.F_IFRAME_PREVIOUS, F.F_IFRAME_EXECUTABLE, F.F_IFRAME_INSTR_PTR, F.F_IFRAME_OWNER]);
+    frameLen = windowEnd([F.F_IFRAME_PREVIOUS, F.F_IFRAME_EXECUTABLE, F.F_IFRAME_INSTR_PTR, F.F_IFRAME_OWNER, F.F_IFRAME_TLBC_INDEX]);
   }
   const codeWindowOk = codeCacheWindow(codeType);
   // the interpreter window: the thread list head, and the GIL where the interpreter holds it

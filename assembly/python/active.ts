@@ -29,6 +29,8 @@ export let chainEnd: i32 = 0;
 export let dictModel: i32 = 0;
 export let managedDict: i32 = 0;
 export let longModel: i32 = 0;
+export let stringState: i32 = 0;
+export let bytecodeModel: i32 = 0;
 export let tagBits: i32 = 0;
 /** The mask that clears a tagged pointer's tag bits. */
 export let tagMask: u64 = ~(<u64>0);
@@ -48,6 +50,8 @@ export function activeSet(tableId: i32): i32 {
   dictModel = t.caps[C.CAP_DICT_MODEL];
   managedDict = t.caps[C.CAP_MANAGED_DICT];
   longModel = t.caps[C.CAP_LONG_MODEL];
+  stringState = t.caps[C.CAP_STRING_STATE];
+  bytecodeModel = t.caps[C.CAP_BYTECODE];
   tagBits = t.caps[C.CAP_POINTER_TAG_BITS];
   tagMask = ~((<u64>1 << <u64>tagBits) - 1);
   activeTableId = tableId;

@@ -15,15 +15,18 @@ export const CAP_CHAIN_END = 8;        // what a complete frame chain ends at
 export const CAP_DICT_MODEL = 9;       // dict layout (thread names, --locals)
 export const CAP_MANAGED_DICT = 10;    // where an instance keeps its attributes without a dict pointer
 export const CAP_LONG_MODEL = 11;      // how ints are stored
-export const CAP_COUNT = 12;
+export const CAP_STRING_STATE = 12;    // where str's kind/compact/ascii bits are in its state word
+export const CAP_BYTECODE = 13;        // whether a frame may execute a thread's own bytecode copy
+export const CAP_COUNT = 14;
 
 export const CAP_NAMES: StaticArray<string> = [
   "frame_model", "line_table", "string_model", "runtime_model", "gil_model", "frame_skip",
   "pointer_tag_bits", "thread_native_id", "chain_end", "dict_model", "managed_dict", "long_model",
+  "string_state", "bytecode",
 ];
 
 // Whether a table may omit the capability (its value is then 0, the first named value).
-export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true, true, true, true];
+export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true, true, true, true, true, true];
 
 // Named values, "|"-separated, in value order; "" means the capability is a number.
 export const CAP_VALUES: StaticArray<string> = [
@@ -31,16 +34,18 @@ export const CAP_VALUES: StaticArray<string> = [
   "lnotab_unsigned|lnotab|linetable_310|locations",
   "pystring|unicode",
   "interp_head|runtime",
-  "thread_state_current|runtime_tstate_current|interp_gil",
+  "thread_state_current|runtime_tstate_current|interp_gil|none",
   "none|owner",
   "",
   "pthread|field",
   "none|base_frame",
   "none|dict27|dict36|dict311",
-  "none|pre_header_311|tagged_312|inline_313",
+  "none|pre_header_311|tagged_312|inline_313|inline_ft",
   "none|int27|ob_size|lv_tag",
+  "packed|interned_byte",
+  "shared|thread_local",
 ];
-export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0];
+export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
 
 export const FRAME_MODEL_FRAME_OBJECT = 0;  // ≤3.10: PyFrameObject chain via f_back
 export const FRAME_MODEL_CFRAME = 1;        // 3.11–3.12: tstate->cframe->current_frame
@@ -55,6 +60,7 @@ export const RUNTIME_MODEL_RUNTIME = 1;     // 3.7+: _PyRuntime.interpreters.hea
 export const GIL_MODEL_THREAD_STATE_CURRENT = 0; // ≤3.6: _PyThreadState_Current
 export const GIL_MODEL_RUNTIME_TSTATE_CURRENT = 1; // 3.7–3.11: _PyRuntime.gilstate.tstate_current
 export const GIL_MODEL_INTERP_GIL = 2;           // 3.12+: interp->_gil.locked / last_holder
+export const GIL_MODEL_NONE = 3;                 // free-threaded builds: no GIL to report
 
 export const FRAME_SKIP_NONE = 0;
 export const FRAME_SKIP_OWNER = 1;          // owner >= 3: entry / shim frames (3.12+)
@@ -74,8 +80,15 @@ export const MANAGED_DICT_NONE = 0;         // the dict pointer is at tp_dictoff
 export const MANAGED_DICT_PRE_HEADER_311 = 1; // dict at obj-24, values at obj-32 (3.11)
 export const MANAGED_DICT_TAGGED_312 = 2;   // obj-24 holds a dict, or values - 1 (odd: values = word + 1) (3.12)
 export const MANAGED_DICT_INLINE_313 = 3;   // values inline at obj + tp_basicsize, dict at obj-24 (3.13+)
+export const MANAGED_DICT_INLINE_FT = 4;    // the same, dict at obj-8 (free-threaded 3.13+: no GC pre-header)
 
 export const LONG_MODEL_NONE = 0;
 export const LONG_MODEL_INT27 = 1;          // 2.7 PyIntObject (ob_ival), PyLong for big values
 export const LONG_MODEL_OB_SIZE = 2;        // signed digit count in ob_size (3.x ≤3.11)
 export const LONG_MODEL_LV_TAG = 3;         // lv_tag: count << 3 | sign (3.12+)
+
+export const STRING_STATE_PACKED = 0;        // interned:2, kind:3 (bits 2–4), compact (5), ascii (6)
+export const STRING_STATE_INTERNED_BYTE = 1; // free-threaded 3.14+: interned is a byte; kind bits 8–10, compact 11, ascii 12
+
+export const BYTECODE_SHARED = 0;           // instr_ptr points into co_code_adaptive
+export const BYTECODE_THREAD_LOCAL = 1;     // free-threaded 3.14+: into co_tlbc->entries[frame->tlbc_index]

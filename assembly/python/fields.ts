@@ -132,7 +132,10 @@ export const F_SET_MASK = 107;
 export const F_SET_TABLE = 108;
 export const F_SET_ENTRY_KEY = 109; // offsetof(setentry, key): 8 in 2.7 ({hash, key}), 0 in 3.x
 export const F_UNICODE_PY_UNICODE_SIZE = 110; // 2.7: sizeof(Py_UNICODE), 2 or 4 by build
-export const FIELD_COUNT = 111;
+// free-threaded 3.14+: a thread may execute its own copy of a code object's bytecode
+export const F_IFRAME_TLBC_INDEX = 111; // i32: which copy in co_tlbc (0: co_code_adaptive itself)
+export const F_CODE_CO_TLBC = 112;      // _PyCodeArray *: {Py_ssize_t size; char *entries[]}
+export const FIELD_COUNT = 113;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -153,6 +156,7 @@ export const FIELD_NAMES: StaticArray<string> = [
   "imports_modules", "tp_basicsize", "tp_dictoffset", "localspluskinds", "size", "ht_cached_keys", "size", "ma_used", "ma_keys", "ma_values", "ma_mask", "ma_table", "size", "dk_size", "dk_log2_size", "dk_log2_index_bytes", "dk_kind", "dk_nentries", "dk_indices", "size", "values", "size", "ob_size", "lv_tag", "ob_digit", "size", "ob_ival", "size", "ob_size", "ob_item", "size", "ob_size", "ob_item", "size", "ob_fval", "size", "used",
   "flags",
   "kwonlyargcount", "nlocals", "cellvars", "freevars", "mask", "table", "entry_key", "py_unicode_size",
+  "tlbc_index", "co_tlbc",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -172,6 +176,7 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   1, 8, 8, 6, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 16, 16, 17, 17, 17, 17, 18, 18, 19, 19, 19, 20, 20, 20, 21, 21, 22, 22,
   6,
   6, 6, 6, 6, 22, 22, 22, 9,
+  4, 6,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -192,6 +197,7 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   8, 8, 8, 8, 0, 8, 0, 8, 8, 8, 8, 8, 0, 8, 1, 1, 1, 8, 0, 0, 0, 0, 8, 8, 0, 0, 8, 0, 8, 0, 0, 8, 8, 0, 8, 0, 8,
   4,
   4, 4, 8, 8, 8, 8, 0, 0,
+  4, 8,
 ];
 
 // The value a missing field holds in the record.

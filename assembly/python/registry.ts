@@ -9,7 +9,7 @@
 import * as F from "./fields";
 import * as C from "./capabilities";
 import { tableCount, tableAt, tableNew, tableSetField, tableSetCap, tableValidate, VersionTable } from "./tables";
-import { OK, ERR_VERSION, ERR_FREE_THREADED, fail } from "../status";
+import { OK, ERR_VERSION, fail } from "../status";
 
 /** PY_VERSION_HEX parts. */
 @inline export function versionMajor(hex: u32): u32 { return hex >> 24; }
@@ -68,10 +68,10 @@ const POS_314: StaticArray<i32> = [
   F.F_TSTATE_SIZE, 176, F.F_TSTATE_NEXT, 192, F.F_TSTATE_INTERP, 200, F.F_TSTATE_CURRENT_FRAME, 208,
   F.F_TSTATE_THREAD_ID, 216, F.F_TSTATE_NATIVE_THREAD_ID, 224, F.F_TSTATE_DATASTACK_CHUNK, 232,
   F.F_IFRAME_SIZE, 248, F.F_IFRAME_PREVIOUS, 256, F.F_IFRAME_EXECUTABLE, 264, F.F_IFRAME_INSTR_PTR, 272,
-  F.F_IFRAME_LOCALSPLUS, 280, F.F_IFRAME_OWNER, 288,
+  F.F_IFRAME_LOCALSPLUS, 280, F.F_IFRAME_OWNER, 288, F.F_IFRAME_TLBC_INDEX, 304,
   F.F_CODE_SIZE, 312, F.F_CODE_FILENAME, 320, F.F_CODE_NAME, 328, F.F_CODE_QUALNAME, 336,
   F.F_CODE_LINETABLE, 344, F.F_CODE_FIRSTLINENO, 352, F.F_CODE_ARGCOUNT, 360, F.F_CODE_VARNAMES, 368,
-  F.F_CODE_CO_CODE_ADAPTIVE, 384,
+  F.F_CODE_CO_CODE_ADAPTIVE, 384, F.F_CODE_CO_TLBC, 392,
   F.F_PYOBJECT_SIZE, 400, F.F_PYOBJECT_OB_TYPE, 408,
   F.F_TYPE_SIZE, 416, F.F_TYPE_TP_NAME, 424, F.F_TYPE_TP_FLAGS, 440,
   F.F_BYTES_SIZE, 592, F.F_BYTES_OB_SIZE, 600, F.F_BYTES_OB_SVAL, 608,
@@ -93,10 +93,10 @@ const POS_315: StaticArray<i32> = [
   F.F_TSTATE_THREAD_ID, 240, F.F_TSTATE_NATIVE_THREAD_ID, 248, F.F_TSTATE_DATASTACK_CHUNK, 256,
   F.F_TSTATE_HOLDS_GIL, 272,
   F.F_IFRAME_SIZE, 312, F.F_IFRAME_PREVIOUS, 320, F.F_IFRAME_EXECUTABLE, 328, F.F_IFRAME_INSTR_PTR, 336,
-  F.F_IFRAME_LOCALSPLUS, 344, F.F_IFRAME_OWNER, 352,
+  F.F_IFRAME_LOCALSPLUS, 344, F.F_IFRAME_OWNER, 352, F.F_IFRAME_TLBC_INDEX, 368,
   F.F_CODE_SIZE, 376, F.F_CODE_FILENAME, 384, F.F_CODE_NAME, 392, F.F_CODE_QUALNAME, 400,
   F.F_CODE_LINETABLE, 408, F.F_CODE_FIRSTLINENO, 416, F.F_CODE_ARGCOUNT, 424, F.F_CODE_VARNAMES, 432,
-  F.F_CODE_CO_CODE_ADAPTIVE, 448,
+  F.F_CODE_CO_CODE_ADAPTIVE, 448, F.F_CODE_CO_TLBC, 456,
   F.F_PYOBJECT_SIZE, 464, F.F_PYOBJECT_OB_TYPE, 472,
   F.F_TYPE_SIZE, 480, F.F_TYPE_TP_NAME, 488, F.F_TYPE_TP_FLAGS, 504,
   F.F_BYTES_SIZE, 688, F.F_BYTES_OB_SIZE, 696, F.F_BYTES_OB_SVAL, 704,
@@ -153,26 +153,29 @@ export function debugOffsetsVersion(ptr: usize): u32 {
 
 let runtimeVersion: u32 = 0;
 let runtimeHasDebugOffsets: bool = false;
+let runtimeFreeThreaded: bool = false;
 
 /**
  * Judges the first bytes of a target's `_PyRuntime` (the symbol, or the .PyRuntime section),
  * copied to ptr (len bytes; DEBUG_OFFSETS_HEADER are enough): whether they start with
  * `_Py_DebugOffsets` (3.13+), the version they carry, and whether the build is free-threaded.
- * Returns OK, or ERR_FREE_THREADED for a free-threaded build (then the version is known too).
- * Bytes without the cookie (a version before 3.13, or memory that is not `_PyRuntime`) are OK
+ * Returns OK (registryRuntimeFreeThreaded tells a free-threaded build). Bytes without the cookie (a version before 3.13, or memory that is not `_PyRuntime`) are OK
  * with no version: the host learns it elsewhere.
  */
 export function registryInspectRuntime(ptr: usize, len: i32): i32 {
   runtimeVersion = 0;
   runtimeHasDebugOffsets = false;
+  runtimeFreeThreaded = false;
   if (len < DEBUG_OFFSETS_HEADER) return OK;
   const hex = debugOffsetsVersion(ptr);
   if (hex == 0) return OK;
   runtimeHasDebugOffsets = true;
   runtimeVersion = hex;
-  if (load<u64>(ptr, 16) != 0) return fail(ERR_FREE_THREADED, 0);
+  runtimeFreeThreaded = load<u64>(ptr, 16) != 0;
   return OK;
 }
+/** Did the last registryInspectRuntime find a free-threaded build's debug offsets? */
+export function registryRuntimeFreeThreaded(): bool { return runtimeFreeThreaded; }
 /** The version the last registryInspectRuntime read (PY_VERSION_HEX), 0 when none. */
 export function registryRuntimeVersion(): u32 { return runtimeVersion; }
 /** Did the last registryInspectRuntime find `_Py_DebugOffsets`? */
@@ -222,13 +225,17 @@ export function registryVersionFromBanner(ptr: usize, len: i32): u32 {
 
 /**
  * Builds a table from a target's `_Py_DebugOffsets` copied to ptr (len bytes). Returns the
- * table id, or a negative status (unknown layout, free-threaded, invalid values).
+ * table id, or a negative status (unknown layout, invalid values). A free-threaded build
+ * (`free_threaded` set) gets its own fixed fields and capabilities: its objects carry a 32-byte
+ * header (ob_tid, flags, mutex, gc bits, split reference counts), it has no GC pre-header before
+ * instances (the managed dict at obj-8), no GIL, and from 3.14 thread-local bytecode and a
+ * `state` whose `interned` is a byte of its own.
  */
 export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool): i32 {
   const hex = debugOffsetsVersion(ptr);
   lastTrial = false;
   if (hex == 0) return -fail(ERR_VERSION, 1);
-  if (load<u64>(ptr, 16) != 0) return -fail(ERR_FREE_THREADED, 0);
+  const freeThreaded = load<u64>(ptr, 16) != 0;
   let pos = layoutFor(hex);
   let size = debugOffsetsSize(hex);
   if (pos === null && allowNewer && minorKey(hex) > NEWEST_KNOWN) {
@@ -253,17 +260,23 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
     tableSetField(id, F.F_UNICODE_COMPACTOBJECT_SIZE, t.offsets[F.F_UNICODE_ASCIIOBJECT_SIZE] + 16);
   }
   tableSetField(id, F.F_UNICODE_DATA, t.offsets[F.F_UNICODE_COMPACTOBJECT_SIZE]);
-  // not in every version's debug offsets, but the same in 3.13, 3.14 and 3.15 (offsetof probes
-  // against pyenv 3.13.0 and Debian 3.14.10 / 3.15.2 headers)
-  if (!t.has(F.F_TYPE_TP_BASICSIZE)) tableSetField(id, F.F_TYPE_TP_BASICSIZE, 32);
-  if (!t.has(F.F_CODE_FLAGS)) tableSetField(id, F.F_CODE_FLAGS, 48);
-  if (!t.has(F.F_TYPE_TP_DICTOFFSET)) tableSetField(id, F.F_TYPE_TP_DICTOFFSET, 288);
+  // fields the debug offsets do not all carry, from offsetof probes against pyenv 3.13.0, the
+  // 3.13.15 free-threaded build and Debian 3.14.10 / 3.15.2 headers (with and without
+  // Py_GIL_DISABLED; docs/cpython-layouts.md §7.4). Those inside an object move with its header:
+  // a free-threaded PyObject is 16 bytes longer (32, not 16), which the record's own
+  // pyobject.size says; the dict keys, dict values and stack chunks are not objects.
+  const hdr = t.offsets[F.F_PYOBJECT_SIZE] - 16;
+  if (hdr != 0 && hdr != 16) return -fail(ERR_VERSION, 4);
+  if (!t.has(F.F_TYPE_TP_BASICSIZE)) tableSetField(id, F.F_TYPE_TP_BASICSIZE, 32 + hdr);
+  if (!t.has(F.F_CODE_FLAGS)) tableSetField(id, F.F_CODE_FLAGS, 48 + hdr);
+  if (!t.has(F.F_TYPE_TP_DICTOFFSET)) tableSetField(id, F.F_TYPE_TP_DICTOFFSET, 288 + hdr);
   if (!t.has(F.F_HEAPTYPE_SIZE)) {
+    // 3.13: 928 (944 free-threaded); 3.14: 936 (960 free-threaded: ht_unique_id at the end)
     const k = minorKey(hex);
-    tableSetField(id, F.F_HEAPTYPE_SIZE, k == 0x030d ? 928 : 936);
-    tableSetField(id, F.F_HEAPTYPE_HT_CACHED_KEYS, 880);
+    tableSetField(id, F.F_HEAPTYPE_SIZE, (k == 0x030d ? 928 : 936) + hdr + (freeThreaded && k != 0x030d ? 8 : 0));
+    tableSetField(id, F.F_HEAPTYPE_HT_CACHED_KEYS, 880 + hdr);
   }
-  tableSetField(id, F.F_DICT_MA_USED, 16);
+  tableSetField(id, F.F_DICT_MA_USED, 16 + hdr);
   tableSetField(id, F.F_DICTKEYS_SIZE, 32);
   tableSetField(id, F.F_DICTKEYS_DK_LOG2_SIZE, 8);
   tableSetField(id, F.F_DICTKEYS_DK_LOG2_INDEX_BYTES, 9);
@@ -272,35 +285,45 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
   tableSetField(id, F.F_DICTKEYS_DK_INDICES, 32);
   tableSetField(id, F.F_DICTVALUES_SIZE, 16);
   tableSetField(id, F.F_DICTVALUES_VALUES, 8);
-  if (!t.has(F.F_SET_SIZE)) { tableSetField(id, F.F_SET_SIZE, 200); tableSetField(id, F.F_SET_USED, 24); }
-  // --locals (offsetof probes against pyenv 3.13.0 and Debian 3.14 / 3.15 headers: the same in all three)
-  if (!t.has(F.F_SET_TABLE)) { tableSetField(id, F.F_SET_MASK, 32); tableSetField(id, F.F_SET_TABLE, 40); }
+  if (!t.has(F.F_SET_SIZE)) { tableSetField(id, F.F_SET_SIZE, 200 + hdr); tableSetField(id, F.F_SET_USED, 24 + hdr); }
+  if (!t.has(F.F_SET_TABLE)) { tableSetField(id, F.F_SET_MASK, 32 + hdr); tableSetField(id, F.F_SET_TABLE, 40 + hdr); }
   tableSetField(id, F.F_SET_ENTRY_KEY, 0);
-  if (!t.has(F.F_CODE_KWONLYARGCOUNT)) tableSetField(id, F.F_CODE_KWONLYARGCOUNT, 60);
+  if (!t.has(F.F_CODE_KWONLYARGCOUNT)) tableSetField(id, F.F_CODE_KWONLYARGCOUNT, 60 + hdr);
+  if (!freeThreaded) {
+    // the default build's record carries tlbc_index and co_tlbc as 0: not fields of its structs
+    t.offsets[F.F_IFRAME_TLBC_INDEX] = F.ABSENT;
+    t.offsets[F.F_CODE_CO_TLBC] = F.ABSENT;
+  }
   tableSetField(id, F.F_CHUNK_SIZE, 32);
   tableSetField(id, F.F_CHUNK_PREVIOUS, 0);
   tableSetField(id, F.F_CHUNK_CHUNK_SIZE, 8);
   tableSetField(id, F.F_CHUNK_TOP, 16);
   tableSetField(id, F.F_CHUNK_DATA, 24);
-  setDebugOffsetsCaps(id, lastTrial ? (NEWEST_KNOWN << 16) | 0xf0 : hex);
+  setDebugOffsetsCaps(id, lastTrial ? (NEWEST_KNOWN << 16) | 0xf0 : hex, freeThreaded);
   const st = tableValidate(id);
   if (st != OK) return -st;
   return id;
 }
 
 /** Capabilities of a version whose table came from `_Py_DebugOffsets` (3.13+). */
-function setDebugOffsetsCaps(id: i32, hex: u32): void {
+function setDebugOffsetsCaps(id: i32, hex: u32, freeThreaded: bool): void {
   const k = minorKey(hex);
   tableSetCap(id, C.CAP_FRAME_MODEL, C.FRAME_MODEL_CURRENT_FRAME);
   tableSetCap(id, C.CAP_LINE_TABLE, 3); // the location table, unchanged 3.11 → 3.15
   tableSetCap(id, C.CAP_STRING_MODEL, C.STRING_MODEL_UNICODE);
   tableSetCap(id, C.CAP_RUNTIME_MODEL, C.RUNTIME_MODEL_RUNTIME);
-  tableSetCap(id, C.CAP_GIL_MODEL, C.GIL_MODEL_INTERP_GIL);
+  tableSetCap(id, C.CAP_GIL_MODEL, freeThreaded ? C.GIL_MODEL_NONE : C.GIL_MODEL_INTERP_GIL);
   tableSetCap(id, C.CAP_FRAME_SKIP, C.FRAME_SKIP_OWNER);
-  tableSetCap(id, C.CAP_POINTER_TAG_BITS, k >= 0x030e ? 3 : 0); // _PyStackRef tags from 3.14
+  // _PyStackRef tags from 3.14 (Include/internal/pycore_stackref.h): Py_TAG_BITS 3 (tagged ints),
+  // but 1 in free-threaded 3.14 (deferred references only); 3 in every 3.15 build
+  tableSetCap(id, C.CAP_POINTER_TAG_BITS, k >= 0x030f ? 3 : k == 0x030e ? (freeThreaded ? 1 : 3) : 0);
   tableSetCap(id, C.CAP_THREAD_NATIVE_ID, C.THREAD_NATIVE_ID_FIELD);
   tableSetCap(id, C.CAP_CHAIN_END, k >= 0x030f ? C.CHAIN_END_BASE_FRAME : C.CHAIN_END_NONE);
   tableSetCap(id, C.CAP_DICT_MODEL, C.DICT_MODEL_311);
-  tableSetCap(id, C.CAP_MANAGED_DICT, C.MANAGED_DICT_INLINE_313);
+  tableSetCap(id, C.CAP_MANAGED_DICT, freeThreaded ? C.MANAGED_DICT_INLINE_FT : C.MANAGED_DICT_INLINE_313);
+  // free-threaded 3.14+: `interned` is a byte of its own, and threads may run their own bytecode copies
+  const ft314 = freeThreaded && k >= 0x030e;
+  tableSetCap(id, C.CAP_STRING_STATE, ft314 ? C.STRING_STATE_INTERNED_BYTE : C.STRING_STATE_PACKED);
+  tableSetCap(id, C.CAP_BYTECODE, ft314 ? C.BYTECODE_THREAD_LOCAL : C.BYTECODE_SHARED);
   tableSetCap(id, C.CAP_LONG_MODEL, C.LONG_MODEL_LV_TAG);
 }

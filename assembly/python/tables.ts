@@ -106,6 +106,7 @@ function requiredFields(t: VersionTable): StaticArray<i32> {
   else if (gm == C.GIL_MODEL_INTERP_GIL) { out.push(F.F_INTERP_GIL_LOCKED); out.push(F.F_INTERP_GIL_HOLDER); }
   if (t.caps[C.CAP_THREAD_NATIVE_ID] == C.THREAD_NATIVE_ID_FIELD) out.push(F.F_TSTATE_NATIVE_THREAD_ID);
   if (t.caps[C.CAP_CHAIN_END] == C.CHAIN_END_BASE_FRAME) out.push(F.F_TSTATE_BASE_FRAME);
+  if (t.caps[C.CAP_BYTECODE] == C.BYTECODE_THREAD_LOCAL) { out.push(F.F_IFRAME_TLBC_INDEX); out.push(F.F_CODE_CO_TLBC); }
   const res = new StaticArray<i32>(out.length);
   for (let i = 0; i < out.length; i++) res[i] = out[i];
   return res;

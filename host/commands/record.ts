@@ -64,8 +64,11 @@ export interface RecordResult {
   notes: string[];
   stopReason: "duration" | "interrupted" | "target exited";
   target: TargetInfo;
-  /** share of ticks in which some sampled thread held the GIL, 0..1 */
+  /** share of ticks in which some sampled thread held the GIL, 0..1 (0 for a free-threaded build) */
   gilShare: number;
+  /** threads found running Python, per tick on average and at most (counted where threads were
+   *  classified: always for a free-threaded build, without --idle for the others) */
+  concurrency: { mean: number; max: number; ticks: number };
   /** processes sampled (more than one with --subprocesses) */
   processes: number;
 }
@@ -187,11 +190,14 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     stopReason: s.stopReason,
     target: root,
     gilShare,
+    concurrency: { mean: s.classifiedTicks ? s.activeThreadSum / s.classifiedTicks : 0, max: s.activeThreadMax, ticks: s.classifiedTicks },
     processes: recorded.length,
     notes: s.notes,
   };
   const procText = recorded.length > 1 ? ` from ${recorded.length} processes` : "";
-  log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`);
+  log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; ${root.freeThreaded
+    ? `no GIL (free-threaded): ${result.concurrency.mean.toFixed(2)} threads ran Python at once on average, at most ${result.concurrency.max}`
+    : `GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`}`);
   for (const note of s.notes) log(`wspy: ${note}`);
   const attachErrors = s.attachErrorText();
   if (attachErrors) log(`wspy: ${attachErrors}`);

@@ -120,8 +120,10 @@ export class TopModel {
   lastWindowTicks = 0;
   lastWindowSec = 0;
   private base = { ticks: 0, samples: 0, gil: 0, active: 0, errors: 0 };
-  private win = { ticks: 0, gil: 0, active: 0, at: 0 };
+  private win = { ticks: 0, gil: 0, active: 0, at: 0, threadSum: 0, classified: 0 };
   gilPct = 0;
+  /** threads that ran Python at once in the last window, on average (free-threaded builds) */
+  atOnce = 0;
   activePct = 0;
   byFunction: boolean;
   sort = 2; // OwnTime, as py-spy
@@ -225,7 +227,9 @@ export class TopModel {
       this.lastWindowSec = this.win.at ? (nowMs - this.win.at) / 1000 : 0;
       this.gilPct = ticks > 0 ? (100 * (sm.gilTicks - this.win.gil)) / ticks : 0;
       this.activePct = ticks > 0 ? (100 * (sm.activeTicks - this.win.active)) / ticks : 0;
-      this.win = { ticks: sm.ticks, gil: sm.gilTicks, active: sm.activeTicks, at: nowMs };
+      const classified = sm.classifiedTicks - this.win.classified;
+      this.atOnce = classified > 0 ? (sm.activeThreadSum - this.win.threadSum) / classified : 0;
+      this.win = { ticks: sm.ticks, gil: sm.gilTicks, active: sm.activeTicks, at: nowMs, threadSum: sm.activeThreadSum, classified: sm.classifiedTicks };
     }
     this.cached = null;
   }
@@ -336,6 +340,9 @@ export interface HeaderInfo {
   processes: number;
   samples: number;
   gilPct: number;
+  /** a free-threaded build: no GIL share, threads running Python at once instead */
+  freeThreaded?: boolean;
+  atOnce?: number;
   activePct: number;
   threads: number;
   errors: number;
@@ -352,7 +359,7 @@ export function headerLines(h: HeaderInfo): string[] {
   const more = h.processes > 1 ? ` (+${h.processes - 1} subprocess${h.processes > 2 ? "es" : ""})` : "";
   return [
     `wspy top: process ${h.pid} (Python ${h.version})${more}: ${escapeText(h.command.join(" "))}`,
-    `Samples: ${h.samples}  GIL: ${h.gilPct.toFixed(2)}%  Active: ${h.activePct.toFixed(2)}%  Threads: ${h.threads}  Errors: ${h.errors}  ` +
+    `Samples: ${h.samples}  ${h.freeThreaded ? `No GIL, at once: ${(h.atOnce ?? 0).toFixed(2)}` : `GIL: ${h.gilPct.toFixed(2)}%`}  Active: ${h.activePct.toFixed(2)}%  Threads: ${h.threads}  Errors: ${h.errors}  ` +
       `(${h.rate}/s, window ${h.windowSec.toFixed(1)} s)`,
     `Sort: ${SORT_COLUMNS[h.sort]}  ${h.byFunction ? "by function" : "by line"}  idle ${h.idle ? "kept" : "excluded"}${h.gilOnly ? "  GIL holder only" : ""}` +
       (h.status ? `  ${h.status}` : "  (? help, q quit)"),
@@ -429,7 +436,7 @@ export async function top(opts: TopOptions): Promise<TopResult> {
   };
   const header = (): string[] => headerLines({
     pid: root.pid, command, version: root.version, processes: sampler.processes.length,
-    samples: m.samples, gilPct: m.gilPct, activePct: m.activePct, threads: sampler.threadCount, errors: m.errors,
+    samples: m.samples, gilPct: m.gilPct, freeThreaded: root.freeThreaded, atOnce: m.atOnce, activePct: m.activePct, threads: sampler.threadCount, errors: m.errors,
     rate: opts.rate, windowSec: m.lastWindowSec || opts.delay, byFunction: m.byFunction, sort: m.sort, idle: opts.idle,
     gilOnly: !!opts.gil, status,
   });

@@ -73,6 +73,7 @@ export interface CoreExports extends ContractExports {
   registryLastWasTrial(): number;
   registryInspectRuntime(ptr: number, len: number): number;
   registryRuntimeVersion(): number;
+  registryRuntimeFreeThreaded(): number;
   registryRuntimeHasDebugOffsets(): number;
   registryVersionFromPyVersion(ptr: number, len: number): number;
   registryVersionFromBanner(ptr: number, len: number): number;

@@ -303,6 +303,12 @@ export class Sampler {
   errorTicks = 0;
   /** ticks where some sampled thread was active */
   activeTicks = 0;
+  /** threads found active, summed over ticks (with activeTicks: how many ran at once) */
+  activeThreadSum = 0;
+  /** the most threads found active in one tick */
+  activeThreadMax = 0;
+  /** ticks in which threads were classified (active or idle) at all */
+  classifiedTicks = 0;
   readonly errors: Record<string, number> = {};
   /** child processes (or exec'd programs) wspy could not attach to, by kind (not the walk's errors) */
   readonly attachErrors: Record<string, number> = {};
@@ -336,6 +342,8 @@ export class Sampler {
   private tickGil = false;
   private errorsBeforeTick = 0;
   private tickActive = false;
+  private tickActiveThreads = 0;
+  private tickClassified = false;
   private readonly tree: ProcessTree | null;
   /** the root's identity while it is not sampled (its exit ends the recording) */
   private rootIdentity: ProcessIdentity | null = null;
@@ -404,6 +412,13 @@ export class Sampler {
       }
       if (target) {
         rootInfo = target.info;
+        if (opts.gil && target.info.freeThreaded) {
+          const t = target;
+          target = null;
+          t.close();
+          throw new WspyError("BAD_INPUT", `--gil does not apply to process ${pid}: it runs a free-threaded build of Python ${rootInfo.version}, which has no GIL`,
+            "leave out --gil; the summary says how many threads ran Python at once");
+        }
         if (opts.blocking) {
           tracer = new Tracer(pid);
           try {
@@ -414,7 +429,7 @@ export class Sampler {
           }
         }
       } else {
-        rootInfo = { pid, binary: "", version: "", versionHex: 0, tableSource: "", tableId: -1, command: child ? opts.command! : readCmdline(pid) };
+        rootInfo = { pid, binary: "", version: "", versionHex: 0, tableSource: "", tableId: -1, command: child ? opts.command! : readCmdline(pid), freeThreaded: false };
       }
     } catch (e) {
       identity?.close();
@@ -627,6 +642,8 @@ export class Sampler {
     this.errorsBeforeTick = this.errorTotal();
     this.tickGil = false;
     this.tickActive = false;
+    this.tickActiveThreads = 0;
+    this.tickClassified = false;
     for (let k = 0; k < this.processes.length; k++) {
       const p = this.processes[k];
       if (!p.alive) continue;
@@ -640,6 +657,11 @@ export class Sampler {
     if (this.tickGil) this.gilTicks++;
     if (this.errorTotal() !== this.errorsBeforeTick) this.errorTicks++;
     if (this.tickActive) this.activeTicks++;
+    if (this.tickClassified) {
+      this.classifiedTicks++;
+      this.activeThreadSum += this.tickActiveThreads;
+      if (this.tickActiveThreads > this.activeThreadMax) this.activeThreadMax = this.tickActiveThreads;
+    }
     // retire processes that ended during this tick (rare: allocation allowed)
     for (let k = this.processes.length - 1; k >= 0; k--) if (!this.processes[k].alive) this.retire(this.processes[k]);
   }
@@ -714,7 +736,11 @@ export class Sampler {
     const base = p.core.x.walkResultsPtr() >> 2;
     const stride = p.stride;
     const idle = !!this.opts.idle, gilOnly = !!this.opts.gil;
-    const classify = !idle || !!this.opts.alwaysClassify;
+    // a free-threaded build has no GIL share to report: how many threads ran at once instead,
+    // so its threads are classified with --idle too
+    const always = !!this.opts.alwaysClassify || p.target.info.freeThreaded;
+    const classify = !idle || always;
+    if (classify) this.tickClassified = true;
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const r = base + i * stride;
@@ -728,11 +754,11 @@ export class Sampler {
       const gil = v[r + R_GIL] === 1;
       if (gil) this.tickGil = true;
       let keep = node >= 0;
-      if (gilOnly && !gil) keep = false;
-      if (classify && node >= 0 && (keep || this.opts.alwaysClassify)) {
+      if (gilOnly && !gil && !p.target.info.freeThreaded) keep = false; // (a free-threaded child has no GIL to filter by)
+      if (classify && node >= 0 && (keep || always)) {
         // the GIL holder is running (Python code, or C code that kept the GIL): no /proc read
         const active = gil ? p.activeHoldingGil(node) : p.active(v[r + R_TID], node);
-        if (active) this.tickActive = true;
+        if (active) { this.tickActive = true; this.tickActiveThreads++; }
         else if (!idle) keep = false;
       }
       v[r + R_KEEP] = keep ? 1 : 0;

@@ -11,7 +11,7 @@
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
-import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_FREE_THREADED, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
+import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
 import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
@@ -133,6 +133,8 @@ export interface TargetInfo {
   /** the core's id of the table in use */
   tableId: number;
   command: string[];
+  /** a free-threaded build (3.13t+): no GIL, threads run Python at once */
+  freeThreaded: boolean;
 }
 
 export interface AttachOptions {
@@ -642,9 +644,9 @@ export class Target {
       // the core judges the bytes at _PyRuntime: debug offsets or not, their version, free-threaded
       const n = core.x.DEBUG_OFFSETS_HEADER.value;
       if (Target.readRemote(core, reader, runtime, n) === n) {
-        const st = core.x.registryInspectRuntime(core.x.scratchPtr(), n);
+        core.x.registryInspectRuntime(core.x.scratchPtr(), n);
         if (!hex) hex = core.x.registryRuntimeVersion() >>> 0;
-        if (st === ST_FREE_THREADED) freeThreaded = true;
+        if (core.x.registryRuntimeFreeThreaded()) freeThreaded = true;
       }
     }
     if (!hex && elf.symbols[SYM_VERSION_BUFFER] !== 0n && Target.readRemote(core, reader, sym(SYM_VERSION_BUFFER), 250) === 250) {
@@ -668,9 +670,6 @@ export class Target {
       opts.notice?.(`wspy: reading Python ${version} (${what}) as ${opts.forceVersion}, as --force-version asks: stacks may be wrong`);
       hex = forced;
       version = hexToVersion(hex);
-    }
-    if (freeThreaded) {
-      throw new WspyError("UNSUPPORTED", `${what} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
     }
 
     USED.add(core);
@@ -697,8 +696,6 @@ export class Target {
               tableSource += " (read with the newest layout wspy knows)";
               opts.notice?.(`wspy: Python ${version} is newer than this wspy; its _Py_DebugOffsets validated with the newest layout wspy knows (3.15), so it is read with that`);
             }
-          } else if (-id === ST_FREE_THREADED) {
-            throw new WspyError("UNSUPPORTED", `${what} runs a free-threaded build of Python ${version}, which wspy cannot read yet`, "profile a default (GIL) build of the same program");
           } else {
             throw new WspyError("UNSUPPORTED", `the _Py_DebugOffsets of Python ${version} in ${what} did not validate (${STATUS_NAMES[-id]}, detail ${core.x.lastErrorDetail()})`,
               "supply a version table with --version-table FILE (see README, \"Version tables\")");
@@ -713,6 +710,15 @@ export class Target {
     if (tableId < 0) {
       throw new WspyError("UNSUPPORTED", `Python ${version} (${what}) has no version table`,
         "supply one with --version-table FILE, or export one from a 3.13+ process with `wspy tables export` (see README, \"Version tables\")");
+    }
+
+    // a free-threaded build needs a table made for one (its objects, GIL and strings differ): the
+    // target's own debug offsets are; a plugin or snapshot table says so with gil_model "none"
+    const tableFreeThreaded = tableIsFreeThreaded(core, tableId);
+    if (tableFreeThreaded !== freeThreaded) {
+      throw new WspyError("UNSUPPORTED",
+        `${what} runs a ${freeThreaded ? "free-threaded" : "default (GIL)"} build of Python ${version}, but the version table ${tableSource} is for a ${tableFreeThreaded ? "free-threaded" : "default"} build`,
+        "supply a table made from the same build with --version-table FILE (`wspy tables export`)");
     }
 
     const hasRuntime = core.x.versionHasRuntime(hex) !== 0;
@@ -741,7 +747,7 @@ export class Target {
       throw e;
     }
     Target.verifyWalk(core, view, version, tableSource);
-    return { info: { pid, binary, version, versionHex: hex, tableSource, tableId, command }, facts: { elf, bias }, modules, interpreter };
+    return { info: { pid, binary, version, versionHex: hex, tableSource, tableId, command, freeThreaded }, facts: { elf, bias }, modules, interpreter };
   }
 
   /**
@@ -815,4 +821,13 @@ export class Target {
     this.core.setReader(null);
     this.view.close();
   }
+}
+
+/** Does table id describe a free-threaded build (its gil_model is "none")? */
+export function tableIsFreeThreaded(core: Core, id: number): boolean {
+  for (let c = 0, n = core.x.capCount(); c < n; c++) {
+    if (core.str(core.x.capName(c)) !== "gil_model") continue;
+    return core.str(core.x.capValues(c)).split("|")[core.x.tableCap(id, c)] === "none";
+  }
+  return false;
 }

@@ -5,6 +5,9 @@
 //   Debian's python  /usr/bin/python3.11                                              "debian 3.11"
 //   provisioned      $WSPY_PYTHONS_DIR/root/usr/bin/python3.1[45]
 //                    (WSPY_PYTHONS_DIR, else ~/.cache/wspy-pythons)                   "provisioned 3.14.10"
+//   free-threaded    $WSPY_PYTHONS_DIR/ft/3.Xt/bin/python3.Xt (built by provision-pythons
+//                    with WSPY_PYTHON_VERSIONS="... 3.13t")                          "provisioned 3.13.15t"
+//                    (version "3.13.15", freeThreaded true: a label ending in t asks for one)
 // The result is computed once per process and cached.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -12,13 +15,20 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 /** Labels a fully provisioned machine of this kind has (prefix match on the version). */
-export const EXPECTED_PYTHONS = [
+const ALL_EXPECTED = [
   "pyenv 2.7", "pyenv 3.6", "pyenv 3.7", "pyenv 3.8", "pyenv 3.9", "pyenv 3.10",
   "pyenv 3.11", "pyenv 3.12", "pyenv 3.13", "debian 3.11", "provisioned 3.14",
-  "provisioned 3.15",
+  "provisioned 3.15", "provisioned 3.13t",
 ];
+// WSPY_TEST_PYTHONS="provisioned 3.13t,pyenv 3.12" narrows every test to those interpreters (a
+// developer's shortcut; CI never sets it, so there every interpreter runs)
+const ONLY = (process.env.WSPY_TEST_PYTHONS || "").split(",").map((x) => x.trim()).filter(Boolean);
+export const EXPECTED_PYTHONS = ONLY.length ? ALL_EXPECTED.filter((l) => ONLY.includes(l)) : ALL_EXPECTED;
 
-const PROBE = "import sys; sys.stdout.write('%d.%d.%d' % tuple(sys.version_info[:3]))";
+/** The free-threaded builds provision-pythons is asked for (.ci/run passes the same list). */
+export const FREE_THREADED_MINORS = ["3.13"];
+
+const PROBE = "import sys, sysconfig; sys.stdout.write('%d.%d.%d' % tuple(sys.version_info[:3]) + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''))";
 
 function pyenvRoot() {
   return process.env.PYENV_ROOT || join(homedir(), ".pyenv");
@@ -28,14 +38,14 @@ function pythonsDir() {
   return process.env.WSPY_PYTHONS_DIR || join(homedir(), ".cache", "wspy-pythons");
 }
 
-/** The interpreter's "X.Y.Z", or null when it does not run. */
+/** The interpreter's "X.Y.Z" ("X.Y.Zt" for a free-threaded build), or null when it does not run. */
 function probe(path) {
   if (!existsSync(path)) return null;
   try {
     const out = execFileSync(path, ["-c", PROBE], {
       encoding: "utf8", timeout: 20000, stdio: ["ignore", "pipe", "ignore"],
     }).trim();
-    return /^\d+\.\d+\.\d+$/.test(out) ? out : null;
+    return /^\d+\.\d+\.\d+t?$/.test(out) ? out : null;
   } catch {
     return null;
   }
@@ -48,7 +58,7 @@ function versionKey(v) {
 let cached = null;
 
 /**
- * @returns {{label: string, version: string, path: string, kind: "pyenv"|"debian"|"provisioned"}[]}
+ * @returns {{label: string, version: string, path: string, kind: "pyenv"|"debian"|"provisioned", freeThreaded: boolean}[]}
  */
 export function findPythons() {
   if (cached) return cached;
@@ -64,7 +74,7 @@ export function findPythons() {
   for (const name of names) {
     const path = join(versionsDir, name, "bin", "python");
     const version = probe(path);
-    if (version) found.push({ label: `pyenv ${version}`, version, path, kind: "pyenv" });
+    if (version && !version.endsWith("t")) found.push({ label: `pyenv ${version}`, version, path, kind: "pyenv", freeThreaded: false });
   }
   found.sort((a, b) => versionKey(a.version) - versionKey(b.version));
 
@@ -72,25 +82,37 @@ export function findPythons() {
   const debVersion = probe(debian);
   if (debVersion) {
     const minor = debVersion.split(".").slice(0, 2).join(".");
-    found.push({ label: `debian ${minor}`, version: debVersion, path: debian, kind: "debian" });
+    found.push({ label: `debian ${minor}`, version: debVersion, path: debian, kind: "debian", freeThreaded: false });
   }
 
   for (const minor of ["3.14", "3.15"]) {
     const path = join(pythonsDir(), "root", "usr", "bin", `python${minor}`);
     const version = probe(path);
-    if (version) found.push({ label: `provisioned ${version}`, version, path, kind: "provisioned" });
+    if (version && !version.endsWith("t")) found.push({ label: `provisioned ${version}`, version, path, kind: "provisioned", freeThreaded: false });
+  }
+  for (const minor of FREE_THREADED_MINORS) {
+    const path = join(pythonsDir(), "ft", `${minor}t`, "bin", `python${minor}t`);
+    const version = probe(path);
+    if (version && version.endsWith("t")) {
+      found.push({ label: `provisioned ${version}`, version: version.slice(0, -1), path, kind: "provisioned", freeThreaded: true });
+    }
   }
 
-  cached = found;
+  cached = ONLY.length ? found.filter((p) => ONLY.some((l) => matches(p, l))) : found;
   return cached;
 }
 
 /** The found interpreter matching an EXPECTED_PYTHONS label ("pyenv 3.8"), or undefined. */
 export function findByLabel(expected) {
-  const [kind, minor] = expected.split(" ");
-  return findPythons().find(
-    (p) => p.kind === kind && (p.version === minor || p.version.startsWith(minor + ".")),
-  );
+  return findPythons().find((p) => matches(p, expected));
+}
+
+/** Does interpreter p answer label ("pyenv 3.8", "provisioned 3.13t")? */
+function matches(p, label) {
+  const [kind, wanted] = label.split(" ");
+  const ft = wanted.endsWith("t");
+  const minor = ft ? wanted.slice(0, -1) : wanted;
+  return p.kind === kind && p.freeThreaded === ft && (p.version === minor || p.version.startsWith(minor + "."));
 }
 
 /**
@@ -102,7 +124,7 @@ export function missingReason(minor) {
   let kind;
   let ver = label;
   if (label.includes(" ")) [kind, ver] = label.split(" ");
-  else if (ver === "3.14" || ver === "3.15") kind = "provisioned";
+  else if (ver === "3.14" || ver === "3.15" || ver.endsWith("t")) kind = "provisioned";
   else kind = "pyenv";
   if (findByLabel(`${kind} ${ver}`)) return null;
   switch (kind) {
@@ -112,6 +134,10 @@ export function missingReason(minor) {
     case "debian":
       return `no working /usr/bin/python${ver} (install Debian's python${ver} package)`;
     case "provisioned":
+      if (ver.endsWith("t")) {
+        return `no working free-threaded python${ver} under ${join(pythonsDir(), "ft", ver, "bin")}`
+          + ` (build it with WSPY_PYTHON_VERSIONS="3.14 3.15 ${ver}" ../shared/tools/provision-pythons, about 10 minutes)`;
+      }
       return `no working python${ver} under ${join(pythonsDir(), "root", "usr", "bin")}`
         + " (provision it into WSPY_PYTHONS_DIR, default ~/.cache/wspy-pythons)";
     default:
