@@ -101,7 +101,7 @@ function startInFolder(python, dir) {
   });
 }
 
-const REQUIRED = ["pyenv 3.9", "pyenv 3.12", "pyenv 3.13", "provisioned 3.15"];
+const REQUIRED = ["pyenv 3.9", "pyenv 3.12", "pyenv 3.13", "provisioned 3.15", "provisioned 3.13t"];
 const labels = [...REQUIRED, ...EXPECTED_PYTHONS.filter((l) => !REQUIRED.includes(l))];
 
 for (const label of labels) {
@@ -214,7 +214,12 @@ const fixtures = existsSync(SNAPSHOTS) ? readdirSync(SNAPSHOTS).filter((f) => f.
 t.test("a snapshot fixture for every expected interpreter", async (t) => {
   for (const label of EXPECTED_PYTHONS) {
     const prefix = label.replace(/\s+/g, "-");
-    t.ok(fixtures.some((f) => f === `${prefix}.snapshot` || f.startsWith(`${prefix}.`)), `${prefix}*.snapshot (make it with test/fixtures/snapshots/make.mjs)`);
+    // a free-threaded label ("provisioned 3.13t") names files like provisioned-3.13.15t.snapshot
+    const ft = prefix.endsWith("t");
+    const base = ft ? prefix.slice(0, -1) : prefix;
+    const named = (f) => ft ? f.startsWith(`${base}.`) && f.endsWith("t.snapshot")
+      : (f === `${prefix}.snapshot` || f.startsWith(`${prefix}.`)) && !f.endsWith("t.snapshot");
+    t.ok(fixtures.some(named), `${prefix}*.snapshot (make it with test/fixtures/snapshots/make.mjs)`);
   }
 });
 

@@ -1,8 +1,9 @@
 // The registry judges the bytes at _PyRuntime (the host only hands them over): on the real
 // .PyRuntime sections of the 3.13, 3.14 and 3.15 interpreters of this machine, the core finds
-// `_Py_DebugOffsets`, reads the interpreter's own version from it and sees a default build; the
-// same bytes with the header's free_threaded flag set are a free-threaded build (the status the
-// host turns into its "free-threaded build" refusal); a 3.12 _PyRuntime (no cookie) has no
+// `_Py_DebugOffsets`, reads the interpreter's own version from it and sees a default build, and on
+// the free-threaded 3.13t a free-threaded one; a default build's bytes with only the header's
+// free_threaded flag set are judged free-threaded but build no table (the flag and the 16-byte
+// object header disagree); a 3.12 _PyRuntime (no cookie) has no
 // debug offsets and no version. The version found elsewhere (Py_Version, Py_GetVersion's banner) is
 // read by the core too.
 import t from "tap";
@@ -31,7 +32,7 @@ function pyRuntimeBytes(file, n) {
   return buf;
 }
 
-for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
+for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15", "provisioned 3.13t"]) {
   t.test(`${label}: the core judges the bytes at _PyRuntime`, async (t) => {
     const py = findByLabel(label);
     if (!py) return t.skip(missingReason(label));
@@ -39,39 +40,51 @@ for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisione
     const host = await import(path.join(BUILD, "core", "core.js"));
     const core = new host.Core();
     // the contract's statuses are bound when the first core loads (host/core/contract.ts)
-    const { ST_OK, ST_FREE_THREADED } = host;
+    const { ST_OK, ST_VERSION } = host;
     const n = core.x.DEBUG_OFFSETS_HEADER.value;
     const file = interpreterFile(py.path);
-    const bytes = pyRuntimeBytes(file, n);
+    const bytes = pyRuntimeBytes(file, core.x.DEBUG_OFFSETS_MAX.value);
     if (!bytes) return t.skip(`${file} has no .PyRuntime section`);
     const judge = (b) => {
       const ptr = core.x.scratchPtr();
       core.u8().set(b, ptr);
       const st = core.x.registryInspectRuntime(ptr, b.length);
-      return { st, hex: core.x.registryRuntimeVersion() >>> 0, debug: core.x.registryRuntimeHasDebugOffsets() !== 0 };
+      return { st, hex: core.x.registryRuntimeVersion() >>> 0, debug: core.x.registryRuntimeHasDebugOffsets() !== 0, ft: core.x.registryRuntimeFreeThreaded() !== 0 };
+    };
+    const build = (b) => {
+      const ptr = core.x.scratchPtr();
+      core.u8().set(b, ptr);
+      return core.x.registryFromDebugOffsets(ptr, b.length, 0);
     };
     const [major, minor, micro] = py.version.split(".").map(Number);
     const got = judge(bytes);
     if (minor < 13) {
-      t.same(got, { st: ST_OK, hex: 0, debug: false }, `${path.basename(file)}: no debug offsets, no version, not refused`);
+      t.same(got, { st: ST_OK, hex: 0, debug: false, ft: false }, `${path.basename(file)}: no debug offsets, no version, not free-threaded`);
       return;
     }
-    t.equal(got.st, ST_OK, `${path.basename(file)}: a default build`);
+    t.equal(got.st, ST_OK, `${path.basename(file)}: judged`);
+    t.equal(got.ft, py.freeThreaded, py.freeThreaded ? "a free-threaded build" : "a default build");
     t.ok(got.debug, "it has _Py_DebugOffsets");
     t.equal(got.hex >>> 8, ((major << 16) | (minor << 8) | micro) >>> 0, `the version is ${py.version}`);
-    const flagged = Buffer.from(bytes);
-    flagged.writeBigUInt64LE(1n, 16);
-    const ft = judge(flagged);
-    t.equal(ft.st, ST_FREE_THREADED, "with free_threaded set: a free-threaded build");
-    t.equal(ft.hex, got.hex, "whose version is still known (for the message)");
-    t.same(judge(bytes.subarray(0, n - 1)), { st: ST_OK, hex: 0, debug: false }, "too few bytes: nothing judged");
+    t.ok(build(bytes) >= 0, "its debug offsets build a table");
+    if (!py.freeThreaded) {
+      const flagged = Buffer.from(bytes);
+      flagged.writeBigUInt64LE(1n, 16);
+      const ft = judge(flagged);
+      t.same(ft, { ...got, ft: true }, "with free_threaded set: judged free-threaded, the version still known");
+      t.equal(-build(flagged), ST_VERSION, "but no table is built: the flag and the 16-byte object header disagree");
+    } else {
+      const unflagged = Buffer.from(bytes);
+      unflagged.writeBigUInt64LE(0n, 16);
+      t.equal(-build(unflagged), ST_VERSION, "with free_threaded cleared: no table (a 32-byte object header is a free-threaded one)");
+    }
+    t.same(judge(bytes.subarray(0, n - 1)), { st: ST_OK, hex: 0, debug: false, ft: false }, "too few bytes: nothing judged");
   });
 }
 
-// End to end, the host only turns the core's status into its message: a snapshot of a real 3.13
-// or 3.14 process whose _PyRuntime header says free-threaded is refused with the one line and
-// exit code 6 a free-threaded target gets (no free-threaded interpreter is installed here).
-t.test("a free-threaded header: the same refusal, from the core's status", async (t) => {
+// End to end: a snapshot of a real 3.13 or 3.14 default build whose _PyRuntime header is made to
+// say free-threaded carries a table made for a default build: refused in one line, exit 6.
+t.test("a free-threaded header with a default build's table: refused in one line", async (t) => {
   const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync: exists } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const rs = await import(path.join(BUILD, "target", "snapshot-file.js"));
@@ -94,7 +107,7 @@ t.test("a free-threaded header: the same refusal, from the core's status", async
     writeFileSync(out, rs.encodeSnapshot(snap.header, snap.ranges));
     const version = /-(\d+\.\d+\.\d+)\.snapshot$/.exec(name)[1];
     const res = await wspy(["dump", "--snapshot", out]);
-    oneLine(t, res, 6, new RegExp(`runs a free-threaded build of Python ${version.replace(/\./g, "\\.")}, which wspy cannot read yet \\(profile a default \\(GIL\\) build`));
+    oneLine(t, res, 6, new RegExp(`runs a free-threaded build of Python ${version.replace(/\./g, "\\.")}, but the version table .* is for a default build \\(supply a table made from the same build`));
   }
 });
 

@@ -266,7 +266,7 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
   // a free-threaded PyObject is 16 bytes longer (32, not 16), which the record's own
   // pyobject.size says; the dict keys, dict values and stack chunks are not objects.
   const hdr = t.offsets[F.F_PYOBJECT_SIZE] - 16;
-  if (hdr != 0 && hdr != 16) return -fail(ERR_VERSION, 4);
+  if (hdr != (freeThreaded ? 16 : 0)) return -fail(ERR_VERSION, 4); // the flag and the header disagree
   if (!t.has(F.F_TYPE_TP_BASICSIZE)) tableSetField(id, F.F_TYPE_TP_BASICSIZE, 32 + hdr);
   if (!t.has(F.F_CODE_FLAGS)) tableSetField(id, F.F_CODE_FLAGS, 48 + hdr);
   if (!t.has(F.F_TYPE_TP_DICTOFFSET)) tableSetField(id, F.F_TYPE_TP_DICTOFFSET, 288 + hdr);

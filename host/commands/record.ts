@@ -196,7 +196,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   };
   const procText = recorded.length > 1 ? ` from ${recorded.length} processes` : "";
   log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; ${root.freeThreaded
-    ? `no GIL (free-threaded): ${result.concurrency.mean.toFixed(2)} threads ran Python at once on average, at most ${result.concurrency.max}`
+    ? `no GIL (free-threaded): ${result.concurrency.mean.toFixed(2)} threads active at once on average (on a CPU or waiting for one), at most ${result.concurrency.max}`
     : `GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`}`);
   for (const note of s.notes) log(`wspy: ${note}`);
   const attachErrors = s.attachErrorText();

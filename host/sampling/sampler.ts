@@ -417,7 +417,7 @@ export class Sampler {
           target = null;
           t.close();
           throw new WspyError("BAD_INPUT", `--gil does not apply to process ${pid}: it runs a free-threaded build of Python ${rootInfo.version}, which has no GIL`,
-            "leave out --gil; the summary says how many threads ran Python at once");
+            "leave out --gil; the summary says how many threads were active at once");
         }
         if (opts.blocking) {
           tracer = new Tracer(pid);
