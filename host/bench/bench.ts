@@ -14,7 +14,7 @@ import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js
 import { benchRender } from "./render.js";
 import { CLI, benchStartup, benchRecordCost, median, StartupRow, RecordCostRow } from "./startup.js";
 
-interface Python { label: string; version: string; path: string }
+interface Python { label: string; version: string; path: string; freeThreaded?: boolean }
 interface Row {
   python: string; depth: number; threads: number; changing: boolean; samples: number;
   usPerSampleMedian: number; usPerSampleP99: number; readsPerSample: number;
@@ -36,8 +36,8 @@ const PICKED = process.env.WSPY_BENCH_SHAPES?.split(",");
 const shapeName = (s: { depth: number; threads: number; changing?: boolean }): string => `${s.depth}x${s.threads}${s.changing ? "~" : ""}`;
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
-/** WSPY_BENCH_ONLY=samples,cost,startup,memory: the parts to run (default all) */
-const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,cost,startup,memory").split(",");
+/** WSPY_BENCH_ONLY=samples,freethreaded,cost,startup,memory: the parts to run (default all) */
+const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,cost,startup,memory").split(",");
 
 /** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
 function startFixture(py: string, fixture: string, args: string[]): Promise<{ child: ChildProcess; output: Promise<string> }> {
@@ -224,8 +224,9 @@ async function costAt(py: Python, rate: number, seconds: number): Promise<CostRo
  * The changing 500-deep stack sampled at a steady 10 kHz (paced, not back-to-back): the error
  * rate the issue sets a bound on.
  */
-async function pacedErrors(py: Python, rate: number, samples: number): Promise<{ python: string; rate: number; samples: number; errorRate: number; readsPerSample: number }> {
-  const child = await startTarget(py.path, 500, 1, true);
+interface PacedRow { python: string; shape: string; rate: number; samples: number; errorRate: number; readsPerSample: number }
+async function pacedErrors(py: Python, rate: number, samples: number, shape = { depth: 500, threads: 1, changing: true }): Promise<PacedRow> {
+  const child = await startTarget(py.path, shape.depth, shape.threads, shape.changing);
   try {
     const target = await Target.attach(child.pid!, {});
     const core = target.core;
@@ -243,7 +244,8 @@ async function pacedErrors(py: Python, rate: number, samples: number): Promise<{
     }
     const reads = core.x.readCallCount() - reads0;
     target.close();
-    return { python: py.label, rate, samples, errorRate: +(errors / Math.max(1, records)).toFixed(4), readsPerSample: +(reads / samples).toFixed(2) };
+    const what = shape.changing ? `changing ${shape.depth}-deep stack` : `${shape.threads} threads spinning ${shape.depth} deep`;
+    return { python: py.label, shape: what, rate, samples, errorRate: +(errors / Math.max(1, records)).toFixed(4), readsPerSample: +(reads / samples).toFixed(2) };
   } finally {
     child.kill("SIGKILL");
   }
@@ -294,10 +296,11 @@ async function memoryChild(): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv.includes("--memory-child")) return memoryChild();
   const helpers = await import(pathToFileURL(path.join(PACKAGE_ROOT, "test", "helpers", "pythons.mjs")).href);
-  const pythons = (helpers.findPythons() as Python[]).filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian"));
+  const all = helpers.findPythons() as Python[];
+  const pythons = all.filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian") && !p.freeThreaded);
   const log = (s: string) => process.stderr.write(s + "\n");
   const rows: Row[] = [];
-  const paced: Awaited<ReturnType<typeof pacedErrors>>[] = [];
+  const paced: PacedRow[] = [];
   for (const py of ONLY.includes("samples") ? pythons : []) {
     for (const s of SHAPES) {
       if (PICKED && !PICKED.includes(shapeName(s))) continue;
@@ -308,7 +311,25 @@ async function main(): Promise<void> {
     if (PICKED && !PICKED.includes("paced")) continue;
     const e = await pacedErrors(py, 10_000, 30_000);
     paced.push(e);
-    log(`${e.python} changing 500-deep stack at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
+    log(`${e.python} ${e.shape} at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
+  }
+  // free-threaded builds (issue #15): ten threads spinning in parallel, 50 deep, beside the same
+  // target on the default build of the same minor; paced at 1 and 10 kHz for the error rate
+  if (ONLY.includes("freethreaded")) {
+    for (const ft of all.filter((p) => p.freeThreaded)) {
+      const minor = ft.version.split(".").slice(0, 2).join(".");
+      const twin = all.find((p) => !p.freeThreaded && p.version.startsWith(minor + ".") && !p.label.startsWith("debian"));
+      for (const py of twin ? [ft, twin] : [ft]) {
+        const row = await benchOne(py, 50, 10);
+        rows.push(row);
+        log(`${row.python} depth 50 threads 10 (spinning): ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%`);
+        for (const rate of [1000, 10_000]) {
+          const e = await pacedErrors(py, rate, rate === 1000 ? 5000 : 30_000, { depth: 50, threads: 10, changing: false });
+          paced.push(e);
+          log(`${e.python} ${e.shape} at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
+        }
+      }
+    }
   }
   const dir = path.join(PACKAGE_ROOT, "build", "bench");
   mkdirSync(dir, { recursive: true });
@@ -352,8 +373,8 @@ async function main(): Promise<void> {
   const render = benchRender();
   log(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB`);
   writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, costs, startup, recordCost, render, memory }, null, 2) + "\n");
-  const pacedMd = ["", "| python | changing 500-deep stack, paced at | samples | errors | reads/sample |", "|---|---:|---:|---:|---:|",
-    ...paced.map((e) => `| ${e.python} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
+  const pacedMd = ["", "| python | target | paced at | samples | errors | reads/sample |", "|---|---|---:|---:|---:|---:|",
+    ...paced.map((e) => `| ${e.python} | ${e.shape} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
   const costMd = ["", `CPU by ${costs[0]?.cpuMeasure ?? "-"}, median of ${REPEATS} runs; slowdown from alternating plain and profiled runs.`, "",
     "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | µs per tick | of which waking up alone | target slowdown, work per second (pairs; plain-run noise) | per target CPU second (pairs; noise) |", "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.usPerTick} | ${c.wakeFloorUsPerTick} | ×${c.targetSlowdown} (${c.slowdownPairs.join(", ")}; ±${(c.plainNoise * 100).toFixed(1)}%) | ×${c.slowdownPerCpu} (${c.slowdownPerCpuPairs.join(", ")}; ±${(c.plainPerCpuNoise * 100).toFixed(1)}%) |`)];
