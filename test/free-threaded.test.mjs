@@ -7,7 +7,11 @@
 //  - their loop of specialisable bytecode, run by four threads at once, is sampled only at the
 //    lines of the loop body, and every line of it is seen: the lines the interpreter's own
 //    co_lines() gives for that code;
-//  - `--gil` does not apply: one line, exit 2.
+//  - `--gil` does not apply: one line, exit 2;
+//  - idle detection holds without a GIL (gil_threads.py: a spinner, a sleeper, an Event waiter):
+//    idle threads are left out by default and kept with --idle;
+//  - `top --plain` says how many threads were active at once instead of a GIL share;
+//  - `--subprocesses` follows a free-threaded multiprocessing pool (mp_pool.py).
 // Source of truth: the interpreter (sysconfig Py_GIL_DISABLED, co_lines()), the fixture's marks.
 import t from "tap";
 import { readFileSync } from "node:fs";
@@ -95,5 +99,56 @@ print(json.dumps(sorted({l for (_, _, l) in work.co_lines() if l is not None})))
     // --gil: nothing to filter by
     const g = await wspy(["record", "-p", String(fx.pid), "-o", path.join(t.testdir(), "gil.txt"), "-f", "raw", "-d", "1", "--gil"]);
     oneLine(t, g, 2, /--gil does not apply to process \d+: it runs a free-threaded build of Python [\d.]+, which has no GIL \(leave out --gil/);
+  });
+}
+
+/** Leaf function names with their sample counts, from collapsed stacks. */
+function leaves(stacks) {
+  const out = {};
+  for (const s of stacks) {
+    const leaf = (s.frames.at(-1) ?? "").replace(/ \(.*$/, "").replace(/^.*\./, "");
+    out[leaf] = (out[leaf] ?? 0) + s.count;
+  }
+  return out;
+}
+
+for (const python of findPythons().filter((p) => p.freeThreaded)) {
+  t.test(`${python.label}: idle threads, top and subprocesses without a GIL`, async (t) => {
+    const fx = await startFixture(python.path, "gil_threads.py", [FIXTURE_LIFETIME, "busy"]);
+    t.teardown(() => fx.kill());
+    const dir = t.testdir();
+    const record = async (name, extra) => {
+      const out = path.join(dir, name);
+      const r = await wspy(["record", "-p", String(fx.pid), "-o", out, "-f", "raw", "--threads", "-d", "2", ...extra]);
+      t.equal(r.code, 0, `record ${extra.join(" ")} exits 0 ${r.stderr}`);
+      t.match(r.stderr, /no GIL \(free-threaded\): [\d.]+ threads active at once/, "the summary has no GIL share");
+      return leaves(parseCollapsed(readFileSync(out, "utf8")));
+    };
+    const busy = await record("busy.txt", []);
+    const total = Object.values(busy).reduce((a, b) => a + b, 0);
+    t.ok((busy.spin ?? 0) >= 20, `the spinner is sampled (${busy.spin ?? 0})`);
+    // without --idle: the sleeper (time.sleep), the Event waiter and the sleeping main are idle
+    const idleShare = ((busy.sleeper ?? 0) + (busy.wait ?? 0) + (busy.main_wait ?? 0)) / Math.max(1, total);
+    t.ok(idleShare < 0.05, `idle threads left out: ${JSON.stringify(busy)}`);
+    const all = await record("idle.txt", ["--idle"]);
+    for (const fn of ["spin", "sleeper", "wait", "main_wait"]) t.ok((all[fn] ?? 0) >= 20, `--idle keeps ${fn} (${all[fn] ?? 0})`);
+
+    const top = await wspy(["top", "-p", String(fx.pid), "--plain", "--delay", "0.5", "-d", "2.5", "--rows", "5"]);
+    t.equal(top.code, 0, `top --plain exits 0 ${top.stderr}`);
+    const last = top.stdout.split(/^(?=wspy top: )/m).filter((x) => x.trim()).at(-1) ?? "";
+    t.match(last, /No GIL, at once: \d+\.\d\d/, "top's header says how many threads were active at once");
+    t.notMatch(last, /GIL: [\d.]+%/, "and shows no GIL share");
+    t.match(last, /\bspin \(/, "the spinner is among the rows");
+  });
+
+  t.test(`${python.label}: --subprocesses follows a multiprocessing pool`, async (t) => {
+    const fx = await startFixture(python.path, "mp_pool.py", [FIXTURE_LIFETIME], { timeout: 60000 });
+    t.teardown(() => fx.kill());
+    const out = path.join(t.testdir(), "pool.txt");
+    const r = await wspy(["record", "-p", String(fx.pid), "-s", "-d", "3", "-f", "raw", "-o", out]);
+    t.equal(r.code, 0, `record -s exits 0 ${r.stderr}`);
+    const stacks = parseCollapsed(readFileSync(out, "utf8"));
+    const roots = new Set(stacks.filter((s) => s.frames.some((f) => /^pool_work /.test(f))).map((s) => s.thread));
+    t.ok(roots.size >= 2, `pool_work sampled in ${roots.size} worker processes: ${[...roots].join(", ")}`);
   });
 }
