@@ -7,7 +7,7 @@
 // decoy lines); names and files of every str kind (ascii, latin-1, UCS-2, UCS-4) whose `state`
 // keeps `interned` in a byte of its own (0, 2, and 3 for a static string).
 // Sources of truth: the provisioned 3.14/3.15 headers compiled with Py_GIL_DISABLED
-// (test/fixtures/ft-layouts/probe.c: every offset, size and state word used here, and the bytes
+// (test/fixtures/ft-probe/layout_probe.c: every offset, size and state word used here, and the bytes
 // of _Py_DebugOffsets_INIT a 3.14t/3.15t _PyRuntime begins with); the provisioned python3.14 /
 // python3.15 compiler (co_linetable, co_positions, instruction offsets of the functions below).
 // The version table is the one wspy itself derives from those debug offsets (the core's
@@ -20,7 +20,46 @@ import path from "node:path";
 import { wspy, ROOT, FIXTURES } from "./helpers/run.mjs";
 import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 
-const PROBE = path.join(FIXTURES, "ft-layouts", "probe.c");
+const PROBE = path.join(FIXTURES, "ft-probe", "layout_probe.c");
+
+// this test's names for what the probe prints under the version table's names (the table test
+// checks those) or as facts; every other name is the probe's "layout.NAME"
+const ALIAS = {
+  "version_hex": "fact.version", "debug_offsets.size": "fact.debug_offsets_size", "debug_offsets.free_threaded": "fact.free_threaded",
+  "object.size": "pyobject.size", "object.ob_type": "pyobject.ob_type", "varobject.ob_size": "bytes_object.ob_size",
+  "runtime.size": "runtime_state.size", "runtime.interpreters_head": "runtime_state.interpreters_head",
+  "interp.id": "interpreter_state.id", "interp.next": "interpreter_state.next",
+  "interp.threads_head": "interpreter_state.threads_head", "interp.threads_main": "interpreter_state.threads_main",
+  "tstate.next": "thread_state.next", "tstate.interp": "thread_state.interp", "tstate.current_frame": "thread_state.current_frame",
+  "tstate.thread_id": "thread_state.thread_id", "tstate.native_thread_id": "thread_state.native_thread_id",
+  "tstate.datastack_chunk": "thread_state.datastack_chunk", "tstate.base_frame": "thread_state.base_frame",
+  "frame.size": "interpreter_frame.size", "frame.f_executable": "interpreter_frame.executable", "frame.previous": "interpreter_frame.previous",
+  "frame.instr_ptr": "interpreter_frame.instr_ptr", "frame.tlbc_index": "interpreter_frame.tlbc_index",
+  "frame.owner": "interpreter_frame.owner", "frame.localsplus": "interpreter_frame.localsplus",
+  "chunk.previous": "stack_chunk.previous", "chunk.chunk_size": "stack_chunk.chunk_size", "chunk.top": "stack_chunk.top", "chunk.data": "stack_chunk.data",
+  "code.co_flags": "code_object.flags", "code.co_argcount": "code_object.argcount", "code.co_firstlineno": "code_object.firstlineno",
+  "code.co_filename": "code_object.filename", "code.co_name": "code_object.name", "code.co_qualname": "code_object.qualname",
+  "code.co_linetable": "code_object.linetable", "code.co_tlbc": "code_object.co_tlbc", "code.co_code_adaptive": "code_object.co_code_adaptive",
+  "code_array.entries": "fact.tlbc_entries",
+  "ascii.size": "unicode_object.asciiobject_size", "ascii.length": "unicode_object.length", "ascii.state": "unicode_object.state",
+  "compact.size": "unicode_object.compactunicodeobject_size", "bytes.ob_sval": "bytes_object.ob_sval",
+};
+
+/** The probe's output as this test names it; a name it does not print is an error, not undefined. */
+function layoutOf(text) {
+  const printed = Object.fromEntries(text.trim().split("\n").map((l) => {
+    const [k, v] = l.split(" ");
+    return [k, Number(v)];
+  }));
+  return new Proxy({}, {
+    get(_, name) {
+      if (typeof name !== "string") return undefined;
+      const key = ALIAS[name] ?? `layout.${name}`;
+      if (!(key in printed)) throw new Error(`the layout probe prints no ${key} (for ${name})`);
+      return printed[key];
+    },
+  });
+}
 const BUILD = path.join(ROOT, "build", "host");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-ft-snapshots-"));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
@@ -405,10 +444,7 @@ for (const minor of [14, 15]) {
     const cc = spawnSync("gcc", ["-w", "-DPy_GIL_DISABLED=1", `-I${inc}`, `-I${path.join(inc, "internal")}`, `-I${usrInclude}`, "-o", exe, PROBE], { encoding: "utf8" });
     t.equal(cc.status, 0, `the probe compiles against ${inc} with Py_GIL_DISABLED: ${cc.stderr}`);
     if (cc.status !== 0) return;
-    const L = Object.fromEntries(execFileSync(exe, { encoding: "utf8" }).trim().split("\n").map((l) => {
-      const [k, v] = l.split(" ");
-      return [k, Number(v)];
-    }));
+    const L = layoutOf(execFileSync(exe, { encoding: "utf8" }));
     const debugOffsets = execFileSync(exe, ["raw"]);
     t.equal(debugOffsets.length, L["debug_offsets.size"], "the probe wrote sizeof(_Py_DebugOffsets) bytes");
     t.equal(L["debug_offsets.free_threaded"], 1, "the debug offsets say free-threaded");
