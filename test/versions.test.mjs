@@ -11,7 +11,7 @@ import { findByLabel, missingReason } from "./helpers/pythons.mjs";
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-versions-"));
 const idleLine = marks("idle.py").sleep;
 
-for (const label of ["pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
+for (const label of ["pyenv 3.13", "provisioned 3.14", "provisioned 3.15", "provisioned 3.13t"]) {
   const py = findByLabel(label);
   t.test(`${label}: tables export → check → profile from the plugin alone`, { skip: py ? false : missingReason(label) }, async (t) => {
     const fx = await startFixture(py.path, "idle.py", [FIXTURE_LIFETIME]);
@@ -93,6 +93,21 @@ t.test("tables list and show", async (t) => {
   t.match(s.stdout, /"frame_model": "frame_object"/);
   const u = await wspy(["tables", "show", "3.7.2"]);
   t.equal(u.code, 6, "3.7.0–3.7.3 are not covered by the 3.7.16 probes");
+});
+
+// attaching reads only the built-in table of the target's version, found by its file name
+// (host/core/tables.ts loadBuiltinFor): each file must cover exactly the minor it is named after
+t.test("each built-in table covers the minor version its file is named after", async (t) => {
+  const { readdirSync } = await import("node:fs");
+  const dir = path.join(ROOT, "assembly", "tables");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  t.ok(files.length >= 8, `${files.length} built-in tables`);
+  for (const f of files) {
+    const minor = /^cpython-(\d+\.\d+)\.json$/.exec(f)?.[1];
+    t.ok(minor, `${f} is named cpython-X.Y.json`);
+    const { versions } = JSON.parse(readFileSync(path.join(dir, f), "utf8"));
+    for (const end of ["min", "max"]) t.ok(versions[end] === minor || versions[end].startsWith(`${minor}.`), `${f}: versions.${end} ${versions[end]} is in ${minor}`);
+  }
 });
 
 t.test("--force-version reads a target as another version, and a mismatch is refused", { skip: findByLabel("pyenv 3.13") ? false : missingReason("3.13") }, async (t) => {

@@ -184,19 +184,44 @@ export function pluginDirs(): string[] {
 
 /**
  * Loads every table: built-ins (unless WSPY_NO_BUILTIN_TABLES=1, for tests), plugin folders,
- * and explicit files (later ones win). Returns what was loaded.
+ * and explicit files (later ones win). Returns what was loaded. For `wspy tables`; attaching
+ * loads the plugins only, and the one built-in table a version needs (loadBuiltinFor).
  */
 export function loadAllTables(core: Core, extraFiles: string[] = []): TableInfo[] {
   const out: TableInfo[] = [];
   if (process.env.WSPY_NO_BUILTIN_TABLES !== "1") {
     for (const f of jsonFilesIn(BUILTIN_TABLES_DIR)) out.push(loadTableFile(core, f, false));
   }
+  out.push(...loadPluginTables(core, extraFiles));
+  return out;
+}
+
+/** Loads the plugin tables: plugin folders, then explicit files (later ones win). */
+export function loadPluginTables(core: Core, extraFiles: string[] = []): TableInfo[] {
+  const out: TableInfo[] = [];
   for (const dir of pluginDirs()) {
     if (existsSync(dir)) for (const f of jsonFilesIn(dir)) out.push(loadTableFile(core, f, true));
   }
   for (const f of extraFiles) out.push(loadTableFile(core, f, true));
   traceMark("tables");
   return out;
+}
+
+/** The built-in table file of a version: each covers one minor version, cpython-X.Y.json. */
+export function builtinTableFile(versionHex: number): string {
+  return path.join(BUILTIN_TABLES_DIR, `cpython-${versionHex >>> 24}.${(versionHex >>> 16) & 0xff}.json`);
+}
+
+/**
+ * Loads the built-in table of versionHex into core, unless it is in tables already or there is
+ * none (3.13+: the target's own debug offsets; WSPY_NO_BUILTIN_TABLES=1). Appends it to tables.
+ * A version's table is read when a target of that version needs it, not at every start.
+ */
+export function loadBuiltinFor(core: Core, versionHex: number, tables: TableInfo[]): void {
+  if (process.env.WSPY_NO_BUILTIN_TABLES === "1") return;
+  const file = builtinTableFile(versionHex);
+  if (tables.some((t) => t.file === file) || !existsSync(file)) return;
+  tables.push(loadTableFile(core, file, false));
 }
 
 /**

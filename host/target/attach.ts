@@ -16,7 +16,7 @@ import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
-import { loadAllTables, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
+import { loadPluginTables, loadBuiltinFor, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
 import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity, quoteText } from "../io/files.js";
 import { cacheGet, cachePut } from "../io/cache.js";
 import { traceMark } from "../trace.js";
@@ -305,9 +305,10 @@ function takeCore(versionTables: string[]): { core: Core; tables: TableInfo[] } 
   if (spare) return spare;
   const core = new Core();
   const template = TABLE_TEMPLATES.get(key);
-  if (template && copyTables(template.core, core, template.tables)) return { core, tables: template.tables };
-  const tables = loadAllTables(core, versionTables);
-  if (!template) TABLE_TEMPLATES.set(key, { core, tables });
+  // each core gets its own list: a built-in table loaded later (loadBuiltinFor) is its own
+  if (template && copyTables(template.core, core, template.tables)) return { core, tables: [...template.tables] };
+  const tables = loadPluginTables(core, versionTables);
+  if (!template) TABLE_TEMPLATES.set(key, { core, tables: [...tables] });
   return { core, tables };
 }
 
@@ -435,7 +436,7 @@ export class Target {
    */
   static open(view: ProcessView, opts: AttachOptions = {}, core: Core = new Core()): Target {
     core.setReader(view.reader);
-    const tables = loadAllTables(core, opts.versionTables ?? []);
+    const tables = loadPluginTables(core, opts.versionTables ?? []);
     try {
       const found = Target.locate(core, view, tables, opts);
       core.x.walkSetWantGil(opts.wantGil ? 1 : 0);
@@ -704,6 +705,7 @@ export class Target {
       }
     }
     if (tableId < 0) {
+      loadBuiltinFor(core, hex, tables);
       tableId = core.x.registrySelect(hex, 0);
       if (tableId >= 0) tableSource = tables.find((t) => t.id === tableId)?.file ?? "built-in";
     }
