@@ -148,7 +148,8 @@ const TLBC_BUF: usize = memory.data(8, 8);
 /**
  * Free-threaded 3.14+: the start of copy idx of the bytecode of the code object at code
  * (`co_tlbc->entries[idx]`, a `_PyCodeArray {Py_ssize_t size; char *entries[size]}`), or 0 when
- * it cannot be read. Two reads; only frames of threads running their own copy (idx != 0) pay.
+ * it cannot be read. Three 8-byte reads (co_tlbc, its size, the entry); only frames of threads
+ * running their own copy (idx != 0) pay.
  * Source: Include/internal/pycore_code.h (_PyCodeArray), pycore_frame.h (_PyFrame_GetBytecode).
  */
 function readTlbcBase(code: u64, idx: i32): u64 {
