@@ -748,6 +748,10 @@ export class Sampler {
       if (st !== ST_OK) {
         this.countError(st);
         v[r + R_KEEP] = 0;
+        // a thread whose stack did not decode this tick ran or did not all the same: how many
+        // were active at once (free-threaded builds) does not depend on the walk
+        const tid = v[r + R_TID];
+        if (p.target.info.freeThreaded && tid > 0 && p.tasks.active(tid)) { this.tickActive = true; this.tickActiveThreads++; }
         continue;
       }
       const node = v[r + R_NODE];
