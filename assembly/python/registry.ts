@@ -159,8 +159,9 @@ let runtimeFreeThreaded: bool = false;
  * Judges the first bytes of a target's `_PyRuntime` (the symbol, or the .PyRuntime section),
  * copied to ptr (len bytes; DEBUG_OFFSETS_HEADER are enough): whether they start with
  * `_Py_DebugOffsets` (3.13+), the version they carry, and whether the build is free-threaded.
- * Returns OK (registryRuntimeFreeThreaded tells a free-threaded build). Bytes without the cookie (a version before 3.13, or memory that is not `_PyRuntime`) are OK
- * with no version: the host learns it elsewhere.
+ * Returns OK (registryRuntimeFreeThreaded tells a free-threaded build). Bytes without the
+ * cookie (a version before 3.13, or memory that is not `_PyRuntime`) have no version: the host
+ * learns it elsewhere.
  */
 export function registryInspectRuntime(ptr: usize, len: i32): i32 {
   runtimeVersion = 0;
@@ -262,7 +263,7 @@ export function registryFromDebugOffsets(ptr: usize, len: i32, allowNewer: bool)
   tableSetField(id, F.F_UNICODE_DATA, t.offsets[F.F_UNICODE_COMPACTOBJECT_SIZE]);
   // fields the debug offsets do not all carry, from offsetof probes against pyenv 3.13.0, the
   // 3.13.15 free-threaded build and Debian 3.14.10 / 3.15.2 headers (with and without
-  // Py_GIL_DISABLED; docs/cpython-layouts.md §7.4). Those inside an object move with its header:
+  // Py_GIL_DISABLED; docs/cpython-layouts.md §7.8). Those inside an object move with its header:
   // a free-threaded PyObject is 16 bytes longer (32, not 16), which the record's own
   // pyobject.size says; the dict keys, dict values and stack chunks are not objects.
   const hdr = t.offsets[F.F_PYOBJECT_SIZE] - 16;

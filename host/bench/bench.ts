@@ -299,6 +299,8 @@ async function main(): Promise<void> {
   const all = helpers.findPythons() as Python[];
   const pythons = all.filter((p) => WANT.some((w) => p.version.startsWith(w + ".")) && !p.label.startsWith("debian") && !p.freeThreaded);
   const log = (s: string) => process.stderr.write(s + "\n");
+  const logRow = (row: Row) => log(`${row.python} depth ${row.depth}${row.changing ? " (changing)" : ""} threads ${row.threads}: ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%`);
+  const logPaced = (e: PacedRow) => log(`${e.python} ${e.shape} at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
   const rows: Row[] = [];
   const paced: PacedRow[] = [];
   for (const py of ONLY.includes("samples") ? pythons : []) {
@@ -306,12 +308,12 @@ async function main(): Promise<void> {
       if (PICKED && !PICKED.includes(shapeName(s))) continue;
       const row = await benchOne(py, s.depth, s.threads, !!s.changing);
       rows.push(row);
-      log(`${row.python} depth ${row.depth}${row.changing ? " (changing)" : ""} threads ${row.threads}: ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%`);
+      logRow(row);
     }
     if (PICKED && !PICKED.includes("paced")) continue;
     const e = await pacedErrors(py, 10_000, 30_000);
     paced.push(e);
-    log(`${e.python} ${e.shape} at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
+    logPaced(e);
   }
   // free-threaded builds (issue #15): ten threads spinning in parallel, 50 deep, beside the same
   // target on the default build of the same minor; paced at 1 and 10 kHz for the error rate
@@ -322,11 +324,11 @@ async function main(): Promise<void> {
       for (const py of twin ? [ft, twin] : [ft]) {
         const row = await benchOne(py, 50, 10);
         rows.push(row);
-        log(`${row.python} depth 50 threads 10 (spinning): ${row.usPerSampleMedian} µs/sample (p99 ${row.usPerSampleP99}), ${row.readsPerSample} reads/sample, ${row.samplesPerSecond}/s, errors ${(row.errorRate * 100).toFixed(2)}%`);
+        logRow(row);
         for (const rate of [1000, 10_000]) {
           const e = await pacedErrors(py, rate, rate === 1000 ? 5000 : 30_000, { depth: 50, threads: 10, changing: false });
           paced.push(e);
-          log(`${e.python} ${e.shape} at ${e.rate} Hz: errors ${(e.errorRate * 100).toFixed(2)}% of ${e.samples}, ${e.readsPerSample} reads/sample`);
+          logPaced(e);
         }
       }
     }

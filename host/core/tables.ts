@@ -48,6 +48,14 @@ function capIndex(core: Core): Map<string, { id: number; values: string[] }> {
   return m;
 }
 
+/** Table id's value of the capability `name` as the format names it (a value's name, or a number); undefined for an unknown name. */
+export function tableCapability(core: Core, id: number, name: string): string | number | undefined {
+  const c = capIndex(core).get(name);
+  if (!c) return undefined;
+  const v = core.x.tableCap(id, c.id);
+  return c.values.length ? c.values[v] : v;
+}
+
 /** "3.8" / "3.8.5" -> PY_VERSION_HEX range bounds. */
 export function versionBounds(v: string, upper: boolean): number | null {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(v);
@@ -234,11 +242,7 @@ export function exportTable(core: Core, id: number, versionHex: number, source: 
   const final = (versionHex & 0xf0) === 0xf0;
   const range = final ? `${major}.${minor}` : `${major}.${minor}.${micro}`;
   const capabilities: Record<string, string | number> = {};
-  for (let c = 0, n = core.x.capCount(); c < n; c++) {
-    const values = core.str(core.x.capValues(c));
-    const v = core.x.tableCap(id, c);
-    capabilities[core.str(core.x.capName(c))] = values ? values.split("|")[v] : v;
-  }
+  for (const name of capIndex(core).keys()) capabilities[name] = tableCapability(core, id, name)!;
   const offsets: Record<string, Record<string, number>> = {};
   for (let f = 0, n = core.x.fieldCount(); f < n; f++) {
     const v = core.x.tableField(id, f);

@@ -738,7 +738,8 @@ export class Sampler {
     const idle = !!this.opts.idle, gilOnly = !!this.opts.gil;
     // a free-threaded build has no GIL share to report: how many threads ran at once instead,
     // so its threads are classified with --idle too
-    const always = !!this.opts.alwaysClassify || p.target.info.freeThreaded;
+    const freeThreaded = p.target.info.freeThreaded;
+    const always = !!this.opts.alwaysClassify || freeThreaded;
     const classify = !idle || always;
     if (classify) this.tickClassified = true;
     let kept = 0;
@@ -751,14 +752,14 @@ export class Sampler {
         // a thread whose stack did not decode this tick ran or did not all the same: how many
         // were active at once (free-threaded builds) does not depend on the walk
         const tid = v[r + R_TID];
-        if (p.target.info.freeThreaded && tid > 0 && p.tasks.active(tid)) { this.tickActive = true; this.tickActiveThreads++; }
+        if (freeThreaded && tid > 0 && p.tasks.active(tid)) { this.tickActive = true; this.tickActiveThreads++; }
         continue;
       }
       const node = v[r + R_NODE];
       const gil = v[r + R_GIL] === 1;
       if (gil) this.tickGil = true;
       let keep = node >= 0;
-      if (gilOnly && !gil && !p.target.info.freeThreaded) keep = false; // (a free-threaded child has no GIL to filter by)
+      if (gilOnly && !gil && !freeThreaded) keep = false; // (a free-threaded child has no GIL to filter by)
       if (classify && node >= 0 && (keep || always)) {
         // the GIL holder is running (Python code, or C code that kept the GIL): no /proc read
         const active = gil ? p.activeHoldingGil(node) : p.active(v[r + R_TID], node);

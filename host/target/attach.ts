@@ -16,7 +16,7 @@ import { ModuleList, Module, loadBias } from "./modules.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
-import { loadPluginTables, loadBuiltinFor, loadTableText, versionBounds, TableInfo } from "../core/tables.js";
+import { loadPluginTables, loadBuiltinFor, loadTableText, versionBounds, tableCapability, TableInfo } from "../core/tables.js";
 import { readInputFile, openRegular, inputLimit, sizeText, raiseHint, shownName, fileIdentity, quoteText } from "../io/files.js";
 import { cacheGet, cachePut } from "../io/cache.js";
 import { traceMark } from "../trace.js";
@@ -716,7 +716,7 @@ export class Target {
 
     // a free-threaded build needs a table made for one (its objects, GIL and strings differ): the
     // target's own debug offsets are; a plugin or snapshot table says so with gil_model "none"
-    const tableFreeThreaded = tableIsFreeThreaded(core, tableId);
+    const tableFreeThreaded = tableCapability(core, tableId, "gil_model") === "none";
     if (tableFreeThreaded !== freeThreaded) {
       throw new WspyError("UNSUPPORTED",
         `${what} runs a ${freeThreaded ? "free-threaded" : "default (GIL)"} build of Python ${version}, but the version table ${tableSource} is for a ${tableFreeThreaded ? "free-threaded" : "default"} build`,
@@ -823,13 +823,4 @@ export class Target {
     this.core.setReader(null);
     this.view.close();
   }
-}
-
-/** Does table id describe a free-threaded build (its gil_model is "none")? */
-export function tableIsFreeThreaded(core: Core, id: number): boolean {
-  for (let c = 0, n = core.x.capCount(); c < n; c++) {
-    if (core.str(core.x.capName(c)) !== "gil_model") continue;
-    return core.str(core.x.capValues(c)).split("|")[core.x.tableCap(id, c)] === "none";
-  }
-  return false;
 }
