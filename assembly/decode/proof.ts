@@ -2,7 +2,8 @@
 // first batch, or in a batch of their own) and a thread's stack is kept only when every frame
 // still links to the same caller, runs the same code and, below the innermost, waits at the same
 // instruction, and no caller is the thread's current frame just before or just after those
-// reads. See sample-state.ts for why (the target runs while it is read).
+// reads. See sample-state.ts for why (the target runs while it is read). A walk that shows,
+// frame for frame, the stack the sample before kept needs no second read (sameAsKept).
 // Must not know: how frames were found (frames.ts), code objects, versions (only the active
 // table's frame offsets, python/active.ts).
 // Source of truth: docs/design.md (sample consistency), docs/cpython-layouts.md §4.
@@ -15,7 +16,7 @@ import { qOk, qCount, qReset, qAdd, qFlush } from "./read-queue";
 import { tstateCframe } from "./frames";
 import {
   CUR_BUF, EARLY_CUR_BUF, slotCurQ, slotEarlyCurQ, tstateArena,
-  C_ADDR, C_CODE, C_INSTR, C_PREV, checks, earlyArena, frameLen, growArena, listAddr, oRefcnt, slotCheckEnd, slotCheckStart, slotEarlyQ, slotFromA, slotVerifyQ, slotVerifyTsQ, specPrev, tstateLen, verifyArena, verifyCap, verifyTsArena,
+  C_ADDR, C_CODE, C_INSTR, C_PREV, checks, earlyArena, frameLen, growArena, listAddr, oRefcnt, slotCheckEnd, slotCheckStart, slotEarlyQ, slotFromA, slotSame, slotVerifyQ, slotVerifyTsQ, specPrev, tstateLen, verifyArena, verifyCap, verifyTsArena,
 } from "./sample-state";
 
 /** Makes the verify arena hold a frame window for every check record. False: no memory. */
@@ -137,4 +138,49 @@ export function verifyOne(slot: i32): i32 {
   const st = qFlush(0);
   if (st != OK) return st;
   return verified(slot) ? OK : fail(ERR_TORN, 2);
+}
+
+/**
+ * Does slot's walk show, frame for frame, the stack the previous sample kept for the same thread:
+ * the same frames, each linking to the same caller and running the same code, every caller at
+ * the same instruction (only the innermost may have moved)? Then the walk is kept without a
+ * second read. What a torn read can show is a stack the thread never had: a caller off its
+ * call, a callee under a caller that went on. A walk equal to a proven stack shows every caller
+ * waiting at a call to the frame above it, as it was proven to, rooted at the frame that was
+ * current when this sample read the thread state: a stack the thread had. The previous
+ * sample's second reads of those frames are what this walk skips (walk.ts, phase A), so a stack
+ * that holds still (a loop in one function, a thread waiting in select) costs no second read.
+ * Call before walk.ts swaps the generations (specPrev is still the previous sample).
+ */
+export function sameAsKept(slot: i32): bool {
+  const prev = specPrev;
+  if (slot >= prev.count || !unchecked(prev.keptOk[slot]) || unchecked(prev.owner[slot]) != unchecked(listAddr[slot])) return false;
+  const plo = unchecked(prev.keptStart[slot]), phi = unchecked(prev.keptEnd[slot]);
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  if (hi <= lo || hi - lo != phi - plo) return false;
+  for (let j = 0; j < hi - lo; j++) {
+    const c = checks.at(lo + j), k = prev.kept.at(plo + j);
+    if (load<u64>(c + C_ADDR) != load<u64>(k + C_ADDR) || load<u64>(c + C_PREV) != load<u64>(k + C_PREV) ||
+        load<u64>(c + C_CODE) != load<u64>(k + C_CODE)) return false;
+    if (j > 0 && load<u64>(c + C_INSTR) != load<u64>(k + C_INSTR)) return false;
+  }
+  return true;
+}
+
+/**
+ * Records slot's proven walk (its check records) for the next sample's sameAsKept. Call after
+ * walk.ts swapped the generations (specPrev is this sample's). False: no memory (not kept).
+ */
+export function keepProven(slot: i32): bool {
+  const gen = specPrev;
+  unchecked(gen.keptOk[slot] = false);
+  const lo = unchecked(slotCheckStart[slot]), hi = unchecked(slotCheckEnd[slot]);
+  const at = gen.kept.grow(hi - lo);
+  if (at < 0) return false;
+  if (hi > lo) memory.copy(gen.kept.at(at), checks.at(lo), <usize>(hi - lo) * <usize>checks.elemSize);
+  unchecked(gen.keptStart[slot] = at);
+  unchecked(gen.keptEnd[slot] = at + hi - lo);
+  unchecked(gen.keptOk[slot] = true);
+  unchecked(gen.stable[slot] = unchecked(slotSame[slot]));
+  return true;
 }

@@ -59,6 +59,10 @@ export let interpLo: i32 = 0, interpLen: i32 = 0;
 export const INTERP_BUF: usize = memory.data(MAX_WINDOW, 16);
 export const CFRAME_SLOTS: usize = memory.data(MAX_THREADS * 8, 16);
 
+// what a walk saw of each frame it followed (the proof's check records)
+export const CHECK_SIZE: i32 = 32; // {frame addr u64, previous u64, code u64, instruction u64}
+export const C_ADDR = 0, C_PREV = 8, C_CODE = 16, C_INSTR = 24;
+
 // speculation recorded per thread slot: two generations of flat address lists
 export class SpecGen {
   frames: Vec = new Vec(8);
@@ -71,11 +75,20 @@ export class SpecGen {
   chunkStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   codeStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS + 1);
   owner: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
+  /**
+   * the check records of every stack this sample kept (proven), per slot [keptStart, keptEnd)
+   * when keptOk; stable: that stack was the one the sample before kept (proof.ts sameAsKept)
+   */
+  kept: Vec = new Vec(CHECK_SIZE);
+  keptStart: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS);
+  keptEnd: StaticArray<i32> = new StaticArray<i32>(MAX_THREADS);
+  keptOk: StaticArray<bool> = new StaticArray<bool>(MAX_THREADS);
+  stable: StaticArray<bool> = new StaticArray<bool>(MAX_THREADS);
   /** the tstate's newest data-stack chunk and (3.11) cframe address, as the walk found them */
   newest: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
   cframe: StaticArray<u64> = new StaticArray<u64>(MAX_THREADS);
   count: i32 = 0;
-  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.proof.clear(); this.count = 0; }
+  clear(): void { this.frames.clear(); this.chunks.clear(); this.codes.clear(); this.proof.clear(); this.kept.clear(); this.count = 0; }
 }
 export let specPrev = new SpecGen();
 export let specCur = new SpecGen();
@@ -118,8 +131,6 @@ export let pcCap: i32 = 0;
 // just after them): a caller that runs is not waiting at a call, so a walk that shows it under a
 // callee started at a frame that had returned (its memory unchanged) while the caller went on, or
 // started again at the same address (a caller "at line 3" of a recursion, seen under load).
-export const CHECK_SIZE: i32 = 32; // {frame addr u64, previous u64, code u64, instruction u64}
-export const C_ADDR = 0, C_PREV = 8, C_CODE = 16, C_INSTR = 24;
 export const checks = new Vec(CHECK_SIZE);
 export const PEND_SIZE: i32 = 16;  // {frame addr u64, code entry i32, instruction offset i32}
 export const P_ADDR = 0, P_ENTRY = 8, P_OFFSET = 12;
@@ -147,6 +158,7 @@ export let earlyArena: usize = 0;
 export let earlyCap: i32 = 0;
 export const slotEarlyQ = new StaticArray<i32>(MAX_THREADS);
 export const slotProven = new StaticArray<bool>(MAX_THREADS);
+export const slotSame = new StaticArray<bool>(MAX_THREADS);  // the walk showed the stack the sample before kept
 export const slotFromA = new StaticArray<bool>(MAX_THREADS); // the walk read nothing after phase A
 // a retry walks from the frames its failed proof read (one batch), not one read per frame
 export let retryLo: i32 = 0, retryHi: i32 = 0, retryQ: i32 = 0, retryCursor: i32 = 0;

@@ -27,10 +27,10 @@ import {
   MAX_THREADS, resultsClear, resultNew, resultSetStatus, resultSetNode, resultSetDepth, resultSetFirstKept, resultSetThread, resultSetGil,
 } from "./results";
 import {
-  CFRAME_SLOTS, CHUNK_FIRST_READ, C_ADDR, GIL_BUF, INTERP_BUF, MAX_CHUNK_COPIES, MAX_TORN_RETRIES, MAX_WINDOW, P_ADDR, P_ENTRY, P_OFFSET, REFCNT_BEFORE_TYPE, TID_BUF, attached, checks, chunkEnd, chunkFirst, chunkQ, curSlot, earlyArena, earlyCap, frameAddr, frameCode, frameEntry, frameLen, frameOffset, growArena, interpAddr, interpHeadSymAddr, interpLen, interpLo, keepFrames, keptAddr, keptEntry, listAddr, listCount, listOk, looseReads, nextChunkAddr, oRefcnt, pcArena, pcCap, pending, pfAddr, pfArena, pfCap, pfCount, pfCursor, pfEnd, pfHi, pfLo, pfQ, pfStart, poolBuffer, poolUsed, pthreadTidOffset, retryCursor, retryHi, retryLo, retryQ, runtimeAddr, slotCframeQ, slotCheckEnd, slotCheckStart, slotChunkQueued, slotChunkStart, slotEarlyQ, slotFromA, slotPendEnd, slotPendStart, slotProven, slotSpecOwner, slotStatus, slotVerifyQ, slotVerifyTsQ, specCur, specMark, specPrev, speculate, tidCache, tstateArena, tstateCurrentSymAddr, tstateLen, verifyTsArena, wantGil,
+  CFRAME_SLOTS, CHUNK_FIRST_READ, C_ADDR, GIL_BUF, INTERP_BUF, MAX_CHUNK_COPIES, MAX_TORN_RETRIES, MAX_WINDOW, P_ADDR, P_ENTRY, P_OFFSET, REFCNT_BEFORE_TYPE, TID_BUF, attached, checks, chunkEnd, chunkFirst, chunkQ, curSlot, earlyArena, earlyCap, frameAddr, frameCode, frameEntry, frameLen, frameOffset, growArena, interpAddr, interpHeadSymAddr, interpLen, interpLo, keepFrames, keptAddr, keptEntry, listAddr, listCount, listOk, looseReads, nextChunkAddr, oRefcnt, pcArena, pcCap, pending, pfAddr, pfArena, pfCap, pfCount, pfCursor, pfEnd, pfHi, pfLo, pfQ, pfStart, poolBuffer, poolUsed, pthreadTidOffset, retryCursor, retryHi, retryLo, retryQ, runtimeAddr, slotCframeQ, slotCheckEnd, slotCheckStart, slotChunkQueued, slotChunkStart, slotEarlyQ, slotFromA, slotPendEnd, slotPendStart, slotProven, slotSame, slotSpecOwner, slotStatus, slotVerifyQ, slotVerifyTsQ, specCur, specMark, specPrev, speculate, tidCache, tstateArena, tstateCurrentSymAddr, tstateLen, verifyTsArena, wantGil,
 } from "./sample-state";
 import { walkFrameObjects, walkInterpreterFrames, adoptChunks, tstateChunk, tstateCframe } from "./frames";
-import { reserveVerify, queueVerify, verified, verifiedEarly, queueEarly, verifyOne } from "./proof";
+import { reserveVerify, queueVerify, verified, verifiedEarly, queueEarly, verifyOne, sameAsKept, keepProven } from "./proof";
 export { MAX_THREADS, walkResultsPtr, walkResultCount, walkCommit } from "./results";
 
 /** Where a thread's OS id lies in libc's struct pthread (0: unknown). The host knows libc, not the core. */
@@ -392,13 +392,15 @@ export function walkSample(): i32 {
   for (let k = 0; k < pfCount; k++) unchecked(qDst[unchecked(pfQ[k])] = pfArena + <usize>k * frameLen);
   const codesQ = queueCodes();
   // last in the batch: the frames each thread's previous walk followed, read a second time
+  // (not for a thread whose stack held still between the last two samples: its walk is likely
+  // the same again, proven by sameAsKept without them; if not, phase D reads them)
   const earlyArenaNew = growArena(earlyArena, earlyCap, prev.proof.len, frameLen);
   if (earlyArenaNew != 0) {
     if (earlyArenaNew != earlyArena || prev.proof.len * frameLen > earlyCap) { earlyArena = earlyArenaNew; earlyCap = prev.proof.len * frameLen; }
   }
   for (let i = 0; i < listCount; i++) {
     unchecked(slotEarlyQ[i] = -1);
-    if (earlyArenaNew != 0 && unchecked(slotSpecOwner[i]) != 0) queueEarly(i);
+    if (earlyArenaNew != 0 && unchecked(slotSpecOwner[i]) != 0 && !(i < prev.count && unchecked(prev.stable[i]))) queueEarly(i);
   }
   let st = qFlush(0);
   if (st != OK) return -st;
@@ -457,6 +459,8 @@ export function walkSample(): i32 {
     unchecked(specCur.codeStart[i] = specCur.codes.len);
     unchecked(specCur.proofStart[i] = specCur.proof.len);
     unchecked(slotFromA[i] = false);
+    unchecked(specCur.keptOk[i] = false);
+    unchecked(specCur.stable[i] = false);
     unchecked(slotCheckStart[i] = checks.len);
     unchecked(slotCheckEnd[i] = checks.len);
     unchecked(slotPendStart[i] = pending.len);
@@ -498,9 +502,13 @@ export function walkSample(): i32 {
   unchecked(specCur.proofStart[n] = specCur.proof.len);
   specCur.count = n;
 
-  // phase D, one batch: every frame each walk followed, read again, for the threads phase A's
-  // second reads did not prove
-  for (let i = 0; i < n; i++) unchecked(slotProven[i] = unchecked(slotStatus[i]) == OK && verifiedEarly(i));
+  // phase D, one batch: every frame each walk followed, read again, for the threads neither the
+  // stack the sample before kept nor phase A's second reads prove
+  for (let i = 0; i < n; i++) {
+    const ok = unchecked(slotStatus[i]) == OK;
+    unchecked(slotSame[i] = ok && sameAsKept(i));
+    unchecked(slotProven[i] = ok && (unchecked(slotSame[i]) || verifiedEarly(i)));
+  }
   const swap = specPrev;
   specPrev = specCur;
   specCur = swap;
@@ -550,7 +558,10 @@ export function walkSample(): i32 {
       }
       speculate = true;
     }
-    if (st == OK) st = internStack(i, r);
+    if (st == OK) {
+      keepProven(i);
+      st = internStack(i, r);
+    }
     const ident = load<u64>(ts + oIdent);
     // a thread state not bound to an OS thread yet (or any more) runs no Python code: whatever
     // its frame pointers hold then is not a stack of this process
