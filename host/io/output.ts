@@ -10,7 +10,7 @@
 
 import {
   openSync, writeSync, fsyncSync, fchmodSync, fstatSync, closeSync, renameSync, unlinkSync, lstatSync, statSync,
-  mkdirSync, accessSync, constants, type Stats,
+  mkdirSync, accessSync, readSync, constants, type Stats,
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -110,11 +110,26 @@ function fileMode(opts: WriteOptions): number {
   return opts.private ? 0o600 : 0o666 & ~process.umask();
 }
 
+/**
+ * 16 hex digits from the kernel's CSPRNG: /dev/urandom (a read of 8 bytes), else Web Crypto's
+ * (node:crypto costs 10 ms of CPU to load: more than the rest of writing a recording's file).
+ */
+function unpredictableHex(): string {
+  const bytes = Buffer.alloc(8);
+  let fd = -1;
+  try {
+    fd = openSync("/dev/urandom", constants.O_RDONLY | (O_CLOEXEC ?? 0));
+    if (fstatSync(fd).isCharacterDevice() && readSync(fd, bytes, 0, 8, null) === 8) return bytes.toString("hex");
+  } catch { /* no /dev/urandom here (a bare chroot): Web Crypto */ } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+}
+
 /** A new private file in dir with an unpredictable name: O_EXCL|O_NOFOLLOW, mode 0600. */
 export function createPrivate(dir: string, prefix: string, suffix: string): { fd: number; file: string } {
   for (let attempt = 0; ; attempt++) {
-    // Web Crypto's CSPRNG (node:crypto loads only when a file is written: not on a dump's path)
-    const file = path.join(dir, `${prefix}${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(8))).toString("hex")}${suffix}`);
+    const file = path.join(dir, `${prefix}${unpredictableHex()}${suffix}`);
     try {
       return { fd: openSync(file, O_NEW, 0o600), file };
     } catch (e) {
