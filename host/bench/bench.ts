@@ -115,14 +115,14 @@ function cpuMeasure(): "perf task-clock" | "rusage" {
 }
 
 /** CPU seconds of a command (every thread, user + system) and whether it exited 0. */
-function cpuOf(args: string[]): { cpu: number; ok: boolean } {
+function cpuOf(args: string[], env: NodeJS.ProcessEnv = process.env): { cpu: number; ok: boolean } {
   if (cpuMeasure() === "perf task-clock") {
-    const r = spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", ...args], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    const r = spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", ...args], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], env });
     const m = /^([\d.]+),msec,task-clock/m.exec(r.stderr ?? "");
     return { cpu: m ? +m[1] / 1000 : NaN, ok: r.status === 0 };
   }
   const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const r = spawnSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time ${quoted} >/dev/null 2>/dev/null; } 2>&1`], { encoding: "utf8" });
+  const r = spawnSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time ${quoted} >/dev/null 2>/dev/null; } 2>&1`], { encoding: "utf8", env });
   const m = /([\d.]+) ([\d.]+)\s*$/.exec(r.stdout ?? "");
   return { cpu: m ? +m[1] + +m[2] : NaN, ok: r.status === 0 };
 }
@@ -359,6 +359,8 @@ async function main(): Promise<void> {
       `${s.pyspyDumpMs !== null ? `; py-spy dump ${s.pyspyDumpMs} ms${vs(s.pyspyDumpMs)}` : "; py-spy: not found (set WSPY_BENCH_PYSPY)"}` +
       `${s.austinWhereMs !== null ? `; austin -w ${s.austinWhereMs} ms${vs(s.austinWhereMs)}` : "; austin: not found (set WSPY_BENCH_AUSTIN)"}${s.failures ? `; ${s.failures} runs failed` : ""}`);
     log(`  wspy dump's phases (median ms each): ${s.phases.map((p) => `${p.name} ${p.ms}`).join(", ")}`);
+    log(`  first run (an empty cache folder, median of 3): wspy dump ${s.firstDumpMs} ms`);
+    if (s.noExtraCa) log(`  NODE_EXTRA_CA_CERTS is set here (Node 20 loads it at every start): without it, node -e 0 ${s.noExtraCa.nodeMs} ms, wspy dump ${s.noExtraCa.dumpMs} ms (×${(s.noExtraCa.dumpMs / s.noExtraCa.nodeMs).toFixed(2)} node)`);
     const deep = await startTarget(costPy.path, 50, 1);
     try {
       recordCost = benchRecordCost(deep.pid!, 1000, 5, REPEATS, cpuOf, path.join(dir, `record-${process.pid}.txt`));
@@ -367,7 +369,8 @@ async function main(): Promise<void> {
     }
     const c = recordCost;
     log(`record -r ${c.rate} -d ${c.seconds} (${costPy.label}, 50 deep, ${cpuMeasure()}, median of ${c.runs}): wspy ${c.wspyCpuSec} s CPU in all` +
-      `${c.austinCpuSec !== null ? `, austin ${c.austinCpuSec} s (×${(c.wspyCpuSec / c.austinCpuSec).toFixed(2)})` : ", austin: not found (set WSPY_BENCH_AUSTIN)"}; samples kept ${(c.keptShare * 100).toFixed(1)}% of those asked`);
+      `${c.austinCpuSec !== null ? `, austin ${c.austinCpuSec} s (×${(c.wspyCpuSec / c.austinCpuSec).toFixed(2)})` : ", austin: not found (set WSPY_BENCH_AUSTIN)"}; samples kept ${(c.keptShare * 100).toFixed(1)}% of those asked` +
+      `${c.wspyNoExtraCaCpuSec !== null ? `; without NODE_EXTRA_CA_CERTS wspy ${c.wspyNoExtraCaCpuSec} s${c.austinCpuSec !== null ? ` (×${(c.wspyNoExtraCaCpuSec / c.austinCpuSec).toFixed(2)})` : ""}` : ""}`);
   }
   if (!ONLY.includes("memory")) return; // a partial run: the lines above are its result; the report is left as it was
   const memory = memoryAfterAnHour();
@@ -389,7 +392,9 @@ async function main(): Promise<void> {
     ...(startup.pyspyDumpMs !== null ? [`| py-spy dump | ${startup.pyspyDumpMs} | ${(startup.pyspyDumpMs / startup.nodeMs).toFixed(2)} |`] : []),
     ...(startup.austinWhereMs !== null ? [`| austin -w | ${startup.austinWhereMs} | ${(startup.austinWhereMs / startup.nodeMs).toFixed(2)} |`] : []),
     "", `wspy dump's phases, median ms each: ${startup.phases.map((p) => `${p.name} ${p.ms}`).join(", ")}.`,
-    ...(recordCost ? ["", `\`wspy record -r ${recordCost.rate} -d ${recordCost.seconds}\` on a 50-deep target: ${recordCost.wspyCpuSec} s CPU in all (median of ${recordCost.runs})${recordCost.austinCpuSec !== null ? `, Austin ${recordCost.austinCpuSec} s` : ""}; ${(recordCost.keptShare * 100).toFixed(1)}% of the asked samples kept.`] : [])];
+    "", `First run (an empty cache folder): wspy dump ${startup.firstDumpMs} ms.`,
+    ...(startup.noExtraCa ? ["", `NODE_EXTRA_CA_CERTS is set on this machine; Node 20 loads it at every start. Without it: node -e 0 ${startup.noExtraCa.nodeMs} ms, wspy dump ${startup.noExtraCa.dumpMs} ms (×${(startup.noExtraCa.dumpMs / startup.noExtraCa.nodeMs).toFixed(2)}).`] : []),
+    ...(recordCost ? ["", `\`wspy record -r ${recordCost.rate} -d ${recordCost.seconds}\` on a 50-deep target: ${recordCost.wspyCpuSec} s CPU in all (median of ${recordCost.runs})${recordCost.austinCpuSec !== null ? `, Austin ${recordCost.austinCpuSec} s` : ""}; ${(recordCost.keptShare * 100).toFixed(1)}% of the asked samples kept${recordCost.wspyNoExtraCaCpuSec !== null ? `; without NODE_EXTRA_CA_CERTS, wspy ${recordCost.wspyNoExtraCaCpuSec} s` : ""}.`] : [])];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...costMd, ...startupMd, ...memMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");

@@ -3,13 +3,18 @@
 // austin -w), so a machine that slows down slows all of them; each figure is the median of
 // WSPY_BENCH_STARTUP_RUNS (default 21) runs, wall clock from spawn to exit. The dump runs also
 // give the start-up breakdown (WSPY_TRACE_STARTUP, host/trace.ts): median milliseconds per phase.
+// One unmeasured dump first warms wspy's cache (code cache, ELF facts), so the medians are of a
+// warm machine; a first run's dump (an empty cache folder) is timed on its own. When the
+// environment sets NODE_EXTRA_CA_CERTS, Node 20 loads those certificates at every start
+// (nodejs/node#40524): node -e 0 and wspy dump are also timed without it, and said apart.
 // Then a 5 s recording at 1 kHz: wspy's total CPU beside Austin's, and the samples it kept.
 // Must not know: CPython layouts; what the phases do (trace.ts names them).
 // Source of truth: issue "Start-up and one-shot latency" (the figures and how they are compared).
 
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { PACKAGE_ROOT } from "../core/core.js";
 
@@ -37,6 +42,10 @@ export interface StartupRow {
   pyspyDumpMs: number | null; austinWhereMs: number | null;
   /** wspy dump's phases: median ms each took (from the previous phase's end) */
   phases: { name: string; ms: number }[];
+  /** a dump with an empty cache folder (the first run after an install), median of 3 */
+  firstDumpMs: number;
+  /** when NODE_EXTRA_CA_CERTS is set: node -e 0 and wspy dump without it (medians), else null */
+  noExtraCa: { nodeMs: number; dumpMs: number } | null;
   failures: number;
 }
 
@@ -47,11 +56,30 @@ export function benchStartup(pid: number): StartupRow {
   const order: string[] = [];
   let failures = 0;
   const pyspyBin = process.env.WSPY_BENCH_PYSPY, austinBin = process.env.WSPY_BENCH_AUSTIN;
+  const dumpArgs = [CLI, "dump", "-p", String(pid)];
+  timed(process.execPath, dumpArgs); // warms the cache: the runs below are a warm machine's
+  const first: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const empty = mkdtempSync(path.join(os.tmpdir(), "wspy-bench-cache-"));
+    try {
+      first.push(timed(process.execPath, dumpArgs, { ...process.env, WSPY_CACHE_DIR: empty }).ms);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }
+  const extraCa = !!process.env.NODE_EXTRA_CA_CERTS;
+  const plainEnv = { ...process.env };
+  delete plainEnv.NODE_EXTRA_CA_CERTS;
+  const plainNode: number[] = [], plainDump: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    if (extraCa) {
+      plainNode.push(timed(process.execPath, ["-e", "0"], plainEnv).ms);
+      plainDump.push(timed(process.execPath, dumpArgs, plainEnv).ms);
+    }
     node.push(timed(process.execPath, ["-e", "0"]).ms);
     const v = timed(process.execPath, [CLI, "--version"]);
     version.push(v.ms);
-    const d = timed(process.execPath, [CLI, "dump", "-p", String(pid)], { ...process.env, WSPY_TRACE_STARTUP: "1" });
+    const d = timed(process.execPath, dumpArgs, { ...process.env, WSPY_TRACE_STARTUP: "1" });
     if (!d.ok || !v.ok) failures++;
     dump.push(d.ms);
     const line = /^wspy-startup: (.*)$/m.exec(d.stderr)?.[1];
@@ -74,6 +102,8 @@ export function benchStartup(pid: number): StartupRow {
     runs: RUNS, nodeMs: r1(median(node)), versionMs: r1(median(version)), dumpMs: r1(median(dump)),
     pyspyDumpMs: pyspyBin ? r1(median(pyspy)) : null, austinWhereMs: austinBin ? r1(median(austin)) : null,
     phases: order.map((name) => ({ name, ms: r1(median(phaseRuns.get(name)!)) })),
+    firstDumpMs: r1(median(first)),
+    noExtraCa: extraCa ? { nodeMs: r1(median(plainNode)), dumpMs: r1(median(plainDump)) } : null,
     failures,
   };
 }
@@ -82,6 +112,8 @@ export interface RecordCostRow {
   seconds: number; rate: number;
   /** CPU seconds of the whole command (start-up, sampling, writing), median of runs */
   wspyCpuSec: number; austinCpuSec: number | null;
+  /** when NODE_EXTRA_CA_CERTS is set: wspy's CPU without it, median of runs (else null) */
+  wspyNoExtraCaCpuSec: number | null;
   /** samples kept / samples asked (rate x seconds), median of runs */
   keptShare: number;
   runs: number;
@@ -93,11 +125,16 @@ export interface RecordCostRow {
  * cpuOf measures a command's CPU (bench.ts: perf's task-clock, else rusage).
  */
 export function benchRecordCost(pid: number, rate: number, seconds: number, runs: number,
-  cpuOf: (args: string[]) => { cpu: number; ok: boolean }, out: string): RecordCostRow {
-  const wspy: number[] = [], austin: number[] = [], kept: number[] = [];
+  cpuOf: (args: string[], env?: NodeJS.ProcessEnv) => { cpu: number; ok: boolean }, out: string): RecordCostRow {
+  const wspy: number[] = [], austin: number[] = [], kept: number[] = [], plain: number[] = [];
   const austinBin = process.env.WSPY_BENCH_AUSTIN;
+  const extraCa = !!process.env.NODE_EXTRA_CA_CERTS;
+  const plainEnv = { ...process.env };
+  delete plainEnv.NODE_EXTRA_CA_CERTS;
+  const args = [process.execPath, CLI, "record", "-p", String(pid), "-r", String(rate), "-d", String(seconds), "-f", "raw", "-o", out];
   for (let i = 0; i < runs; i++) {
-    wspy.push(cpuOf([process.execPath, CLI, "record", "-p", String(pid), "-r", String(rate), "-d", String(seconds), "-f", "raw", "-o", out]).cpu);
+    if (extraCa) plain.push(cpuOf(args, plainEnv).cpu);
+    wspy.push(cpuOf(args).cpu);
     // the kept samples: the raw profile's counts
     let n = 0;
     try {
@@ -111,6 +148,7 @@ export function benchRecordCost(pid: number, rate: number, seconds: number, runs
   }
   return {
     seconds, rate, runs, wspyCpuSec: +median(wspy).toFixed(3), austinCpuSec: austinBin ? +median(austin).toFixed(3) : null,
+    wspyNoExtraCaCpuSec: extraCa ? +median(plain).toFixed(3) : null,
     keptShare: +median(kept).toFixed(4),
   };
 }
