@@ -35,6 +35,15 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   return { ms: performance.now() - t0, ok: r.status === 0, stderr: r.stderr ?? "" };
 }
 
+/** Is NODE_EXTRA_CA_CERTS set (Node 20 then loads those certificates at every start)? */
+const EXTRA_CA = !!process.env.NODE_EXTRA_CA_CERTS;
+/** This environment without NODE_EXTRA_CA_CERTS: the same commands timed as on a machine without it. */
+function envWithoutExtraCa(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 export interface StartupRow {
   runs: number;
   /** medians, ms */
@@ -67,12 +76,10 @@ export function benchStartup(pid: number): StartupRow {
       rmSync(empty, { recursive: true, force: true });
     }
   }
-  const extraCa = !!process.env.NODE_EXTRA_CA_CERTS;
-  const plainEnv = { ...process.env };
-  delete plainEnv.NODE_EXTRA_CA_CERTS;
+  const plainEnv = envWithoutExtraCa();
   const plainNode: number[] = [], plainDump: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    if (extraCa) {
+    if (EXTRA_CA) {
       plainNode.push(timed(process.execPath, ["-e", "0"], plainEnv).ms);
       plainDump.push(timed(process.execPath, dumpArgs, plainEnv).ms);
     }
@@ -103,7 +110,7 @@ export function benchStartup(pid: number): StartupRow {
     pyspyDumpMs: pyspyBin ? r1(median(pyspy)) : null, austinWhereMs: austinBin ? r1(median(austin)) : null,
     phases: order.map((name) => ({ name, ms: r1(median(phaseRuns.get(name)!)) })),
     firstDumpMs: r1(median(first)),
-    noExtraCa: extraCa ? { nodeMs: r1(median(plainNode)), dumpMs: r1(median(plainDump)) } : null,
+    noExtraCa: EXTRA_CA ? { nodeMs: r1(median(plainNode)), dumpMs: r1(median(plainDump)) } : null,
     failures,
   };
 }
@@ -128,12 +135,10 @@ export function benchRecordCost(pid: number, rate: number, seconds: number, runs
   cpuOf: (args: string[], env?: NodeJS.ProcessEnv) => { cpu: number; ok: boolean }, out: string): RecordCostRow {
   const wspy: number[] = [], austin: number[] = [], kept: number[] = [], plain: number[] = [];
   const austinBin = process.env.WSPY_BENCH_AUSTIN;
-  const extraCa = !!process.env.NODE_EXTRA_CA_CERTS;
-  const plainEnv = { ...process.env };
-  delete plainEnv.NODE_EXTRA_CA_CERTS;
+  const plainEnv = envWithoutExtraCa();
   const args = [process.execPath, CLI, "record", "-p", String(pid), "-r", String(rate), "-d", String(seconds), "-f", "raw", "-o", out];
   for (let i = 0; i < runs; i++) {
-    if (extraCa) plain.push(cpuOf(args, plainEnv).cpu);
+    if (EXTRA_CA) plain.push(cpuOf(args, plainEnv).cpu);
     wspy.push(cpuOf(args).cpu);
     // the kept samples: the raw profile's counts
     let n = 0;
@@ -148,7 +153,7 @@ export function benchRecordCost(pid: number, rate: number, seconds: number, runs
   }
   return {
     seconds, rate, runs, wspyCpuSec: +median(wspy).toFixed(3), austinCpuSec: austinBin ? +median(austin).toFixed(3) : null,
-    wspyNoExtraCaCpuSec: extraCa ? +median(plain).toFixed(3) : null,
+    wspyNoExtraCaCpuSec: EXTRA_CA ? +median(plain).toFixed(3) : null,
     keptShare: +median(kept).toFixed(4),
   };
 }
