@@ -3,7 +3,7 @@
 // The core holds the facts of many objects at once, each keyed by the file's identity (as the
 // host describes it: device, inode, size and mtime) and the address its file offset 0 maps at,
 // each parsed only when asked: the first PT_LOAD (for the load bias), the symbols wspy needs
-// (.dynsym, then .symtab), the .PyRuntime / .bss / .data sections and, when asked, a copy of
+// (.dynsym, then .symtab), the .PyRuntime / .AsyncioDebug / .bss / .data sections and, when asked, a copy of
 // the symbol tables for lookups by name.
 // Must not know: CPython struct layouts or versions; it only finds names and addresses.
 // Source of truth: the System V gABI ELF-64 object file format; elf.h.
@@ -60,6 +60,8 @@ class ElfObject {
   pyRuntimeAddr: u64 = 0;
   pyRuntimeSize: u64 = 0;
   pyRuntimeOffset: u64 = 0;
+  asyncioDebugAddr: u64 = 0;  // .AsyncioDebug (3.14+: _asyncio's offsets, in its .so or the executable)
+  asyncioDebugSize: u64 = 0;
   bssAddr: u64 = 0;
   bssSize: u64 = 0;
   dataAddr: u64 = 0;
@@ -80,6 +82,7 @@ class ElfObject {
   reset(): void {
     this.type = 0; this.firstLoadVaddr = 0; this.firstLoadOffset = 0;
     this.pyRuntimeAddr = 0; this.pyRuntimeSize = 0; this.pyRuntimeOffset = 0;
+    this.asyncioDebugAddr = 0; this.asyncioDebugSize = 0;
     this.bssAddr = 0; this.bssSize = 0; this.dataAddr = 0; this.dataSize = 0;
     for (let k = 0; k < SYM_COUNT; k++) { this.symAddr[k] = 0; this.symSize[k] = 0; }
     if (this.kept != 0) heap.free(this.kept);
@@ -131,6 +134,9 @@ export function elfFirstLoadOffset(id: i32): u64 { const o = objectAt(id); retur
 export function elfPyRuntimeSection(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeAddr; }
 export function elfPyRuntimeSectionSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeSize; }
 export function elfPyRuntimeSectionOffset(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.pyRuntimeOffset; }
+/** The .AsyncioDebug section's address (unbiased; 0: none) and size. */
+export function elfAsyncioDebugSection(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.asyncioDebugAddr; }
+export function elfAsyncioDebugSectionSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.asyncioDebugSize; }
 export function elfBss(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.bssAddr; }
 export function elfBssSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.bssSize; }
 export function elfData(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.dataAddr; }
@@ -303,6 +309,9 @@ function parseInto(o: ElfObject, ptr: usize, len: usize, keepSymbols: bool): i32
       o.pyRuntimeAddr = load<u64>(sh, 16);
       o.pyRuntimeOffset = load<u64>(sh, 24);
       o.pyRuntimeSize = load<u64>(sh, 32);
+    } else if (nameIs(name, namesHi, ".AsyncioDebug")) {
+      o.asyncioDebugAddr = load<u64>(sh, 16);
+      o.asyncioDebugSize = load<u64>(sh, 32);
     } else if (type == SHT_NOBITS && nameIs(name, namesHi, ".bss")) {
       o.bssAddr = load<u64>(sh, 16);
       o.bssSize = load<u64>(sh, 32);

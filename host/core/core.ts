@@ -46,6 +46,8 @@ export interface CoreExports extends ContractExports {
   elfPyRuntimeSection(id: number): bigint;
   elfPyRuntimeSectionSize(id: number): bigint;
   elfPyRuntimeSectionOffset(id: number): bigint;
+  elfAsyncioDebugSection(id: number): bigint;
+  elfAsyncioDebugSectionSize(id: number): bigint;
   elfBss(id: number): bigint;
   elfBssSize(id: number): bigint;
   elfData(id: number): bigint;

@@ -56,6 +56,9 @@ export interface ElfFacts {
   firstLoadVaddr: bigint;
   firstLoadOffset: bigint;
   pyRuntimeSection: bigint;
+  /** the .AsyncioDebug section (3.14+: _asyncio's offsets), 0n when the file has none; and its size */
+  asyncioDebugSection: bigint;
+  asyncioDebugSize: bigint;
 }
 
 /** What a snapshot recorded at attach, used instead of the ELF file, the version reads and the registry. */
@@ -253,11 +256,18 @@ export function parseHexAddress(v: unknown): bigint | null {
 }
 
 /** ElfFacts as JSON (a snapshot's header field elf, the cache's records): symbols by name, the absent ones left out. */
-export interface ElfFactsJson { symbols: Record<string, string>; firstLoadVaddr: string; firstLoadOffset: string; pyRuntimeSection: string }
+export interface ElfFactsJson {
+  symbols: Record<string, string>; firstLoadVaddr: string; firstLoadOffset: string; pyRuntimeSection: string;
+  /** only when the file has the section (older snapshots never have it) */
+  asyncioDebugSection?: string; asyncioDebugSize?: string;
+}
 export function elfFactsToJson(f: ElfFacts): ElfFactsJson {
   const symbols: Record<string, string> = {};
   f.symbols.forEach((v, i) => { if (v !== 0n) symbols[SYM_NAMES[i]] = hexAddress(v); });
-  return { symbols, firstLoadVaddr: hexAddress(f.firstLoadVaddr), firstLoadOffset: hexAddress(f.firstLoadOffset), pyRuntimeSection: hexAddress(f.pyRuntimeSection) };
+  return {
+    symbols, firstLoadVaddr: hexAddress(f.firstLoadVaddr), firstLoadOffset: hexAddress(f.firstLoadOffset), pyRuntimeSection: hexAddress(f.pyRuntimeSection),
+    ...(f.asyncioDebugSection !== 0n ? { asyncioDebugSection: hexAddress(f.asyncioDebugSection), asyncioDebugSize: hexAddress(f.asyncioDebugSize) } : {}),
+  };
 }
 /**
  * ElfFacts from elfFactsToJson's shape, checked strictly: bad(what) is called (and throws) with the
@@ -277,6 +287,8 @@ export function elfFactsFromJson(v: unknown, bad: (what: string) => never): ElfF
     firstLoadVaddr: address(elf.firstLoadVaddr, "elf.firstLoadVaddr"),
     firstLoadOffset: address(elf.firstLoadOffset, "elf.firstLoadOffset"),
     pyRuntimeSection: address(elf.pyRuntimeSection, "elf.pyRuntimeSection"),
+    asyncioDebugSection: elf.asyncioDebugSection === undefined ? 0n : address(elf.asyncioDebugSection, "elf.asyncioDebugSection"),
+    asyncioDebugSize: elf.asyncioDebugSize === undefined ? 0n : address(elf.asyncioDebugSize, "elf.asyncioDebugSize"),
   };
 }
 
@@ -393,6 +405,32 @@ export class Target {
     this.core.u8().set(bytes, ptr);
     const v = BigInt.asUintN(64, this.core.x.elfSymbolFind(obj.id, ptr, bytes.length));
     return v === 0n ? 0n : v + obj.bias;
+  }
+
+  /**
+   * The bytes of the target's .AsyncioDebug section (3.14+: the offsets _asyncio publishes for
+   * its task objects and lists) and their remote address, or null when no mapped module has the
+   * section (before 3.14, or asyncio not imported yet: 3.14's _asyncio is an extension module,
+   * mapped on first import; 3.15's is built into the interpreter). Looked for in _asyncio's
+   * module first, then in the interpreter's file. The core decodes them (knows the layout).
+   */
+  asyncioDebugBytes(): { addr: bigint; bytes: Buffer } | null {
+    const named = this.modules.modules.filter((m) => /^_asyncio[.]/.test(path.basename(m.path)));
+    const candidates = [...named, ...(this.modules.interpreter ? [this.modules.interpreter] : [])];
+    for (const mod of candidates) {
+      let obj: ElfObject;
+      try {
+        obj = this.object(mod);
+      } catch {
+        continue; // an unreadable file: the next candidate
+      }
+      const size = Number(obj.facts.asyncioDebugSize);
+      if (obj.facts.asyncioDebugSection === 0n || size <= 0 || size > 4096) continue;
+      const addr = obj.facts.asyncioDebugSection + obj.bias;
+      const bytes = Target.readBuf(this.core, this.view.reader, addr, size);
+      if (bytes) return { addr, bytes };
+    }
+    return null;
   }
 
   /** Is this a running process (not a core file or a snapshot)? */
@@ -566,6 +604,8 @@ export class Target {
       firstLoadVaddr: core.x.elfFirstLoadVaddr(id),
       firstLoadOffset: core.x.elfFirstLoadOffset(id),
       pyRuntimeSection: core.x.elfPyRuntimeSection(id),
+      asyncioDebugSection: core.x.elfAsyncioDebugSection(id),
+      asyncioDebugSize: core.x.elfAsyncioDebugSectionSize(id),
     };
   }
 
