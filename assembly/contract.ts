@@ -95,11 +95,51 @@ export const DETAIL_CORE_TRUNCATED: i32 = 7;
 export const DETAIL_CORE_NO_LOAD: i32 = 8;
 /** the head given is too short: coreFileHeadNeeded() says how much */
 export const DETAIL_CORE_NEED_MORE: i32 = 100;
+// ERR_VERSION details of tasksConfigure (--async)
+/** no asyncio task layout for this version or build (before 3.11, free-threaded builds) */
+export const DETAIL_TASKS_NO_LAYOUT: i32 = 20;
+/** 3.14+ without the .AsyncioDebug section: asyncio is not imported yet */
+export const DETAIL_TASKS_NOT_IMPORTED: i32 = 21;
 export const DETAIL_NAMES: StaticArray<string> = [
   "read_short", "core_short", "core_not_elf", "core_not_elf64le", "core_not_core", "core_other_arch",
-  "core_bad_headers", "core_truncated", "core_no_load", "core_need_more",
+  "core_bad_headers", "core_truncated", "core_no_load", "core_need_more", "tasks_no_layout", "tasks_not_imported",
 ];
 export const DETAIL_VALUES: StaticArray<i32> = [
   DETAIL_READ_SHORT, DETAIL_CORE_SHORT, DETAIL_CORE_NOT_ELF, DETAIL_CORE_NOT_ELF64LE, DETAIL_CORE_NOT_CORE,
   DETAIL_CORE_OTHER_ARCH, DETAIL_CORE_BAD_HEADERS, DETAIL_CORE_TRUNCATED, DETAIL_CORE_NO_LOAD, DETAIL_CORE_NEED_MORE,
+  DETAIL_TASKS_NO_LAYOUT, DETAIL_TASKS_NOT_IMPORTED,
+];
+
+// ---- the task record (--async): one per asyncio task of the last tasksRead, read by the host ----
+// Frames (interned frame ids, the task's coroutine chain outermost first) and awaiters (indices
+// of task records) live in two i32 arrays (tasksFramesPtr, tasksAwaitersPtr).
+export const TASK_FIELD_COUNT: i32 = 12;
+/** the task object's remote address, low and high 32 bits (its identity, as CPython's tools print it) */
+export const TK_ADDR_LO: i32 = 0;
+export const TK_ADDR_HI: i32 = 4;
+/** the interned name ("Task-N" for a name not asked for yet) */
+export const TK_NAME: i32 = 8;
+/** the future state: 0 pending, 1 cancelled, 2 finished */
+export const TK_STATE: i32 = 12;
+/** the first of the task's frames, and how many */
+export const TK_FRAME_FIRST: i32 = 16;
+export const TK_FRAME_COUNT: i32 = 20;
+/** the first of the task's awaiters, and how many */
+export const TK_AWAITER_FIRST: i32 = 24;
+export const TK_AWAITER_COUNT: i32 = 28;
+/** the remote address of the coroutine's own frame, low and high (a running task's frame is on its thread's stack) */
+export const TK_FRAME_ADDR_LO: i32 = 32;
+export const TK_FRAME_ADDR_HI: i32 = 36;
+/** 1 while the coroutine runs (it is on a thread's stack), else 0 */
+export const TK_RUNNING: i32 = 40;
+/** the status of reading this task's name and coroutine chain (OK, or why they are partial) */
+export const TK_STATUS: i32 = 44;
+export const TASK_RECORD_SIZE: i32 = 48;
+export const TASK_FIELD_NAMES: StaticArray<string> = [
+  "addr_lo", "addr_hi", "name", "state", "frame_first", "frame_count", "awaiter_first", "awaiter_count",
+  "frame_addr_lo", "frame_addr_hi", "running", "status",
+];
+export const TASK_FIELD_OFFSETS: StaticArray<i32> = [
+  TK_ADDR_LO, TK_ADDR_HI, TK_NAME, TK_STATE, TK_FRAME_FIRST, TK_FRAME_COUNT, TK_AWAITER_FIRST, TK_AWAITER_COUNT,
+  TK_FRAME_ADDR_LO, TK_FRAME_ADDR_HI, TK_RUNNING, TK_STATUS,
 ];

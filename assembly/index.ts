@@ -73,3 +73,8 @@ const SCRATCH_SIZE: i32 = 1 << 20;
 const SCRATCH: usize = memory.data(SCRATCH_SIZE, 16);
 export function scratchPtr(): usize { return SCRATCH; }
 export function scratchSize(): i32 { return SCRATCH_SIZE; }
+export { tasksConfigure, tasksRead, tasksRecordsPtr, tasksFramesPtr, tasksAwaitersPtr, tasksTornCount, MAX_TASKS } from "./decode/tasks";
+export function contractTaskFieldCount(): i32 { return K.TASK_FIELD_COUNT; }
+export function contractTaskFieldName(i: i32): string { return K.TASK_FIELD_NAMES[i]; }
+export function contractTaskFieldOffset(i: i32): i32 { return K.TASK_FIELD_OFFSETS[i]; }
+export function contractTaskRecordSize(): i32 { return K.TASK_RECORD_SIZE; }

@@ -177,6 +177,7 @@ export function buildProgram(): Command {
     .option("--snapshot <file>", "a snapshot written by `wspy snapshot` instead")
     .option("-j, --json", "print JSON instead of text", false)
     .addOption(shared.locals("show each frame's local variables (-ll: longer values)"))
+    .option("--async", "show every asyncio task too: its coroutine stack and who awaits it (CPython 3.11+)", false)
     .addOption(shared.subprocesses("dump the Python child processes too"))
     .addOption(shared.blocking("pause the threads while they are read (ptrace)"))
     .addOption(shared.versionTable())
@@ -188,14 +189,14 @@ export function buildProgram(): Command {
       if (sources !== 1) throw new WspyError("BAD_INPUT", sources ? "give one of -p PID, --core FILE, --snapshot FILE" : "dump needs a process: -p PID, --core FILE or --snapshot FILE", "e.g. wspy dump -p 1234");
       if ((o.exe || o.sysroot) && !o.core) throw new WspyError("BAD_INPUT", "--exe and --sysroot go with --core FILE", "");
       if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
-      const offline = { ...tableOptions(o), locals: o.locals, exe: o.exe, sysroot: o.sysroot };
+      const offline = { ...tableOptions(o), locals: o.locals, async: !!o.async, exe: o.exe, sysroot: o.sysroot };
       const { dump, renderDumpText } = await lazy.dump();
       // a core file or a snapshot: their readers load only then
       const offlineDump = o.pid === undefined ? await lazy.snapshot() : null;
       traceMark("command");
       const d = offlineDump && o.core !== undefined ? offlineDump.dumpCoreFile(o.core, offline)
         : offlineDump ? offlineDump.dumpSnapshotFile(o.snapshot, offline)
-        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals });
+        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
       traceMark("written");
     });

@@ -50,6 +50,8 @@ export function stringLen(id: i32): i32 { return strLen.getI32(id); }
 export const FRAME_PYTHON: i32 = 0;
 export const FRAME_THREAD: i32 = 1;
 export const FRAME_PROCESS: i32 = 2;
+/** `<task NAME>` above an asyncio task's coroutine frames (--async) */
+export const FRAME_TASK: i32 = 3;
 /** i32 slots per frame record: name, file, line, kind, firstLine, 3 spare. */
 export const FRAME_FIELDS = 8;
 const frames = new Vec(4 * FRAME_FIELDS);

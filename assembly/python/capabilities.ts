@@ -17,16 +17,19 @@ export const CAP_MANAGED_DICT = 10;    // where an instance keeps its attributes
 export const CAP_LONG_MODEL = 11;      // how ints are stored
 export const CAP_STRING_STATE = 12;    // where str's kind/compact/ascii bits are in its state word
 export const CAP_BYTECODE = 13;        // whether a frame may execute a thread's own bytecode copy
-export const CAP_COUNT = 14;
+export const CAP_TASK_REGISTRY = 14; // where asyncio's live tasks are listed (--async)
+export const CAP_GEN_STATE = 15;     // how a coroutine's gi_frame_state is numbered
+export const CAP_AWAITED_SLOT = 16;  // where a suspended coroutine keeps what it awaits
+export const CAP_COUNT = 17;
 
 export const CAP_NAMES: StaticArray<string> = [
   "frame_model", "line_table", "string_model", "runtime_model", "gil_model", "frame_skip",
   "pointer_tag_bits", "thread_native_id", "chain_end", "dict_model", "managed_dict", "long_model",
-  "string_state", "bytecode",
+  "string_state", "bytecode", "task_registry", "gen_state", "awaited_slot",
 ];
 
 // Whether a table may omit the capability (its value is then 0, the first named value).
-export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true, true, true, true, true, true];
+export const CAP_OPTIONAL: StaticArray<bool> = [false, false, false, false, false, false, false, false, true, true, true, true, true, true, true, true, true];
 
 // Named values, "|"-separated, in value order; "" means the capability is a number.
 export const CAP_VALUES: StaticArray<string> = [
@@ -44,8 +47,11 @@ export const CAP_VALUES: StaticArray<string> = [
   "none|int27|ob_size|lv_tag",
   "packed|interned_byte",
   "shared|thread_local",
+  "none|all_tasks_weakset|scheduled_weakset|thread_list",
+  "none|state_311|state_313|state_315",
+  "none|stacktop|stackpointer_1|stackpointer_2",
 ];
-export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+export const CAP_NUMBER_MAX: StaticArray<i32> = [0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 export const FRAME_MODEL_FRAME_OBJECT = 0;  // ≤3.10: PyFrameObject chain via f_back
 export const FRAME_MODEL_CFRAME = 1;        // 3.11–3.12: tstate->cframe->current_frame
@@ -92,3 +98,18 @@ export const STRING_STATE_INTERNED_BYTE = 1; // free-threaded 3.14+: interned is
 
 export const BYTECODE_SHARED = 0;           // instr_ptr points into co_code_adaptive
 export const BYTECODE_THREAD_LOCAL = 1;     // free-threaded 3.14+: into co_tlbc->entries[frame->tlbc_index]
+
+export const TASK_REGISTRY_NONE = 0;           // no asyncio task graph (before 3.11, free-threaded builds)
+export const TASK_REGISTRY_ALL_TASKS = 1;      // 3.11: _asyncio._all_tasks, a WeakSet
+export const TASK_REGISTRY_SCHEDULED = 2;      // 3.12–3.13: _asyncio._scheduled_tasks (WeakSet) + _eager_tasks (set)
+export const TASK_REGISTRY_THREAD_LIST = 3;    // 3.14+: a circular list per thread state, and one per interpreter
+
+export const GEN_STATE_NONE = 0;
+export const GEN_STATE_311 = 1;  // CREATED -2, SUSPENDED -1, EXECUTING 0, COMPLETED 1, CLEARED 4 (no yield-from state)
+export const GEN_STATE_313 = 2;  // CREATED -3, SUSPENDED -2, SUSPENDED_YIELD_FROM -1, EXECUTING 0, COMPLETED 1, CLEARED 4
+export const GEN_STATE_315 = 3;  // CREATED 0, SUSPENDED 1, SUSPENDED_YIELD_FROM 2, ..._LOCKED 3, EXECUTING 4, CLEARED 5
+
+export const AWAITED_SLOT_NONE = 0;
+export const AWAITED_SLOT_STACKTOP = 1;        // ≤3.13: localsplus[stacktop - 1]
+export const AWAITED_SLOT_STACKPOINTER_1 = 2;  // 3.14: stackpointer[-1]
+export const AWAITED_SLOT_STACKPOINTER_2 = 3;  // 3.15: stackpointer[-2] (stackpointer[-1] holds PyStackRef_NULL)

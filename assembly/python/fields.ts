@@ -9,12 +9,13 @@
 // A field: its name, the section whose `size` bounds it, and the width of what it locates.
 // Width 0 means "a size" (the section's sizeof) or an embedded struct (no read of its own).
 
-export const SECTION_COUNT = 23;
+export const SECTION_COUNT = 28;
 export const SECTION_NAMES: StaticArray<string> = [
   "runtime_state", "interpreter_state", "thread_state", "cframe", "interpreter_frame",
   "frame_object", "code_object", "pyobject", "type_object", "unicode_object",
   "bytes_object", "string_object", "stack_chunk",
   "heap_type_object", "dict_object", "dict_keys", "dict_values", "long_object", "int_object", "tuple_object", "list_object", "float_object", "set_object",
+  "task_object", "gen_object", "weakref_object", "method_object", "cfunction_object",
 ];
 
 // Field ids. The order is the record's layout; names below must follow it.
@@ -135,7 +136,34 @@ export const F_UNICODE_PY_UNICODE_SIZE = 110; // 2.7: sizeof(Py_UNICODE), 2 or 4
 // free-threaded 3.14+: a thread may execute its own copy of a code object's bytecode
 export const F_IFRAME_TLBC_INDEX = 111; // i32: which copy in co_tlbc (0: co_code_adaptive itself)
 export const F_CODE_CO_TLBC = 112;      // _PyCodeArray *: {Py_ssize_t size; char *entries[]}
-export const FIELD_COUNT = 113;
+// asyncio (--async): _asyncio's TaskObj (named like 3.14's _Py_AsyncioModuleDebugOffsets, plus
+// the Future fields it lacks), coroutines, and what registers tasks before 3.14
+export const F_TASK_SIZE = 113;              // sizeof(TaskObj)
+export const F_TASK_NAME = 114;              // task_name: a str, or from 3.12 an int n meaning "Task-n"
+export const F_TASK_AWAITED_BY = 115;        // 3.14+: one awaiting task, or a set of them
+export const F_TASK_IS_TASK = 116;           // 3.14+: char
+export const F_TASK_AWAITED_BY_IS_SET = 117; // 3.14+: char
+export const F_TASK_CORO = 118;
+export const F_TASK_NODE = 119;              // 3.14+: struct llist_node {next, prev} on the thread's list
+export const F_TASK_FUT_WAITER = 120;        // the future (or task) the task's await chain ends in
+export const F_TASK_FUT_STATE = 121;         // int: PENDING 0, CANCELLED 1, FINISHED 2
+export const F_TASK_FUT_CALLBACK0 = 122;     // ≤3.13: the first awaiter's bound task_wakeup
+export const F_TASK_FUT_CALLBACKS = 123;     // a list of (callback, context) tuples
+export const F_GEN_SIZE = 124;               // the part of a coroutine read: up to the end of its frame
+export const F_GEN_FRAME_STATE = 125;        // int8 gi_frame_state (numbering: capability gen_state)
+export const F_GEN_IFRAME = 126;             // the embedded _PyInterpreterFrame
+export const F_IFRAME_STACKTOP = 127;        // ≤3.13: int stacktop (slots above localsplus)
+export const F_IFRAME_STACKPOINTER = 128;    // 3.14+: _PyStackRef *stackpointer
+export const F_TSTATE_ASYNCIO_RUNNING_TASK = 129; // 3.14+
+export const F_TSTATE_ASYNCIO_TASKS_HEAD = 130;   // 3.14+: the list head (its next pointer)
+export const F_INTERP_ASYNCIO_TASKS_HEAD = 131;   // 3.14+: tasks of threads that exited
+export const F_WEAKREF_SIZE = 132;
+export const F_WEAKREF_WR_OBJECT = 133;      // ≤3.13: a WeakSet's members are weakrefs to tasks
+export const F_METHOD_SIZE = 134;
+export const F_METHOD_IM_SELF = 135;         // PyMethodObject (a bound Python method)
+export const F_CFUNCTION_SIZE = 136;
+export const F_CFUNCTION_M_SELF = 137;       // PyCFunctionObject (a bound C method: task_wakeup)
+export const FIELD_COUNT = 138;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -157,6 +185,11 @@ export const FIELD_NAMES: StaticArray<string> = [
   "flags",
   "kwonlyargcount", "nlocals", "cellvars", "freevars", "mask", "table", "entry_key", "py_unicode_size",
   "tlbc_index", "co_tlbc",
+  "size", "task_name", "task_awaited_by", "task_is_task", "task_awaited_by_is_set", "task_coro", "task_node",
+  "task_fut_waiter", "fut_state", "fut_callback0", "fut_callbacks",
+  "size", "gi_frame_state", "gi_iframe", "stacktop", "stackpointer",
+  "asyncio_running_task", "asyncio_tasks_head", "asyncio_tasks_head",
+  "size", "wr_object", "size", "im_self", "size", "m_self",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -177,6 +210,10 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   6,
   6, 6, 6, 6, 22, 22, 22, 9,
   4, 6,
+  23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
+  24, 24, 24, 4, 4,
+  2, 2, 1,
+  25, 25, 26, 26, 27, 27,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -198,6 +235,10 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   4,
   4, 4, 8, 8, 8, 8, 0, 0,
   4, 8,
+  0, 8, 8, 1, 1, 8, 8, 8, 4, 8, 8,
+  0, 1, 0, 4, 8,
+  8, 8, 8,
+  0, 8, 0, 8, 0, 8,
 ];
 
 // The value a missing field holds in the record.

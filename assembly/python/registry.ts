@@ -8,8 +8,9 @@
 
 import * as F from "./fields";
 import * as C from "./capabilities";
-import { tableCount, tableAt, tableNew, tableSetField, tableSetCap, tableValidate, VersionTable } from "./tables";
-import { OK, ERR_VERSION, fail } from "../status";
+import { tableCount, tableAt, tableNew, tableSetField, tableSetCap, tableValidate, VersionTable, MAX_STRUCT_SIZE, PROBLEM_BAD_VALUE } from "./tables";
+import { OK, ERR_VERSION, ERR_TABLE, fail } from "../status";
+import { DETAIL_TASKS_NO_LAYOUT, DETAIL_TASKS_NOT_IMPORTED } from "../contract";
 
 /** PY_VERSION_HEX parts. */
 @inline export function versionMajor(hex: u32): u32 { return hex >> 24; }
@@ -327,4 +328,90 @@ function setDebugOffsetsCaps(id: i32, hex: u32, freeThreaded: bool): void {
   tableSetCap(id, C.CAP_STRING_STATE, ft314 ? C.STRING_STATE_INTERNED_BYTE : C.STRING_STATE_PACKED);
   tableSetCap(id, C.CAP_BYTECODE, ft314 ? C.BYTECODE_THREAD_LOCAL : C.BYTECODE_SHARED);
   tableSetCap(id, C.CAP_LONG_MODEL, C.LONG_MODEL_LV_TAG);
+}
+
+// ---- asyncio (--async): the task graph's part of the record ----
+// [minor key, task size, name, coro, fut_waiter, fut_state, gi_frame_state, gi_iframe, stack field]
+// Values that no header declares (TaskObj lives in Modules/_asynciomodule.c): verified three ways
+// per version (gcc probes of the struct, DWARF of the exact binaries, live reads), and on 3.14/3.15
+// against the target's own .AsyncioDebug section, which then overrides them (docs/cpython-layouts.md §8).
+const ASYNCIO_BY_MINOR: StaticArray<i32> = [
+  0x030b, 176, 144, 136, 128, 88, 75, 80, 64,
+  0x030c, 176, 144, 136, 128, 88, 67, 72, 64,
+  0x030d, 144, 128, 120, 112, 96, 67, 72, 64,
+  0x030e, 168, 136, 128, 120, 104, 67, 72, 64,
+  0x030f, 168, 136, 128, 120, 104, 67, 72, 64,
+];
+const ASYNCIO_ROW: i32 = 9;
+/** Bytes of `_Py_AsyncioModuleDebugOffsets` (3.14, 3.15): 13 u64. */
+export const ASYNCIO_DEBUG_SIZE: i32 = 104;
+
+/**
+ * Completes table id with the task graph's fields and capabilities for a target of version hex
+ * (fields a plugin table already has are kept), then takes what the target's `.AsyncioDebug`
+ * section (copied to ptr, len bytes; len 0: none) says. OK; ERR_VERSION (detail 20) for a version
+ * or build without a known task layout (before 3.11, free-threaded builds); ERR_TABLE for a
+ * section whose values do not fit.
+ */
+export function registryAsyncio(id: i32, hex: u32, freeThreaded: bool, ptr: usize, len: i32): i32 {
+  if (id < 0 || id >= tableCount()) return fail(ERR_TABLE, 0);
+  const t = tableAt(id);
+  const k = minorKey(hex);
+  let row = -1;
+  for (let i = 0; i < ASYNCIO_BY_MINOR.length; i += ASYNCIO_ROW) if (<u32>ASYNCIO_BY_MINOR[i] == k) row = i;
+  // a newer 3.x than wspy knows: try the newest layout when the target publishes its section
+  if (row < 0 && k > NEWEST_KNOWN && versionMajor(hex) == 3 && len >= ASYNCIO_DEBUG_SIZE) row = ASYNCIO_BY_MINOR.length - ASYNCIO_ROW;
+  if (row < 0 || freeThreaded) return fail(ERR_VERSION, DETAIL_TASKS_NO_LAYOUT);
+  const r = ASYNCIO_BY_MINOR;
+  setIfAbsent(id, F.F_TASK_SIZE, r[row + 1]);
+  setIfAbsent(id, F.F_TASK_NAME, r[row + 2]);
+  setIfAbsent(id, F.F_TASK_CORO, r[row + 3]);
+  setIfAbsent(id, F.F_TASK_FUT_WAITER, r[row + 4]);
+  setIfAbsent(id, F.F_TASK_FUT_STATE, r[row + 5]);
+  setIfAbsent(id, F.F_TASK_FUT_CALLBACK0, 24);
+  setIfAbsent(id, F.F_TASK_FUT_CALLBACKS, 40);
+  setIfAbsent(id, F.F_GEN_FRAME_STATE, r[row + 6]);
+  setIfAbsent(id, F.F_GEN_IFRAME, r[row + 7]);
+  // the part of a coroutine read: up to its frame's localsplus
+  setIfAbsent(id, F.F_GEN_SIZE, r[row + 7] + t.offsets[F.F_IFRAME_LOCALSPLUS]);
+  const modern = k >= 0x030e;
+  setIfAbsent(id, modern ? F.F_IFRAME_STACKPOINTER : F.F_IFRAME_STACKTOP, r[row + 8]);
+  setIfAbsent(id, F.F_WEAKREF_SIZE, 64); setIfAbsent(id, F.F_WEAKREF_WR_OBJECT, 16);
+  setIfAbsent(id, F.F_METHOD_SIZE, 48); setIfAbsent(id, F.F_METHOD_IM_SELF, 24);
+  setIfAbsent(id, F.F_CFUNCTION_SIZE, 56); setIfAbsent(id, F.F_CFUNCTION_M_SELF, 24);
+  if (!t.capSet[C.CAP_TASK_REGISTRY]) {
+    tableSetCap(id, C.CAP_TASK_REGISTRY, k == 0x030b ? C.TASK_REGISTRY_ALL_TASKS : k <= 0x030d ? C.TASK_REGISTRY_SCHEDULED : C.TASK_REGISTRY_THREAD_LIST);
+  }
+  if (!t.capSet[C.CAP_GEN_STATE]) tableSetCap(id, C.CAP_GEN_STATE, k <= 0x030c ? C.GEN_STATE_311 : k <= 0x030e ? C.GEN_STATE_313 : C.GEN_STATE_315);
+  if (!t.capSet[C.CAP_AWAITED_SLOT]) {
+    tableSetCap(id, C.CAP_AWAITED_SLOT, !modern ? C.AWAITED_SLOT_STACKTOP : k == 0x030e ? C.AWAITED_SLOT_STACKPOINTER_1 : C.AWAITED_SLOT_STACKPOINTER_2);
+  }
+  if (len >= ASYNCIO_DEBUG_SIZE) {
+    // _Py_AsyncioModuleDebugOffsets: task_object {size, task_name, task_awaited_by, task_is_task,
+    // task_awaited_by_is_set, task_coro, task_node}, interpreter_state {size, asyncio_tasks_head},
+    // thread_state {size, asyncio_running_loop, asyncio_running_task, asyncio_tasks_head}
+    const fields: StaticArray<i32> = [
+      F.F_TASK_SIZE, F.F_TASK_NAME, F.F_TASK_AWAITED_BY, F.F_TASK_IS_TASK, F.F_TASK_AWAITED_BY_IS_SET, F.F_TASK_CORO, F.F_TASK_NODE,
+      -1, F.F_INTERP_ASYNCIO_TASKS_HEAD, -1, -1, F.F_TSTATE_ASYNCIO_RUNNING_TASK, F.F_TSTATE_ASYNCIO_TASKS_HEAD,
+    ];
+    for (let i = 0; i < fields.length; i++) {
+      const v = load<u64>(ptr + (<usize>i << 3));
+      if (v > <u64>MAX_STRUCT_SIZE) return fail(ERR_TABLE, PROBLEM_BAD_VALUE * 1000 + (fields[i] >= 0 ? fields[i] : 0));
+      if (fields[i] >= 0) tableSetField(id, fields[i], <i32>v);
+    }
+    // the section's struct sizes are the implementation structs' (_PyThreadStateImpl,
+    // PyInterpreterState): the bounds its fields are checked against
+    const interpSize = <i32>load<u64>(ptr, 56), tstateSize = <i32>load<u64>(ptr, 72);
+    if (interpSize > t.offsets[F.F_INTERP_SIZE]) tableSetField(id, F.F_INTERP_SIZE, interpSize);
+    if (tstateSize > t.offsets[F.F_TSTATE_SIZE]) tableSetField(id, F.F_TSTATE_SIZE, tstateSize);
+  }
+  if (tableAt(id).caps[C.CAP_TASK_REGISTRY] == C.TASK_REGISTRY_THREAD_LIST && !tableAt(id).has(F.F_TSTATE_ASYNCIO_TASKS_HEAD)) {
+    // 3.14+ without the section: asyncio is not imported (its module carries the section)
+    return fail(ERR_VERSION, DETAIL_TASKS_NOT_IMPORTED);
+  }
+  return tableValidate(id);
+}
+
+function setIfAbsent(id: i32, f: i32, v: i32): void {
+  if (!tableAt(id).has(f)) tableSetField(id, f, v);
 }

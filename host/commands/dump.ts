@@ -3,6 +3,7 @@
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
 import { Target, TargetInfo } from "../target/attach.js";
+import { type CoreTask } from "../core/core.js";
 import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT, R_STRIDE } from "../core/core.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
@@ -33,6 +34,21 @@ export interface DumpThread {
   error?: string;
   frames: DumpFrame[];
 }
+/** An asyncio task (--async). */
+export interface DumpTask {
+  /** the task object's address, as CPython's `python -m asyncio ps` prints it */
+  id: string;
+  name: string;
+  state: "pending" | "cancelled" | "finished";
+  /** the OS thread id of the thread running it now, null when it is suspended */
+  thread: number | null;
+  /** its coroutine chain, innermost first (a running task: its frames on the thread's stack) */
+  frames: DumpFrame[];
+  /** ids of the tasks that await it */
+  awaitedBy: string[];
+  /** why its name or frames are missing or partial, when they are */
+  error?: string;
+}
 export interface DumpResult {
   pid: number;
   command: string[];
@@ -40,6 +56,8 @@ export interface DumpResult {
   binary: string;
   tableSource: string;
   threads: DumpThread[];
+  /** with --async: every asyncio task of the interpreter (empty when asyncio is not in use) */
+  tasks?: DumpTask[];
   /** with --subprocesses: every Python descendant, with its parent's pid */
   subprocesses?: (DumpResult & { ppid: number })[];
   /** with --subprocesses on a root that is not Python (a shell, a launcher): no threads of its own */
@@ -55,6 +73,8 @@ export interface DumpOptions {
   subprocesses?: boolean;
   /** show each frame's local variables (--locals): 1 short values, 2 (-ll) longer ones */
   locals?: number;
+  /** show asyncio's tasks and their await graph (--async) */
+  async?: boolean;
 }
 
 /** Characters of a local's value shown with -l and with -ll. */
@@ -122,10 +142,13 @@ export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpRes
   return result;
 }
 
-export function dumpTarget(target: Target, opts: { locals?: number } = {}): DumpResult {
+export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean } = {}): DumpResult {
   const core = target.core;
   const localsChars = opts.locals ? LOCALS_CHARS[Math.min(opts.locals, LOCALS_CHARS.length) - 1] : 0;
-  core.x.walkSetKeepFrames(localsChars ? 1 : 0);
+  // --async: a running task's coroutine frame is found on its thread's stack by address
+  core.x.walkSetKeepFrames(localsChars || opts.async ? 1 : 0);
+  const withTasks = opts.async ? target.configureTasks() : false;
+  let asyncTasks: DumpTask[] | undefined = opts.async ? [] : undefined;
   const tasks = target.threadStates(); // /proc, a core file's notes or a snapshot's record
   const names = new ThreadNames(target.live ? target.info.pid : 0, core); // pid 0: no OS names offline
   const waiting = new WaitingFrames(core);
@@ -143,12 +166,16 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
       const base = core.x.walkResultsPtr() >> 2;
       threads = [];
       let torn = false;
+      const onStack = new Map<bigint, { thread: number; depth: number }>(); // kept frame address -> where
       for (let i = 0; i < n; i++) {
         const r = base + i * R_STRIDE;
         const st = v[r + R_STATUS];
         const info = core.thread(v[r + R_THREAD]);
         const node = v[r + R_NODE];
         const firstKept = v[r + R_FIRST_KEPT], depth = v[r + R_DEPTH];
+        if (opts.async && st === ST_OK) {
+          for (let j = 0; j < depth; j++) onStack.set(BigInt.asUintN(64, core.x.keptFrameAddr(firstKept + j)), { thread: i, depth: j });
+        }
         const frames: DumpFrame[] = st === ST_OK && node >= 0 ? core.stackOf(node).map((f, j) => {
           const fr = core.frame(f);
           const frame: DumpFrame = { name: fr.name, file: fr.file, line: fr.line };
@@ -166,6 +193,16 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
           frames,
         });
       }
+      if (withTasks && !torn) {
+        const read = core.tasks();
+        if (typeof read === "number") {
+          if (-read === ST_GONE) throw new WspyError("NO_SUCH_PROCESS", `process ${target.info.pid} exited`, "");
+          if (-read === ST_PERM) throw new WspyError("PERMISSION", `permission denied reading process ${target.info.pid}`, permissionHint());
+          torn = true; // the task lists moved under the reads: read again
+        } else {
+          asyncTasks = dumpTasks(core, read, threads, onStack);
+        }
+      }
       if (!torn) break;
     }
   } catch (e) {
@@ -175,7 +212,64 @@ export function dumpTarget(target: Target, opts: { locals?: number } = {}): Dump
     tasks.close();
   }
   const i: TargetInfo = target.info;
-  return { pid: i.pid, command: i.command, python: i.version, binary: i.binary, tableSource: i.tableSource, threads };
+  return { pid: i.pid, command: i.command, python: i.version, binary: i.binary, tableSource: i.tableSource, threads, ...(asyncTasks ? { tasks: asyncTasks } : {}) };
+}
+
+const TASK_STATES = ["pending", "cancelled", "finished"] as const;
+
+/** The core's tasks as the dump shows them: a running one takes its frames from its thread's stack. */
+function dumpTasks(core: Target["core"], read: CoreTask[], threads: DumpThread[], onStack: Map<bigint, { thread: number; depth: number }>): DumpTask[] {
+  const id = (a: bigint): string => "0x" + a.toString(16);
+  return read.map((k) => {
+    const where = onStack.get(k.frameAddr);
+    const frames: DumpFrame[] = where
+      ? threads[where.thread].frames.slice(0, where.depth + 1).map((f) => ({ name: f.name, file: f.file, line: f.line }))
+      : k.frames.map((f) => { const fr = core.frame(f); return { name: fr.name, file: fr.file, line: fr.line }; }).reverse();
+    return {
+      id: id(k.addr),
+      name: k.name,
+      state: TASK_STATES[k.state] ?? "pending",
+      thread: where ? threads[where.thread].tid : null,
+      frames,
+      awaitedBy: k.awaiters.map((i) => id(read[i].addr)),
+      ...(k.status !== ST_OK ? { error: STATUS_NAMES[k.status] ?? "unreadable" } : {}),
+    };
+  });
+}
+
+/**
+ * The await graph as a tree, the way `python -m asyncio pstree` draws it: each task under every
+ * task that awaits it, its coroutine chain (outermost first) between them; tasks nobody awaits
+ * at the top. A cycle is cut where it closes.
+ */
+export function renderTaskTree(tasks: DumpTask[]): string[] {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const children = new Map<string, DumpTask[]>();
+  for (const t of tasks) for (const a of t.awaitedBy) if (byId.has(a)) (children.get(a) ?? children.set(a, []).get(a)!).push(t);
+  const out: string[] = [];
+  const printed = new Set<string>();
+  const node = (t: DumpTask, prefix: string, last: boolean, path: Set<string>): void => {
+    printed.add(t.id);
+    const running = t.thread !== null ? ` [running in thread ${t.thread}]` : "";
+    const state = t.state !== "pending" ? ` [${t.state}]` : "";
+    const cycle = path.has(t.id);
+    out.push(`${prefix}${last ? "└── " : "├── "}(T) ${escapeText(t.name)}${running}${state}${t.error ? ` [${escapeText(t.error)}]` : ""}${cycle ? " (cycle)" : ""}`);
+    if (cycle) return;
+    let pre = prefix + (last ? "    " : "│   ");
+    const frames = [...t.frames].reverse();
+    frames.forEach((f, i) => {
+      out.push(`${pre}└──  ${escapeText(f.name)} ${escapeText(f.file)}:${f.line}`);
+      if (i < frames.length) pre += "    ";
+    });
+    const kids = children.get(t.id) ?? [];
+    const next = new Set(path).add(t.id);
+    kids.forEach((k, i) => node(k, pre, i === kids.length - 1, next));
+  };
+  const roots = tasks.filter((t) => !t.awaitedBy.some((a) => byId.has(a)));
+  roots.forEach((t, i) => node(t, "", i === roots.length - 1, new Set()));
+  // tasks only reachable through a cycle
+  for (const t of tasks) if (!printed.has(t.id)) node(t, "", true, new Set());
+  return out;
 }
 
 // str.isprintable() is false for these general categories (Objects/unicodectype.c: every
@@ -228,6 +322,12 @@ export function renderDumpText(d: DumpResult): string {
           for (const l of some) out.push(`        ${escapeText(l.name)} = ${escapeText(l.value)}`);
         }
       }
+    }
+    if (p.tasks) {
+      out.push("");
+      const running = p.tasks.filter((t) => t.thread !== null).length;
+      out.push(`Tasks: ${p.tasks.length} asyncio task${p.tasks.length === 1 ? "" : "s"}${running ? `, ${running} running` : ""}${p.tasks.length ? " (each under the tasks that await it)" : " (asyncio is not in use)"}`);
+      out.push(...renderTaskTree(p.tasks));
     }
   };
   one(d);

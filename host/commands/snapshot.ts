@@ -175,6 +175,8 @@ export interface OfflineDumpOptions extends CoreFileOptions {
   versionTables?: string[];
   forceVersion?: string;
   locals?: number;
+  /** read asyncio's tasks too (--async) */
+  async?: boolean;
   /** where one-line notices and warnings go (default: stderr) */
   notice?: (line: string) => void;
 }
@@ -185,7 +187,7 @@ export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions
   for (const w of view.warnings?.() ?? []) notice(w);
   const target = Target.open(view, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true, notice }, core);
   try {
-    const d = dumpTarget(target, { locals: opts.locals });
+    const d = dumpTarget(target, { locals: opts.locals, async: opts.async });
     // OS thread names are not in memory: the view's (a snapshot's record, a core's process name)
     if (view.osThreadName) for (const t of d.threads) if (!t.name) t.name = view.osThreadName(t.tid);
     return d;

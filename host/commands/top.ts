@@ -280,7 +280,7 @@ export class TopModel {
     const raw = frame >= 0 && frame < core.x.frameCount() ? core.frame(frame) : null;
     const f = raw && s.shorten ? { ...raw, file: s.shorten(raw.file) } : raw;
     const label = !f ? `frame #${frame}` :
-      f.kind === "thread" || f.kind === "process" ? f.name :
+      f.kind === "thread" || f.kind === "process" || f.kind === "task" ? f.name :
         mode === 1 || f.line <= 0 ? `${f.name} (${f.file})` : `${f.name} (${f.file}:${f.line})`;
     let id = this.keyIndex.get(label);
     if (id === undefined) {

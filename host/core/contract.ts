@@ -29,12 +29,22 @@ export interface ContractExports {
   contractDetailValue(i: number): number;
   contractSymbolCount(): number;
   contractSymbolName(i: number): number;
+  contractTaskFieldCount(): number;
+  contractTaskFieldName(i: number): number;
+  contractTaskFieldOffset(i: number): number;
+  contractTaskRecordSize(): number;
 }
 
 // ---- the result record (walkResultsPtr), i32 indices into one record ----
 export let R_TID = -1, R_THREAD = -1, R_NODE = -1, R_STATUS = -1, R_GIL = -1, R_DEPTH = -1, R_KEEP = -1, R_FIRST_KEPT = -1;
 /** i32s per record */
 export let R_STRIDE = -1;
+
+// ---- the task record (--async: tasksRecordsPtr), i32 indices into one record ----
+export let TK_ADDR_LO = -1, TK_ADDR_HI = -1, TK_NAME = -1, TK_STATE = -1, TK_FRAME_FIRST = -1, TK_FRAME_COUNT = -1,
+  TK_AWAITER_FIRST = -1, TK_AWAITER_COUNT = -1, TK_FRAME_ADDR_LO = -1, TK_FRAME_ADDR_HI = -1, TK_RUNNING = -1, TK_STATUS = -1;
+/** i32s per task record */
+export let TK_STRIDE = -1;
 
 // ---- status codes (assembly/contract.ts), by value ----
 export const STATUS_NAMES: string[] = [];
@@ -47,7 +57,7 @@ export let READ_FAULT = -1, READ_GONE = -1, READ_PERM = -1;
 // ---- detail codes (lastErrorDetail) the host words: a core file's head ----
 export let DETAIL_READ_SHORT = -1, DETAIL_CORE_SHORT = -1, DETAIL_CORE_NOT_ELF = -1, DETAIL_CORE_NOT_ELF64LE = -1,
   DETAIL_CORE_NOT_CORE = -1, DETAIL_CORE_OTHER_ARCH = -1, DETAIL_CORE_BAD_HEADERS = -1, DETAIL_CORE_TRUNCATED = -1,
-  DETAIL_CORE_NO_LOAD = -1, DETAIL_CORE_NEED_MORE = -1;
+  DETAIL_CORE_NO_LOAD = -1, DETAIL_CORE_NEED_MORE = -1, DETAIL_TASKS_NO_LAYOUT = -1, DETAIL_TASKS_NOT_IMPORTED = -1;
 
 // ---- ELF symbol ids (assembly/locate/elf.ts): SYM_NAMES[id] ----
 export const SYM_NAMES: string[] = [];
@@ -114,6 +124,22 @@ export function loadContract(x: ContractExports): void {
   R_GIL = field("gil"); R_DEPTH = field("depth"); R_KEEP = field("keep"); R_FIRST_KEPT = field("first_kept");
   R_STRIDE = size >> 2;
 
+  const taskFields = new Map<string, number>();
+  for (let i = 0, n = x.contractTaskFieldCount(); i < n; i++) taskFields.set(str(x.contractTaskFieldName(i)), x.contractTaskFieldOffset(i));
+  const taskField = (name: string): number => {
+    const off = taskFields.get(name);
+    if (off === undefined || off % 4 !== 0) throw mismatch(`the task record field ${name} as an aligned i32`);
+    return off >> 2;
+  };
+  TK_ADDR_LO = taskField("addr_lo"); TK_ADDR_HI = taskField("addr_hi"); TK_NAME = taskField("name"); TK_STATE = taskField("state");
+  TK_FRAME_FIRST = taskField("frame_first"); TK_FRAME_COUNT = taskField("frame_count");
+  TK_AWAITER_FIRST = taskField("awaiter_first"); TK_AWAITER_COUNT = taskField("awaiter_count");
+  TK_FRAME_ADDR_LO = taskField("frame_addr_lo"); TK_FRAME_ADDR_HI = taskField("frame_addr_hi");
+  TK_RUNNING = taskField("running"); TK_STATUS = taskField("status");
+  const taskSize = x.contractTaskRecordSize();
+  if (taskSize <= 0 || taskSize % 4 !== 0) throw mismatch("a task record size in whole i32s");
+  TK_STRIDE = taskSize >> 2;
+
   STATUS_NAMES.length = 0;
   STATUS_NAMES.push(...names);
   ST_OK = status("ok"); ST_READ = status("read"); ST_GONE = status("gone"); ST_PERM = status("perm");
@@ -143,12 +169,18 @@ export function loadContract(x: ContractExports): void {
   DETAIL_CORE_OTHER_ARCH = detail("core_other_arch"); DETAIL_CORE_BAD_HEADERS = detail("core_bad_headers");
   DETAIL_CORE_TRUNCATED = detail("core_truncated"); DETAIL_CORE_NO_LOAD = detail("core_no_load");
   DETAIL_CORE_NEED_MORE = detail("core_need_more");
+  DETAIL_TASKS_NO_LAYOUT = detail("tasks_no_layout"); DETAIL_TASKS_NOT_IMPORTED = detail("tasks_not_imported");
   loaded = true;
 }
 
 /** Everything above as one object (tests, debugging). */
 export function describeContract(): Record<string, unknown> {
   return {
+    task: {
+      addr_lo: TK_ADDR_LO, addr_hi: TK_ADDR_HI, name: TK_NAME, state: TK_STATE, frame_first: TK_FRAME_FIRST, frame_count: TK_FRAME_COUNT,
+      awaiter_first: TK_AWAITER_FIRST, awaiter_count: TK_AWAITER_COUNT, frame_addr_lo: TK_FRAME_ADDR_LO, frame_addr_hi: TK_FRAME_ADDR_HI,
+      running: TK_RUNNING, status: TK_STATUS, stride: TK_STRIDE,
+    },
     result: { tid: R_TID, thread: R_THREAD, node: R_NODE, status: R_STATUS, gil: R_GIL, depth: R_DEPTH, keep: R_KEEP, first_kept: R_FIRST_KEPT, stride: R_STRIDE },
     status: {
       names: STATUS_NAMES.slice(),
@@ -162,7 +194,7 @@ export function describeContract(): Record<string, unknown> {
       read_short: DETAIL_READ_SHORT, core_short: DETAIL_CORE_SHORT, core_not_elf: DETAIL_CORE_NOT_ELF,
       core_not_elf64le: DETAIL_CORE_NOT_ELF64LE, core_not_core: DETAIL_CORE_NOT_CORE, core_other_arch: DETAIL_CORE_OTHER_ARCH,
       core_bad_headers: DETAIL_CORE_BAD_HEADERS, core_truncated: DETAIL_CORE_TRUNCATED, core_no_load: DETAIL_CORE_NO_LOAD,
-      core_need_more: DETAIL_CORE_NEED_MORE,
+      core_need_more: DETAIL_CORE_NEED_MORE, tasks_no_layout: DETAIL_TASKS_NO_LAYOUT, tasks_not_imported: DETAIL_TASKS_NOT_IMPORTED,
     },
   };
 }

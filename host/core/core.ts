@@ -11,7 +11,10 @@ import * as loader from "@assemblyscript/loader";
 import type { Reader } from "../target/reader.js";
 import { addressOf } from "../target/reader.js";
 import { WspyError, CoreTrap, isCoreTrap } from "../errors.js";
-import { loadContract, ST_CHAIN, READ_GONE, type ContractExports } from "./contract.js";
+import {
+  loadContract, ST_CHAIN, READ_GONE, type ContractExports, TK_STRIDE, TK_ADDR_LO, TK_ADDR_HI, TK_NAME, TK_STATE, TK_FRAME_FIRST,
+  TK_FRAME_COUNT, TK_AWAITER_FIRST, TK_AWAITER_COUNT, TK_FRAME_ADDR_LO, TK_FRAME_ADDR_HI, TK_RUNNING, TK_STATUS,
+} from "./contract.js";
 import type { Profile, ProfileFrame, ProfileThread, ProfileMeta } from "../profile/profile.js";
 import { traceMark } from "../trace.js";
 
@@ -133,6 +136,29 @@ export interface CoreExports extends ContractExports {
   MAX_LOCALS: { value: number };
   floatRepr(v: number): number;
   localsTextPtr(): number;
+  tasksConfigure(hex: number, freeThreaded: number, ptr: number, len: number): number;
+  tasksRead(): number;
+  tasksRecordsPtr(): number;
+  tasksFramesPtr(): number;
+  tasksAwaitersPtr(): number;
+  tasksTornCount(): number;
+}
+
+/** An asyncio task as the core read it (tasksRead): addresses are the target's. */
+export interface CoreTask {
+  addr: bigint;
+  name: string;
+  /** 0 pending, 1 cancelled, 2 finished */
+  state: number;
+  /** interned frame ids of its coroutine chain, outermost first */
+  frames: number[];
+  /** indices (into the same list) of the tasks that await it */
+  awaiters: number[];
+  /** the remote address of its coroutine's own frame (on a thread's stack while it runs) */
+  frameAddr: bigint;
+  running: boolean;
+  /** the status of reading its name and chain */
+  status: number;
 }
 
 // traps are host errors: declared in errors.ts (the CLI needs them without loading the core)
@@ -362,7 +388,7 @@ export class Core {
       name: this.stringAt(v[p]),
       file: this.stringAt(v[p + 1]),
       line: v[p + 2],
-      kind: kind === 1 ? "thread" : kind === 2 ? "process" : "python",
+      kind: kind === 1 ? "thread" : kind === 2 ? "process" : kind === 3 ? "task" : "python",
       firstLine: v[p + 4],
     };
   }
@@ -419,6 +445,34 @@ export class Core {
     for (let i = this.namesTriedFor; i < n && !unnamed; i++) unnamed = v[base + i * 4 + 3] < 0;
     if (!unnamed) { this.namesTriedFor = n; return 0; }
     return this.refreshThreadNames();
+  }
+
+  /**
+   * The asyncio tasks the core read after the last walkSample (tasksConfigure first), or a
+   * negative status. Task names are "" when unreadable.
+   */
+  tasks(): CoreTask[] | number {
+    const n = this.x.tasksRead();
+    if (n < 0) return n;
+    const v = this.i32();
+    const base = this.x.tasksRecordsPtr() >> 2, fr = this.x.tasksFramesPtr() >> 2, aw = this.x.tasksAwaitersPtr() >> 2;
+    const out: CoreTask[] = [];
+    const addr = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    for (let i = 0; i < n; i++) {
+      const r = base + i * TK_STRIDE;
+      const f0 = v[r + TK_FRAME_FIRST], fn = v[r + TK_FRAME_COUNT], a0 = v[r + TK_AWAITER_FIRST], an = v[r + TK_AWAITER_COUNT];
+      out.push({
+        addr: addr(v[r + TK_ADDR_LO], v[r + TK_ADDR_HI]),
+        name: this.stringAt(v[r + TK_NAME]),
+        state: v[r + TK_STATE],
+        frames: Array.from(v.subarray(fr + f0, fr + f0 + fn)),
+        awaiters: Array.from(v.subarray(aw + a0, aw + a0 + an)),
+        frameAddr: addr(v[r + TK_FRAME_ADDR_LO], v[r + TK_FRAME_ADDR_HI]),
+        running: v[r + TK_RUNNING] === 1,
+        status: v[r + TK_STATUS],
+      });
+    }
+    return out;
   }
 
   /**

@@ -13,8 +13,8 @@ export interface ProfileFrame {
   file: string;
   /** line number, 0 when unknown */
   line: number;
-  /** kind of frame: "python" for interpreted code; "thread" / "process" for synthetic roots */
-  kind?: "python" | "thread" | "process";
+  /** kind of frame: "python" for interpreted code; "thread" / "process" for synthetic roots; "task" an asyncio task (--async) */
+  kind?: "python" | "thread" | "process" | "task";
   /** first line of the function (co_firstlineno), when known */
   firstLine?: number;
   /** whose code it is, decided from the whole file path before the name was shortened (absent:
@@ -75,7 +75,7 @@ export function countByNode(profile: Profile): Float64Array {
 
 /** A frame as one line of text: `name (file:line)`. */
 export function frameLabel(frame: ProfileFrame, withLine = true): string {
-  if (frame.kind === "thread" || frame.kind === "process") return frame.name;
+  if (frame.kind === "thread" || frame.kind === "process" || frame.kind === "task") return frame.name;
   return withLine && frame.line > 0 ? `${frame.name} (${frame.file}:${frame.line})` : `${frame.name} (${frame.file})`;
 }
 
@@ -111,7 +111,7 @@ const PACKAGES_DIR = /\/(?:site|dist)-packages\//;
  * converted on another machine, where the target's prefix is unknown.
  */
 export function codeOrigin(file: string, kind?: string): CodeOrigin {
-  if (kind === "thread" || kind === "process") return "synthetic";
+  if (kind === "thread" || kind === "process" || kind === "task") return "synthetic";
   if (kind === "native") return "native";
   const f = file.replace(/\\/g, "/").toLowerCase();
   if (f === "<built-in>" || f === "<native>") return "native";

@@ -108,7 +108,7 @@ export function renderChrometrace(raw: Profile): string | Uint8Array {
     if (frag === undefined) {
       const f = profile.frames[fid];
       const parts: Record<string, unknown> = { name: f ? f.name : `frame #${fid}`, cat: f ? frameOrigin(f) : "user" };
-      if (f && f.kind !== "thread" && f.kind !== "process") parts.args = f.line > 0 ? { file: f.file, line: f.line } : { file: f.file };
+      if (f && f.kind !== "thread" && f.kind !== "process" && f.kind !== "task") parts.args = f.line > 0 ? { file: f.file, line: f.line } : { file: f.file };
       frag = JSON.stringify(parts).slice(1, -1);
       fragments.set(fid, frag);
     }

@@ -119,7 +119,7 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
     if (id !== undefined) return id;
     const f = profile.frames[fid];
     const name = f ? f.name : `frame #${fid}`;
-    const file = f && f.kind !== "thread" && f.kind !== "process" ? f.file : "";
+    const file = f && f.kind !== "thread" && f.kind !== "process" && f.kind !== "task" ? f.file : "";
     const fkey = `${name}\u0000${file}`;
     let fnId = functionIds.get(fkey);
     if (fnId === undefined) {

@@ -29,7 +29,7 @@ export function renderSpeedscope(raw: Profile): string {
 
   const frames: SpeedscopeFrame[] = profile.frames.map((f) => {
     const out: SpeedscopeFrame = { name: f.name };
-    if (f.kind !== "thread" && f.kind !== "process") {
+    if (f.kind !== "thread" && f.kind !== "process" && f.kind !== "task") {
       if (f.file) out.file = f.file;
       if (f.line > 0) out.line = f.line;
     }

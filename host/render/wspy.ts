@@ -32,7 +32,7 @@ export const WSPY_MAJOR = 1;
 export const WSPY_MINOR = 0;
 const HEADER_BYTES = 12;
 
-const KINDS: (ProfileFrame["kind"] | "native")[] = ["python", "thread", "process", "native"];
+const KINDS: (ProfileFrame["kind"] | "native")[] = ["python", "thread", "process", "native", "task"];
 
 /** A recording that cannot be read: the message says what is wrong, without the file name. */
 export class RecordingError extends Error {

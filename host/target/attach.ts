@@ -11,8 +11,10 @@
 
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
-import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_TORN, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
+import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_TORN, ST_VERSION, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
+
 import { ModuleList, Module, loadBias } from "./modules.js";
+import { DETAIL_TASKS_NO_LAYOUT, DETAIL_TASKS_NOT_IMPORTED } from "../core/contract.js";
 import { LiveReader, Reader } from "./reader.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { checkPid, readMaps, targetPath, readCmdline, Mapping, isAlive, TaskStates } from "./proc.js";
@@ -368,7 +370,7 @@ export class Target {
   readonly view: ProcessView;
   readonly facts: AttachFacts;
   /** the target's mapped objects, from its memory map at attach (a snapshot: the interpreter only) */
-  readonly modules: ModuleList;
+  modules: ModuleList;
   /** the ELF objects the core holds for this target's modules, parsed when first asked */
   private readonly objects = new Map<Module, ElfObject>();
 
@@ -405,6 +407,35 @@ export class Target {
     this.core.u8().set(bytes, ptr);
     const v = BigInt.asUintN(64, this.core.x.elfSymbolFind(obj.id, ptr, bytes.length));
     return v === 0n ? 0n : v + obj.bias;
+  }
+
+  /**
+   * Readies the core's asyncio task decoder (--async) with the task layout of this target: the
+   * record's built-in part and, from 3.14, the target's own .AsyncioDebug section. True when
+   * tasks can be read now; false when asyncio is not imported yet (the section comes with it:
+   * call again later). Throws UNSUPPORTED for a version or build without a task layout.
+   */
+  configureTasks(): boolean {
+    let sec = this.asyncioDebugBytes();
+    if (!sec && this.live) {
+      // _asyncio may have been mapped since attach (3.14: an extension module, loaded on import)
+      this.modules = ModuleList.fromMaps(this.view.maps(), this.view.exe());
+      sec = this.asyncioDebugBytes();
+    }
+    const bytes = sec?.bytes ?? Buffer.alloc(0);
+    const ptr = this.core.x.scratchPtr();
+    this.core.u8().set(bytes, ptr);
+    const st = this.core.x.tasksConfigure(this.info.versionHex, this.info.freeThreaded ? 1 : 0, ptr, bytes.length);
+    if (st === ST_OK) return true;
+    const detail = this.core.x.lastErrorDetail();
+    if (st === ST_VERSION && detail === DETAIL_TASKS_NOT_IMPORTED) return false;
+    const what = `${this.info.freeThreaded ? "free-threaded " : ""}Python ${this.info.version}`;
+    if (st === ST_VERSION && detail === DETAIL_TASKS_NO_LAYOUT) {
+      throw new WspyError("UNSUPPORTED", `--async reads the asyncio tasks of CPython 3.11 to 3.15 built with the GIL; this is ${what}`,
+        "leave out --async: the threads' stacks are still shown");
+    }
+    throw new WspyError("UNSUPPORTED", `wspy could not use the asyncio task layout of this ${what} (${STATUS_NAMES[st]})`,
+      "leave out --async, or supply a version table with the task_object fields (--version-table)");
   }
 
   /**
