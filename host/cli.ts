@@ -140,7 +140,8 @@ export function buildProgram(): Command {
     .addOption(new Option("-f, --format <format>", "output format").choices([...OUTPUT_FORMATS]).default("flamegraph"))
     .addOption(shared.rate())
     .addOption(shared.duration("stop after this many seconds (default: until Ctrl-C or the program exits); a program started with -- is then ended (SIGTERM, SIGKILL 5 s later) and wspy exits 0"))
-    .addOption(shared.idle("keep samples of idle threads (sleeping, waiting)"))
+    .addOption(shared.idle("keep samples of idle threads (sleeping, waiting); with --async, of suspended asyncio tasks too"))
+    .option("--async", "asyncio: stacks of a thread running a task start at the task's awaiter chain (<task NAME> frames; CPython 3.11+)", false)
     .addOption(shared.gil("keep only the samples of the thread holding the GIL"))
     .option("-t, --threads", "a root frame per thread in the stacks: thread NAME (TID)", false)
     .addOption(shared.subprocesses("profile child processes too, each under a root frame: process PID: \"command\"; the root may be a launcher that is not Python (bash script.sh)"))
@@ -159,7 +160,7 @@ export function buildProgram(): Command {
       const { record } = await lazy.record();
       const res = await record({
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
-        duration: o.duration, idle: !!o.idle, ...tableOptions(o),
+        duration: o.duration, idle: !!o.idle, async: !!o.async, ...tableOptions(o),
         render: { reverse: !!o.reverse },
         gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
         function: !!o.function, nolineno: !!o.nolineno, fullFilenames: !!o.fullFilenames,
@@ -229,7 +230,8 @@ export function buildProgram(): Command {
     .addOption(shared.rate())
     .option("--delay <seconds>", "seconds between refreshes", parsePositive("delay"), 1)
     .addOption(shared.duration("stop after this many seconds (default: until q, Ctrl-C or the program exits)"))
-    .addOption(shared.idle("count idle threads too (sleeping, waiting)"))
+    .addOption(shared.idle("count idle threads too (sleeping, waiting); with --async, suspended asyncio tasks too"))
+    .option("--async", "asyncio: count a running task's stack under its awaiter chain (<task NAME> frames; CPython 3.11+)", false)
     .addOption(shared.gil("count only the thread holding the GIL"))
     .addOption(shared.subprocesses("include child processes"))
     .addOption(shared.function("start aggregated by function (L toggles)"))
@@ -245,7 +247,7 @@ export function buildProgram(): Command {
       const { top } = await lazy.top();
       const res = await top({
         pid: o.pid, command: command.length ? command : undefined, rate: o.rate, delay: o.delay, duration: o.duration,
-        idle: !!o.idle, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
+        idle: !!o.idle, async: !!o.async, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
         function: !!o.function, fullFilenames: !!o.fullFilenames, plain: !!o.plain, rows: Math.floor(o.rows),
         ...tableOptions(o),
       });

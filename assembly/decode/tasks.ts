@@ -16,7 +16,7 @@ import { registryAsyncio } from "../python/registry";
 import { tableAt } from "../python/tables";
 import { readRemote } from "../io";
 import { Vec, U64Map } from "../util/vec";
-import { qReset, qAdd, qFlush, qOk } from "./read-queue";
+import { qReset, qAdd, qFlush, qOk, MAX_QUEUE } from "./read-queue";
 import { listAddr, listCount, interpAddr } from "./sample-state";
 import {
   objectsBegin, objectsCheckDicts, objectTypeSlot, typeKind, readInt, intFitsU64, intU64, readSetKeys, dictGetStr, readAttr,
@@ -26,8 +26,8 @@ import { readName } from "./strings";
 import { resolveFrames, frameLine, entries, E_NAME_ID, E_FILE_ID, E_FIRSTLINE } from "./code-cache";
 import { internFrame, internString, FRAME_PYTHON } from "../aggregate/intern";
 
-/** Most tasks read (a bigger graph is cut, with ERR_LIMIT counted). */
-export const MAX_TASKS: i32 = 1 << 16;
+/** Most tasks read (a bigger graph is cut): one read queue's worth, so each task's reads are one batch. */
+export const MAX_TASKS: i32 = MAX_QUEUE;
 /** Most coroutines followed down one task's await chain. */
 export const MAX_CHAIN: i32 = 64;
 /** Most awaiters read for one task. */
@@ -48,6 +48,7 @@ const DEEP_BUF: usize = memory.data(4096, 16);
 const NAME_BUF: usize = memory.data(32, 8);
 const WORDS: usize = memory.data(64, 8);
 const KEYS: usize = memory.data(MAX_AWAITERS * 8, 8);
+let members: usize = 0; // a registry set's members (MAX_TASKS words), allocated at first use
 
 // edges (awaited task index, awaiting task index), grouped per awaited task at the end
 const edgeChild = new Vec(4);
@@ -136,22 +137,26 @@ function addWeakSetMembers(weakset: u64): i32 {
   return addSetMembers(data, true);
 }
 
-/** The members of the set at set (through their weakrefs when weak). */
+/** The members of the set at set (through their weakrefs when weak), up to MAX_TASKS. */
 function addSetMembers(set: u64, weak: bool): i32 {
   const slot = objectTypeSlot(set);
   if (slot < 0 || typeKind(slot) != KIND_SET) return OK;
-  const n = readSetKeys(set, MAX_AWAITERS, KEYS);
+  if (members == 0) {
+    members = heap.alloc(<usize>MAX_TASKS << 3);
+    if (members == 0) return fail(ERR_NO_MEMORY, 45);
+  }
+  const n = readSetKeys(set, MAX_TASKS, members);
   if (n < 0) return -n;
   if (!weak) {
-    for (let i = 0; i < n; i++) addTask(load<u64>(KEYS + (<usize>i << 3)));
+    for (let i = 0; i < n; i++) addTask(load<u64>(members + (<usize>i << 3)));
     return OK;
   }
   const oObj = <u64>O[F.F_WEAKREF_WR_OBJECT];
   qReset();
-  for (let i = 0; i < n; i++) qAdd(load<u64>(KEYS + (<usize>i << 3)) + oObj, 8, KEYS + (<usize>i << 3));
+  for (let i = 0; i < n; i++) qAdd(load<u64>(members + (<usize>i << 3)) + oObj, 8, members + (<usize>i << 3));
   const st = qFlush(0);
   if (st != OK) return st;
-  for (let i = 0; i < n; i++) if (unchecked(qOk[i])) addTask(load<u64>(KEYS + (<usize>i << 3)));
+  for (let i = 0; i < n; i++) if (unchecked(qOk[i])) addTask(load<u64>(members + (<usize>i << 3)));
   return OK;
 }
 

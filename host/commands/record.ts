@@ -24,6 +24,8 @@ export interface RecordOptions {
   rate: number;
   duration?: number;
   idle: boolean;
+  /** asyncio task frames (--async) */
+  async?: boolean;
   /** keep only the samples of the thread holding the GIL (--gil) */
   gil?: boolean;
   /** a root frame per thread, `thread NAME (TID)` (--threads) */
@@ -127,12 +129,13 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   });
   sampler = await Sampler.start({
     pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle,
-    gil: opts.gil, subprocesses: opts.subprocesses, blocking: opts.blocking,
+    async: opts.async, gil: opts.gil, subprocesses: opts.subprocesses, blocking: opts.blocking,
     versionTables: opts.versionTables, forceVersion: opts.forceVersion, signal: opts.signal, log,
   }, {
     onSample: (p, _n, time, weight) => {
       const kept = p.core.x.walkCommit(time, weight);
       if (kept > 0) samples += kept;
+      samples += p.tickTaskSamples; // --async --idle: suspended tasks' samples, pushed by the sampler
     },
     // a process's profile is lifted when it leaves the loop (exit, exec, or the end)
     onRetire: (p) => {

@@ -24,6 +24,8 @@ export interface TopOptions {
   delay: number;
   duration?: number;
   idle: boolean;
+  /** asyncio task frames (--async) */
+  async?: boolean;
   gil?: boolean;
   subprocesses?: boolean;
   blocking?: boolean;
@@ -405,7 +407,7 @@ export async function top(opts: TopOptions): Promise<TopResult> {
   let model: TopModel | null = null;
   const pendingAttach: SampledProcess[] = [];
   const sampler = await Sampler.start({
-    pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle, gil: opts.gil,
+    pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle, async: opts.async, gil: opts.gil,
     subprocesses: opts.subprocesses, blocking: opts.blocking, alwaysClassify: true,
     versionTables: opts.versionTables, forceVersion: opts.forceVersion, signal: opts.signal,
     handleSignals: false, stdio: plain ? "inherit" : "ignore",

@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Target, TargetInfo, procView, type AttachOptions } from "../target/attach.js";
+import { TaskAttribution } from "./tasks.js";
 import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_NO_MEMORY, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE, type ResetDepth } from "../core/core.js";
 import type { Profile, ProfileMeta } from "../profile/profile.js";
 import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "../target/proc.js";
@@ -38,6 +39,8 @@ export interface SamplerOptions {
   idle?: boolean;
   /** keep only the GIL holder's samples */
   gil?: boolean;
+  /** root the stacks of threads running an asyncio task at its awaiter chain; with idle, sample suspended tasks too */
+  async?: boolean;
   /** follow child processes */
   subprocesses?: boolean;
   /** pause the target's threads for each sample (ptrace) */
@@ -188,6 +191,10 @@ export class SampledProcess {
   identityCheckedAt = -Infinity;
   /** records committed since the last segment (segmentSec) */
   windowSamples = 0;
+  /** --async: task frames for this process's samples, made at its first sample */
+  taskAttr: TaskAttribution | null = null;
+  /** --async --idle: samples of suspended tasks pushed this tick (the hooks count them with the committed records) */
+  tickTaskSamples = 0;
   /** the core's id generations the host caches (names, waiting) were made for */
   private stackGen = 0;
   private stringGen = 0;
@@ -775,13 +782,33 @@ export class Sampler {
       v[r + R_KEEP] = keep ? 1 : 0;
       if (keep) kept++;
     }
+    let taskSamples = 0;
+    if (this.opts.async) {
+      let res: { nodes: number[]; thread: number } | number;
+      try {
+        res = (p.taskAttr ??= new TaskAttribution(p.target)).attribute(v, base, stride, n, idle, performance.now());
+      } catch (e) {
+        // a version or build without a task layout: said once, the recording ends (its root) or the child goes on without tasks
+        if (!(e instanceof WspyError)) throw e;
+        if (p.root) { this.fatal = e; this.requestStop("interrupted"); }
+        res = { nodes: [], thread: -1 };
+      }
+      if (typeof res === "number") {
+        if (-res === ST_GONE) { this.ended(p, ID_GONE); return; }
+        this.countKind(`task graph: ${STATUS_NAMES[-res] ?? -res}`);
+      } else if (res.thread >= 0) {
+        for (const node of res.nodes) if (p.core.x.pushSample(time, weight, res.thread, node)) taskSamples++;
+      }
+    }
+    kept += taskSamples;
+    p.tickTaskSamples = taskSamples;
     p.samples += kept;
     this.samples += kept;
     if (this.opts.segmentSec !== undefined && kept > 0) {
       const committed = p.core.x.walkCommit(time, weight);
       if (committed >= 0) {
-        p.windowSamples += committed;
-        this.segment.samples += committed;
+        p.windowSamples += committed + taskSamples;
+        this.segment.samples += committed + taskSamples;
       } else {
         this.countError(-committed || ST_NO_MEMORY);
       }

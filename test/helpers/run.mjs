@@ -33,6 +33,9 @@ export function wspy(args, opts = {}) {
       ...(opts.spawn ?? {}),
     });
     let stdout = "", stderr = "";
+    // decoded as a stream: a multi-byte character split across two chunks stays whole
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     if (opts.onSpawn) opts.onSpawn(child);

@@ -1,0 +1,175 @@
+// asyncio task graphs (--async), against real interpreters and CPython's own tool:
+// - dump --async of test/fixtures/asyncio_service.py (streams on loopback, gather, TaskGroup, a
+//   task awaited by two, 1,000 idle tasks) on 3.11–3.15: every task, each at its exact await line,
+//   and who awaits whom;
+// - on 3.14/3.15 the tree equals `python -m asyncio pstree PID` of the same process (both parsed);
+// - dump --async --core (gcore) equals the live dump;
+// - record --async --idle of test/fixtures/asyncio_split.py: the waiting time splits 3:1 between
+//   the two await points, within 5 points;
+// - before 3.11: one clear line and the UNSUPPORTED exit code.
+import t from "tap";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { wspy, startFixture, marks, oneLine, FIXTURES } from "./helpers/run.mjs";
+import { findByLabel, missingReason } from "./helpers/pythons.mjs";
+
+t.setTimeout(1_200_000);
+t.jobs = 2;
+
+const SERVICE = "asyncio_service.py";
+const SERVICE_FILE = path.join(FIXTURES, SERVICE);
+const M = marks(SERVICE);
+const SPLIT = "asyncio_split.py";
+const S = marks(SPLIT);
+const IDLE = 1000;
+const LABELS = ["pyenv 3.11", "pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"];
+const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-asyncio-"));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+
+function parseJson(t, r) {
+  t.equal(r.code, 0, `exit 0 ${r.stderr}`);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    t.fail(`not JSON: ${r.stdout.slice(0, 200)} ${r.stderr}`);
+    return null;
+  }
+}
+
+/** The innermost frame of a task in the fixture's own file. */
+const ownFrame = (task) => task.frames.find((f) => f.file === SERVICE_FILE);
+
+/** Checks a dump --async of the service: every task, its await line, its awaiters. */
+function checkService(t, d) {
+  const tasks = d.tasks;
+  t.ok(Array.isArray(tasks), "the dump has tasks");
+  if (!tasks) return;
+  const byName = new Map(tasks.map((k) => [k.name, k]));
+  const name = (id) => tasks.find((k) => k.id === id)?.name;
+  const at = (k, fn, line) => {
+    const f = k && ownFrame(k);
+    t.same(f && { name: f.name, line: f.line }, { name: fn, line }, `${k?.name}: ${fn} at line ${line}`);
+  };
+  // main (Task-1) gathers the named tasks; a task nobody awaits: the server's connection handler
+  const main = tasks.find((k) => ownFrame(k)?.name === "main");
+  t.ok(main, "main's task");
+  at(main, "main", M.MAIN);
+  const shared = byName.get("shared");
+  at(shared, "shared_work", M.SHARED);
+  t.same(shared?.awaitedBy.map(name).sort(), ["waiter-A", "waiter-B"], "shared is awaited by both waiters");
+  for (const w of ["waiter-A", "waiter-B", "gatherer", "group-owner", "client"]) {
+    t.same(byName.get(w)?.awaitedBy.map(name), [main?.name], `${w} is awaited by main`);
+  }
+  at(byName.get("waiter-A"), "waits_on", M.WAITS_ON);
+  at(byName.get("gatherer"), "gather_parent", M.GATHER);
+  at(byName.get("group-owner"), "group_parent", M.GROUP);
+  at(byName.get("client"), "client", M.CLIENT);
+  const gatherer = byName.get("gatherer"), owner = byName.get("group-owner");
+  const children = tasks.filter((k) => gatherer && k.awaitedBy.includes(gatherer.id));
+  t.equal(children.length, 2, "gather's two children are awaited by gatherer");
+  for (const c of children) at(c, "sleeper", M.SLEEPER);
+  for (const c of ["tg-child-1", "tg-child-2"]) {
+    at(byName.get(c), "sleeper", M.SLEEPER);
+    t.same(byName.get(c)?.awaitedBy, [owner?.id], `${c} is awaited by group-owner`);
+  }
+  const handler = tasks.find((k) => ownFrame(k)?.name === "handle");
+  at(handler, "handle", M.SERVER_READ);
+  t.same(handler?.awaitedBy, [], "nobody awaits the connection handler");
+  const idle = tasks.filter((k) => /^idle-\d+$/.test(k.name));
+  t.equal(idle.length, IDLE, `${IDLE} idle tasks`);
+  t.equal(idle.filter((k) => ownFrame(k)?.line === M.IDLE && k.frames[0].name === "sleep").length, IDLE, "each idle task in asyncio.sleep, at its line");
+  t.ok(tasks.every((k) => k.state === "pending" && k.thread === null && !k.error), "every task pending, suspended, read whole");
+  t.equal(tasks.length, IDLE + 12, "no other task");
+}
+
+/** Root-to-leaf paths of a `python -m asyncio pstree`-shaped tree, sorted (sibling order aside). */
+function treePaths(text) {
+  const paths = [];
+  const stack = [];
+  for (const line of text.split("\n")) {
+    const m = /^([│ ]*)[└├]── +(.*)$/u.exec(line);
+    if (!m) continue;
+    const depth = m[1].length / 4;
+    stack.length = depth;
+    stack.push(m[2].trim());
+    paths.push(stack.join(" > "));
+  }
+  // leaves only: a path that is a prefix of another is implied by it
+  const all = new Set(paths);
+  return paths.filter((p) => ![...all].some((q) => q !== p && q.startsWith(p + " > "))).sort();
+}
+
+for (const label of LABELS) {
+  const py = findByLabel(label);
+  t.test(`dump --async: ${label}`, { skip: py ? false : missingReason(label) }, async (t) => {
+    const fx = await startFixture(py.path, SERVICE, [IDLE]);
+    t.teardown(fx.kill);
+    const d = parseJson(t, await wspy(["dump", "-p", fx.pid, "--async", "--json"]));
+    if (d) checkService(t, d);
+    const text = await wspy(["dump", "-p", fx.pid, "--async"]);
+    t.equal(text.code, 0);
+    t.match(text.stdout, new RegExp(`Tasks: ${IDLE + 12} asyncio tasks`), "the text says how many tasks");
+    t.match(text.stdout, /\(T\) waiter-A\n.*waits_on .*asyncio_service\.py:\d+\n.*\(T\) shared/u, "the tree shows shared under waiter-A");
+
+    if (/^provisioned 3\.1[45]/.test(label)) {
+      // CPython's own reader of the same graph: the trees must be the same, path for path
+      const ps = spawnSync(py.path, ["-m", "asyncio", "pstree", String(fx.pid)], { encoding: "utf8", timeout: 120000, maxBuffer: 64 << 20 });
+      t.equal(ps.status, 0, `pstree ran: ${ps.stderr}`);
+      const theirs = treePaths(ps.stdout), ours = treePaths(text.stdout.slice(text.stdout.indexOf("Tasks:")));
+      t.ok(theirs.length > IDLE, `pstree printed ${theirs.length} paths`);
+      t.same(ours.filter((p) => !theirs.includes(p)), [], "no path only in dump --async's tree");
+      t.same(theirs.filter((p) => !ours.includes(p)), [], "no path only in pstree's");
+      t.equal(ours.length, theirs.length, "dump --async's tree equals python -m asyncio pstree's");
+    }
+
+    if (label === "pyenv 3.12" || label === "provisioned 3.14") {
+      // offline: a core file of the same process gives the same tasks
+      const gcore = spawnSync("gcore", ["-o", path.join(tmp, `core-${fx.pid}`), String(fx.pid)], { encoding: "utf8", timeout: 120000 });
+      const file = path.join(tmp, `core-${fx.pid}.${fx.pid}`);
+      if (gcore.error || !existsSync(file)) {
+        t.fail(`gcore wrote no core file: ${gcore.error ?? gcore.stderr}`);
+        return;
+      }
+      const off = parseJson(t, await wspy(["dump", "--core", file, "--async", "--json"]));
+      rmSync(file, { force: true });
+      const shape = (x) => x?.tasks?.map((k) => ({ id: k.id, name: k.name, frames: k.frames, awaitedBy: k.awaitedBy })).sort((a, b) => (a.id < b.id ? -1 : 1));
+      t.same(shape(off), shape(d), "dump --async --core equals the live dump");
+    }
+  });
+}
+
+for (const label of ["pyenv 3.12", "provisioned 3.14"]) {
+  const py = findByLabel(label);
+  t.test(`record --async --idle: waiting time per await point, ${label}`, { skip: py ? false : missingReason(label) }, async (t) => {
+    const fx = await startFixture(py.path, SPLIT, [20]);
+    t.teardown(fx.kill);
+    const out = path.join(tmp, `split-${fx.pid}.txt`);
+    const r = await wspy(["record", "-p", fx.pid, "--async", "--idle", "-d", "4", "-r", "50", "-f", "raw", "-o", out]);
+    t.equal(r.code, 0, r.stderr);
+    let db = 0, net = 0, rooted = 0, all = 0;
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      const m = /^(.*) (\d+)$/.exec(line);
+      if (!m) continue;
+      const n = Number(m[2]);
+      if (!m[1].includes(";request (")) continue;
+      all += n;
+      // the request's own frame right under its task's frame (3.14+ also show main above it: asyncio.wait awaits them)
+      if (/(^|;)<task request-\d+>;request \(/.test(m[1])) rooted += n;
+      if (new RegExp(`;database \\([^)]*${SPLIT}:${S.DATABASE}\\)`).test(m[1])) db += n;
+      else if (new RegExp(`;network \\([^)]*${SPLIT}:${S.NETWORK}\\)`).test(m[1])) net += n;
+    }
+    t.ok(db + net >= 2000, `enough task samples: ${db + net}`);
+    t.equal(rooted, all, "every request sample starts at its <task NAME> frame");
+    const share = (100 * db) / (db + net);
+    t.ok(Math.abs(share - 75) <= 5, `the database await holds ${share.toFixed(1)}% of the waiting (75% expected, within 5 points)`);
+    t.match(r.stderr, new RegExp(`wspy: duration; \\d+ samples`), "the summary line");
+  });
+}
+
+t.test("dump --async before 3.11: one line, exit UNSUPPORTED", { skip: findByLabel("pyenv 3.10") ? false : missingReason("pyenv 3.10") }, async (t) => {
+  const fx = await startFixture(findByLabel("pyenv 3.10").path, "known_stacks.py", [600]);
+  t.teardown(fx.kill);
+  oneLine(t, await wspy(["dump", "-p", fx.pid, "--async"]), 6, /--async reads the asyncio tasks of CPython 3\.11 to 3\.15.*this is Python 3\.10/);
+});
