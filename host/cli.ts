@@ -208,6 +208,7 @@ export function buildProgram(): Command {
     .addOption(shared.pid().makeOptionMandatory())
     .option("-o, --output <file>", "where to write the snapshot (default: wspy-<pid>.snapshot)")
     .addOption(shared.locals("record local variables too, for `dump --snapshot FILE --locals` (-ll: longer values)"))
+    .option("--async", "record asyncio's tasks too, for `dump --snapshot FILE --async`", false)
     .addOption(shared.versionTable())
     .addOption(shared.forceVersion())
     .exitOverride()
@@ -215,7 +216,7 @@ export function buildProgram(): Command {
       const output = o.output ?? `wspy-${o.pid}.snapshot`;
       checkWritable(output);
       const { takeSnapshot } = await lazy.snapshot();
-      const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals });
+      const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals, async: !!o.async });
       writeOutput(output, s.bytes, { private: true, what: "snapshot" });
       stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
     });

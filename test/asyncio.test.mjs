@@ -3,7 +3,7 @@
 //   task awaited by two, 1,000 idle tasks) on 3.11–3.15: every task, each at its exact await line,
 //   and who awaits whom;
 // - on 3.14/3.15 the tree equals `python -m asyncio pstree PID` of the same process (both parsed);
-// - dump --async --core (gcore) equals the live dump;
+// - dump --async --core (gcore) and --snapshot (snapshot --async) equal the live dump;
 // - record --async --idle of test/fixtures/asyncio_split.py: the waiting time splits 3:1 between
 //   the two await points, within 5 points;
 // - before 3.11: one clear line and the UNSUPPORTED exit code.
@@ -24,7 +24,7 @@ const M = marks(SERVICE);
 const SPLIT = "asyncio_split.py";
 const S = marks(SPLIT);
 const IDLE = 1000;
-const LABELS = ["pyenv 3.11", "pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"];
+const LABELS = ["pyenv 3.11", "debian 3.11", "pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"];
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-asyncio-"));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -136,6 +136,16 @@ for (const label of LABELS) {
       rmSync(file, { force: true });
       const shape = (x) => x?.tasks?.map((k) => ({ id: k.id, name: k.name, frames: k.frames, awaitedBy: k.awaitedBy })).sort((a, b) => (a.id < b.id ? -1 : 1));
       t.same(shape(off), shape(d), "dump --async --core equals the live dump");
+      // and a snapshot taken with --async, decoded without the process
+      const snap = path.join(tmp, `snap-${fx.pid}.wspy`);
+      const taken = await wspy(["snapshot", "-p", fx.pid, "--async", "-o", snap]);
+      t.equal(taken.code, 0, taken.stderr);
+      const fromSnap = parseJson(t, await wspy(["dump", "--snapshot", snap, "--async", "--json"]));
+      t.same(shape(fromSnap), shape(d), "dump --async --snapshot equals the live dump");
+      // a snapshot taken without --async says so
+      const plain = snap.replace(".wspy", "-plain.wspy");
+      t.equal((await wspy(["snapshot", "-p", fx.pid, "-o", plain])).code, 0);
+      oneLine(t, await wspy(["dump", "--snapshot", plain, "--async"]), 2, /taken without --async/);
     }
   });
 }
@@ -165,6 +175,37 @@ for (const label of ["pyenv 3.12", "provisioned 3.14"]) {
     const share = (100 * db) / (db + net);
     t.ok(Math.abs(share - 75) <= 5, `the database await holds ${share.toFixed(1)}% of the waiting (75% expected, within 5 points)`);
     t.match(r.stderr, new RegExp(`wspy: duration; \\d+ samples`), "the summary line");
+  });
+}
+
+const BUSY = "asyncio_busy.py";
+const B = marks(BUSY);
+for (const label of ["pyenv 3.12", "provisioned 3.14"]) {
+  const py = findByLabel(label);
+  t.test(`a running task: marked in dump --async, its stack under its awaiters in record --async, ${label}`, { skip: py ? false : missingReason(label) }, async (t) => {
+    const fx = await startFixture(py.path, BUSY);
+    t.teardown(fx.kill);
+    const d = parseJson(t, await wspy(["dump", "-p", fx.pid, "--async", "--json"]));
+    const busy = d?.tasks?.find((k) => k.name === "busy");
+    t.equal(busy?.thread, fx.pid, "busy runs in the main thread");
+    // compute is somewhere in its loop (the while line or the body); busy waits on it at its line
+    t.same(busy?.frames.slice(0, 2).map((f) => `${f.name}:${f.name === "compute" ? "" : f.line}`), ["compute:", `busy:${B.BUSY}`], "its frames: the thread's, from its coroutine inward");
+    const main = d?.tasks?.find((k) => k.frames.some((f) => f.name === "main"));
+    t.same(busy?.awaitedBy, [main?.id], "main awaits it");
+    const text = await wspy(["dump", "-p", fx.pid, "--async"]);
+    t.match(text.stdout, new RegExp(`\\(T\\) busy \\[running in thread ${fx.pid}\\]`), "the tree marks it running");
+    const out = path.join(tmp, `busy-${fx.pid}.txt`);
+    const r = await wspy(["record", "-p", fx.pid, "--async", "-d", "2", "-f", "raw", "-o", out]);
+    t.equal(r.code, 0, r.stderr);
+    let rooted = 0, all = 0;
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      const m = /^(.*) (\d+)$/.exec(line);
+      if (!m || !m[1].includes(";compute (")) continue;
+      all += Number(m[2]);
+      if (new RegExp(`^<task ${main?.name}>;main \\([^)]*:${B.MAIN}\\);<task busy>;busy \\([^)]*:${B.BUSY}\\);compute \\(`).test(m[1])) rooted += Number(m[2]);
+    }
+    t.ok(all >= 50, `samples in compute: ${all}`);
+    t.equal(rooted, all, "each starts at <task Task-1>, main, <task busy>, busy: the event loop's frames left out");
   });
 }
 

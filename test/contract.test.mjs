@@ -66,6 +66,19 @@ t.test("the host's names are the core's description", async (t) => {
   t.equal(new Set(Object.values(details)).size, Object.keys(details).length, "detail codes are distinct");
 });
 
+t.test("the task record (--async): the host reads every field the core declares, at its offset", async (t) => {
+  const fields = {};
+  for (let i = 0; i < x.contractTaskFieldCount(); i++) fields[str(x.contractTaskFieldName(i))] = x.contractTaskFieldOffset(i);
+  const host = K.describeContract().task;
+  const { stride, ...named } = host;
+  t.same(Object.keys(named).sort(), Object.keys(fields).sort(), "the same field names on both sides");
+  for (const [name, off] of Object.entries(fields)) t.equal(named[name] * 4, off, `${name}: host index ${named[name]} is the core's offset ${off}`);
+  t.equal(stride * 4, x.contractTaskRecordSize(), "the task record stride");
+  const offs = Object.values(fields).sort((a, b) => a - b);
+  t.equal(new Set(offs).size, offs.length, "no two fields share an offset");
+  t.ok(offs.every((o) => o % 4 === 0 && o + 4 <= x.contractTaskRecordSize()), "every field an aligned i32 inside the record");
+});
+
 t.test("the host keeps no literal copy of the record layout", async (t) => {
   // every host file reads records through R_* and R_STRIDE, never a literal stride
   const dir = path.join(ROOT, "host");

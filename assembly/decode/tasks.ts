@@ -16,7 +16,7 @@ import { registryAsyncio } from "../python/registry";
 import { tableAt } from "../python/tables";
 import { readRemote } from "../io";
 import { Vec, U64Map } from "../util/vec";
-import { qReset, qAdd, qFlush, qOk, MAX_QUEUE } from "./read-queue";
+import { qReset, qAdd, qFlush, qOk, qCount, MAX_QUEUE } from "./read-queue";
 import { listAddr, listCount, interpAddr } from "./sample-state";
 import {
   objectsBegin, objectsCheckDicts, objectTypeSlot, typeKind, readInt, intFitsU64, intU64, readSetKeys, dictGetStr, readAttr,
@@ -24,7 +24,7 @@ import {
 } from "./objects";
 import { readName } from "./strings";
 import { resolveFrames, frameLine, entries, E_NAME_ID, E_FILE_ID, E_FIRSTLINE } from "./code-cache";
-import { internFrame, internString, FRAME_PYTHON } from "../aggregate/intern";
+import { internFrame, internString, stringGeneration, FRAME_PYTHON } from "../aggregate/intern";
 
 /** Most tasks read (a bigger graph is cut): one read queue's worth, so each task's reads are one batch. */
 export const MAX_TASKS: i32 = MAX_QUEUE;
@@ -44,7 +44,6 @@ let taskLen: i32 = 0;   // bytes of a task window: [0, task_object.size)
 let coroLen: i32 = 0;   // bytes of a coroutine window: [0, gen_object.size)
 let coroBuf: usize = 0; // one coroutine window per task (the task's own coroutine)
 let coroCap: i32 = 0;
-const DEEP_BUF: usize = memory.data(4096, 16);
 const NAME_BUF: usize = memory.data(32, 8);
 const WORDS: usize = memory.data(64, 8);
 const KEYS: usize = memory.data(MAX_AWAITERS * 8, 8);
@@ -59,10 +58,6 @@ const groupFill = new Vec(4);
 const coroOk = new Vec(4);
 const tuples = new Vec(8);
 
-// the coroutine chain of one task: code object, instruction offset (code units, -1: not started)
-const chainCode = new StaticArray<u64>(MAX_CHAIN);
-const chainEntry = new StaticArray<i32>(MAX_CHAIN);
-const chainUnits = new StaticArray<i32>(MAX_CHAIN);
 
 let configured: bool = false;
 let configuredTable: i32 = -1;
@@ -111,9 +106,29 @@ function addTask(addr: u64): i32 {
 
 // ---- where the tasks are ----
 
+// the previous read's tasks: their list links are read in one batch first (speculation: the data
+// is as fresh as any read; only the choice of addresses comes from the sample before)
+const prevTasks = new Vec(8);
+const prevIndex = new U64Map(10);
+let specBuf: usize = 0;
+let specCap: i32 = 0;
+
 /** 3.14+: every thread's circular list, then the interpreter's (tasks of threads that exited). */
 function listThreadTasks(): i32 {
   const oNode = <u64>O[F.F_TASK_NODE];
+  const nPrev = prevTasks.len;
+  if (nPrev > specCap) {
+    if (specBuf != 0) heap.free(specBuf);
+    specBuf = heap.alloc(<usize>nPrev << 3);
+    specCap = specBuf == 0 ? 0 : nPrev;
+  }
+  const spec = nPrev > 0 && nPrev <= specCap;
+  if (spec) {
+    qReset();
+    for (let j = 0; j < nPrev; j++) qAdd(prevTasks.getU64(j) + oNode, 8, specBuf + (<usize>j << 3));
+    const st = qFlush(0);
+    if (st != OK) return st;
+  }
   for (let t = 0; t <= listCount; t++) {
     const head = t < listCount ? unchecked(listAddr[t]) + <u64>O[F.F_TSTATE_ASYNCIO_TASKS_HEAD]
       : (O[F.F_INTERP_ASYNCIO_TASKS_HEAD] >= 0 && interpAddr != 0 ? interpAddr + <u64>O[F.F_INTERP_ASYNCIO_TASKS_HEAD] : 0);
@@ -123,6 +138,8 @@ function listThreadTasks(): i32 {
     for (let n = 0; node != head; n++) {
       if (node == 0 || n >= MAX_TASKS) { tornCount++; break; }
       if (addTask(node - oNode) < 0 && taskIndex.get(node - oNode) >= 0) { tornCount++; break; } // a node seen twice: the list moved
+      const j = spec ? prevIndex.get(node - oNode) : -1;
+      if (j >= 0 && unchecked(qOk[j])) { node = load<u64>(specBuf + (<usize>j << 3)); continue; }
       node = objReadWord(node);
       if (objWordStatus() != OK) { const e = objWordStatus(); if (e == ERR_GONE || e == ERR_PERM) return e; tornCount++; break; }
     }
@@ -181,6 +198,25 @@ function listModuleTasks(registry: i32): i32 {
 
 // ---- one task ----
 
+// names by task and name object (a str, or the lazy int): a task keeps its name object until it
+// is renamed, and a freed task and a freed name both coming back at the same two addresses with
+// another name is what it takes to show a stale name; for the string generation they were
+// interned in, bounded
+const nameCache = new U64Map(10);
+let nameCacheGen: i32 = -1;
+const MAX_NAME_CACHE: i32 = 1 << 16;
+
+/** The task's name, through the cache. */
+function taskName(task: u64, nameObj: u64): i32 {
+  if (nameCacheGen != stringGeneration() || nameCache.count >= MAX_NAME_CACHE) { nameCache.clear(); nameCacheGen = stringGeneration(); }
+  const key = (task * 0x9e3779b97f4a7c15) ^ nameObj;
+  const hit = nameCache.get(key);
+  if (hit >= 0) return hit;
+  const id = readTaskName(nameObj);
+  if (id >= 0) nameCache.set(key, id);
+  return id;
+}
+
 /** The task's name: a str, or an int n meaning "Task-n" (3.12+ name tasks lazily). */
 function readTaskName(nameObj: u64): i32 {
   if (nameObj == 0) return -1;
@@ -216,76 +252,179 @@ function finished(state: i32): bool {
   return m == C.GEN_STATE_315 ? state >= 5 : state >= 1;
 }
 
-/** The object a coroutine suspended in an await awaits (coroutine window at w, remote coro), or 0. */
-function readAwaited(coro: u64, w: usize): u64 {
+/** Where a coroutine suspended in an await keeps what it awaits (its window at w, remote coro), or 0. */
+function awaitedSlot(coro: u64, w: usize): u64 {
   const frame = <u64>O[F.F_GEN_IFRAME];
   const slotModel = tableAt(configuredTable).caps[C.CAP_AWAITED_SLOT];
-  let at: u64 = 0;
   if (slotModel == C.AWAITED_SLOT_STACKTOP) {
     const top = load<i32>(w + <usize>(frame + <u64>O[F.F_IFRAME_STACKTOP]));
     if (top < 1 || top > 1 << 20) return 0;
-    at = coro + frame + <u64>O[F.F_IFRAME_LOCALSPLUS] + (<u64>(top - 1) << 3);
-  } else {
-    const sp = load<u64>(w + <usize>(frame + <u64>O[F.F_IFRAME_STACKPOINTER]));
-    const back: u64 = slotModel == C.AWAITED_SLOT_STACKPOINTER_2 ? 16 : 8;
-    if (sp < back) return 0;
-    at = sp - back;
+    return coro + frame + <u64>O[F.F_IFRAME_LOCALSPLUS] + (<u64>(top - 1) << 3);
   }
-  const v = objReadWord(at);
-  return objWordStatus() == OK ? v & tagMask : 0;
+  const sp = load<u64>(w + <usize>(frame + <u64>O[F.F_IFRAME_STACKPOINTER]));
+  const back: u64 = slotModel == C.AWAITED_SLOT_STACKPOINTER_2 ? 16 : 8;
+  return sp < back ? 0 : sp - back;
 }
 
+// the coroutine chains, read one level at a time for every task at once (each level a few
+// batched reads): the tasks still going down, their current coroutine and its window
+const chainTask = new Vec(4);     // this level's tasks
+const chainNext = new Vec(4);     // the next level's tasks
+const chainCur = new Vec(8);      // per task: its current coroutine (remote)
+const chainType = new Vec(8);     // per task: its own coroutine's type (a chain follows only that type)
+const chainWin = new Vec(4);      // per task: its current window (local pointer)
+const chainSlot = new Vec(8);     // per next-level task: the awaited object
+let levelBuf: StaticArray<usize> = [0, 0];
+let levelCap: i32 = 0;
+// the frames found, in level order: (task, code, instruction offset); grouped per task at the end
+const foundTask = new Vec(4);
+const foundCode = new Vec(8);
+const foundUnits = new Vec(4);
+const RESOLVE_CHUNK: i32 = 1024;
+const resolveCode = new StaticArray<u64>(RESOLVE_CHUNK);
+const resolveEntry = new StaticArray<i32>(RESOLVE_CHUNK);
+const foundEntry = new Vec(4);
+
 /**
- * Reads task i's coroutine chain (its own coroutine's window already at w) into the frame ids;
- * fills the record's frames, running flag and frame address. OK or a status.
+ * Reads every task's coroutine chain (task i's own coroutine window at coroBuf + i * coroLen when
+ * coroOk), level by level, and fills the records' frames, running flags and frame addresses.
+ * OK, or ERR_GONE / ERR_PERM / ERR_NO_MEMORY.
  */
-function readChain(i: i32, coro: u64, w: usize): i32 {
-  const r = record(i);
+function readChains(count: i32): i32 {
   const oFrame = <usize>O[F.F_GEN_IFRAME];
   const oState = <usize>O[F.F_GEN_FRAME_STATE];
   const oExec = <usize>O[F.F_IFRAME_EXECUTABLE], oInstr = <usize>O[F.F_IFRAME_INSTR_PTR];
+  const oType = <usize>O[F.F_PYOBJECT_OB_TYPE];
   const adaptive = <u64>O[F.F_CODE_CO_CODE_ADAPTIVE];
-  const coroType = load<u64>(w + <usize>O[F.F_PYOBJECT_OB_TYPE]);
-  store<u64>(r + K.TK_FRAME_ADDR_LO, coro + <u64>oFrame);
-  let depth = 0;
-  let cur = coro;
-  let win = w;
-  while (depth < MAX_CHAIN) {
-    const state = <i32>load<i8>(win + oState);
-    if (finished(state)) break;
-    const code = load<u64>(win + oFrame + oExec) & tagMask;
-    if (code == 0) break;
-    const instr = load<u64>(win + oFrame + oInstr);
-    const units = (<i64>instr - <i64>(code + adaptive)) >> 1;
-    unchecked(chainCode[depth] = code);
-    unchecked(chainUnits[depth] = units < 0 || units > 0x3fffffff ? -1 : <i32>units);
-    depth++;
-    if (running(state)) {
-      if (depth == 1) store<i32>(r + K.TK_RUNNING, 1);
-      break;
+  if (count > levelCap) {
+    for (let b = 0; b < 2; b++) {
+      if (levelBuf[b] != 0) heap.free(levelBuf[b]);
+      levelBuf[b] = heap.alloc(<usize>count * coroLen);
+      if (levelBuf[b] == 0) return fail(ERR_NO_MEMORY, 46);
     }
-    if (!awaiting(state)) break;
-    const next = readAwaited(cur, win);
-    if (next == 0 || next == cur) break;
-    // follow only a coroutine of the same type (a FutureIter or a Future ends the chain)
-    if (readRemote(next, DEEP_BUF, coroLen) != OK) break;
-    if (load<u64>(DEEP_BUF + <usize>O[F.F_PYOBJECT_OB_TYPE]) != coroType) break;
-    cur = next;
-    win = DEEP_BUF;
+    levelCap = count;
   }
-  if (depth == 0) return OK;
-  const st = resolveFrames(chainCode, chainEntry, depth);
-  if (st != OK) return st;
-  const first = frameIds.len;
-  for (let k = 0; k < depth; k++) {
-    const e = unchecked(chainEntry[k]);
-    const p = entries.at(e);
-    const line = frameLine(e, unchecked(chainUnits[k]));
-    const fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), line, FRAME_PYTHON, load<i32>(p + E_FIRSTLINE));
-    if (fid < 0 || frameIds.pushI32(fid) < 0) return fail(ERR_NO_MEMORY, 40);
+  chainTask.clear(); chainCur.clear(); chainType.clear(); chainWin.clear();
+  foundTask.clear(); foundCode.clear(); foundUnits.clear();
+  if (chainCur.grow(count) < 0 || chainType.grow(count) < 0 || chainWin.grow(count) < 0) return fail(ERR_NO_MEMORY, 47);
+  const oCoro = <usize>O[F.F_TASK_CORO];
+  for (let i = 0; i < count; i++) {
+    const r = record(i);
+    if (load<i32>(r + K.TK_STATUS) != OK || coroOk.getI32(i) == 0) continue;
+    const coro = load<u64>(windows + <usize>i * taskLen + oCoro);
+    const w = coroBuf + <usize>i * coroLen;
+    store<u64>(chainCur.at(i), coro);
+    store<u64>(chainType.at(i), load<u64>(w + oType));
+    store<u32>(chainWin.at(i), <u32>w);
+    store<u64>(r + K.TK_FRAME_ADDR_LO, coro + <u64>oFrame);
+    chainTask.pushI32(i);
   }
-  store<i32>(r + K.TK_FRAME_FIRST, first);
-  store<i32>(r + K.TK_FRAME_COUNT, depth);
+  for (let level = 0; level < MAX_CHAIN && chainTask.len > 0; level++) {
+    // this level's frames; the tasks that go on queue the read of their awaited object
+    chainNext.clear(); chainSlot.clear();
+    // the queue writes into chainSlot: room for all now, so it does not move while queued
+    if (!chainSlot.reserve(chainTask.len)) return fail(ERR_NO_MEMORY, 54);
+    qReset();
+    for (let k = 0; k < chainTask.len; k++) {
+      const i = chainTask.getI32(k);
+      const w = <usize>load<u32>(chainWin.at(i));
+      const state = <i32>load<i8>(w + oState);
+      if (finished(state)) continue;
+      const code = load<u64>(w + oFrame + oExec) & tagMask;
+      if (code == 0) continue;
+      const units = (<i64>load<u64>(w + oFrame + oInstr) - <i64>(code + adaptive)) >> 1;
+      if (foundTask.pushI32(i) < 0 || foundCode.pushU64(code) < 0) return fail(ERR_NO_MEMORY, 48);
+      foundUnits.pushI32(units < 0 || units > 0x3fffffff ? -1 : <i32>units);
+      if (running(state)) {
+        if (level == 0) store<i32>(record(i) + K.TK_RUNNING, 1);
+        continue;
+      }
+      if (!awaiting(state)) continue;
+      const at = awaitedSlot(load<u64>(chainCur.at(i)), w);
+      if (at == 0) continue;
+      const n = chainNext.pushI32(i);
+      if (n < 0 || chainSlot.pushU64(0) < 0) return fail(ERR_NO_MEMORY, 49);
+      qAdd(at, 8, chainSlot.at(n));
+    }
+    if (chainNext.len == 0) break;
+    let st = qFlush(0);
+    if (st != OK) return st;
+    // the awaited objects' windows, into the buffer this level does not use
+    const buf = levelBuf[level & 1];
+    const slotOk = qCount;
+    chainTask.clear();
+    for (let k = 0; k < chainNext.len; k++) {
+      const i = chainNext.getI32(k);
+      const next = k < slotOk && unchecked(qOk[k]) ? load<u64>(chainSlot.at(k)) & tagMask : 0;
+      store<u64>(chainSlot.at(k), next);
+    }
+    qReset();
+    for (let k = 0; k < chainNext.len; k++) {
+      const next = load<u64>(chainSlot.at(k));
+      const i = chainNext.getI32(k);
+      // an unreadable or self-referencing slot ends that chain (queued at address 1: never read)
+      qAdd(next != 0 && next != load<u64>(chainCur.at(i)) ? next : 1, coroLen, buf + <usize>k * coroLen);
+    }
+    st = qFlush(0);
+    if (st != OK) return st;
+    for (let k = 0; k < chainNext.len; k++) {
+      const i = chainNext.getI32(k);
+      const w = buf + <usize>k * coroLen;
+      // follow only a coroutine of the task's own coroutine type (a FutureIter or a Future ends it)
+      if (!unchecked(qOk[k]) || load<u64>(w + oType) != load<u64>(chainType.at(i))) continue;
+      store<u64>(chainCur.at(i), load<u64>(chainSlot.at(k)));
+      store<u32>(chainWin.at(i), <u32>w);
+      chainTask.pushI32(i);
+    }
+  }
+  // code objects to names and lines, in chunks of batched validations
+  const total = foundTask.len;
+  foundEntry.clear();
+  if (foundEntry.grow(total) < 0) return fail(ERR_NO_MEMORY, 50);
+  for (let lo = 0; lo < total; lo += RESOLVE_CHUNK) {
+    const n = total - lo < RESOLVE_CHUNK ? total - lo : RESOLVE_CHUNK;
+    for (let k = 0; k < n; k++) unchecked(resolveCode[k] = foundCode.getU64(lo + k));
+    const st = resolveFrames(resolveCode, resolveEntry, n);
+    if (st == ERR_GONE || st == ERR_PERM) return st;
+    if (st == OK) {
+      for (let k = 0; k < n; k++) foundEntry.setI32(lo + k, unchecked(resolveEntry[k]));
+      continue;
+    }
+    // one code object that does not read spoils the batch: resolve them one by one
+    for (let k = 0; k < n; k++) {
+      unchecked(resolveCode[0] = foundCode.getU64(lo + k));
+      const one = resolveFrames(resolveCode, resolveEntry, 1);
+      if (one == ERR_GONE || one == ERR_PERM) return one;
+      foundEntry.setI32(lo + k, one == OK ? unchecked(resolveEntry[0]) : -1);
+    }
+  }
+  // group per task, outermost first (the level order within each task)
+  groupStart.clear(); groupFill.clear();
+  if (groupStart.grow(count + 1) < 0 || groupFill.grow(count) < 0) return fail(ERR_NO_MEMORY, 51);
+  memory.fill(groupStart.ptr, 0, <usize>(count + 1) << 2);
+  memory.fill(groupFill.ptr, 0, <usize>count << 2);
+  for (let k = 0; k < total; k++) { const c = foundTask.getI32(k) + 1; groupStart.setI32(c, groupStart.getI32(c) + 1); }
+  for (let i = 0; i < count; i++) groupStart.setI32(i + 1, groupStart.getI32(i + 1) + groupStart.getI32(i));
+  const base = frameIds.grow(total);
+  if (base < 0 && total > 0) return fail(ERR_NO_MEMORY, 52);
+  for (let k = 0; k < total; k++) {
+    const i = foundTask.getI32(k);
+    const e = foundEntry.getI32(k);
+    let fid = -1;
+    if (e < 0) store<i32>(record(i) + K.TK_STATUS, K.ERR_NOT_CODE); // the frame is left out (-1)
+    else {
+      const p = entries.at(e);
+      fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), frameLine(e, foundUnits.getI32(k)), FRAME_PYTHON, load<i32>(p + E_FIRSTLINE));
+      if (fid < 0) return fail(ERR_NO_MEMORY, 53);
+    }
+    frameIds.setI32(base + groupStart.getI32(i) + groupFill.getI32(i), fid);
+    groupFill.setI32(i, groupFill.getI32(i) + 1);
+  }
+  for (let i = 0; i < count; i++) {
+    const r = record(i);
+    store<i32>(r + K.TK_FRAME_FIRST, base + groupStart.getI32(i));
+    store<i32>(r + K.TK_FRAME_COUNT, groupFill.getI32(i));
+  }
   return OK;
 }
 
@@ -431,18 +570,15 @@ export function tasksRead(): i32 {
     if (load<i32>(r + K.TK_STATUS) != OK) continue;
     const w = windows + <usize>i * taskLen;
     store<i32>(r + K.TK_STATE, load<i32>(w + <usize>O[F.F_TASK_FUT_STATE]));
-    const nameId = readTaskName(load<u64>(w + <usize>O[F.F_TASK_NAME]) & tagMask);
+    const nameId = taskName(taskAddr.getU64(i), load<u64>(w + <usize>O[F.F_TASK_NAME]) & tagMask);
     if (nameId < 0) {
       const e = lastErrorCode();
       if (e == ERR_GONE || e == ERR_PERM) return -e;
     }
     store<i32>(r + K.TK_NAME, nameId);
-    const coro = load<u64>(w + oCoro);
-    if (coro == 0 || coroOk.getI32(i) == 0) continue;
-    const cs = readChain(i, coro, coroBuf + <usize>i * coroLen);
-    if (cs == ERR_GONE || cs == ERR_PERM) return -cs;
-    if (cs != OK) store<i32>(r + K.TK_STATUS, cs);
   }
+  st = readChains(count);
+  if (st != OK) return -st;
   // who awaits whom
   if (O[F.F_TASK_AWAITED_BY] >= 0) {
     const oBy = <usize>O[F.F_TASK_AWAITED_BY], oSet = <usize>O[F.F_TASK_AWAITED_BY_IS_SET];
@@ -488,5 +624,7 @@ export function tasksRead(): i32 {
   }
   st = groupEdges(count);
   if (st != OK) return -st;
+  prevTasks.clear(); prevIndex.clear();
+  for (let i = 0; i < count; i++) { const a = taskAddr.getU64(i); if (prevTasks.pushU64(a) >= 0) prevIndex.set(a, i); }
   return count;
 }

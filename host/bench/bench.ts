@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { Target } from "../target/attach.js";
+import { TaskAttribution } from "../sampling/tasks.js";
 import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js";
 import { benchRender } from "./render.js";
 import { CLI, benchStartup, benchRecordCost, median, StartupRow, RecordCostRow } from "./startup.js";
@@ -37,7 +38,7 @@ const shapeName = (s: { depth: number; threads: number; changing?: boolean }): s
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
 /** WSPY_BENCH_ONLY=samples,freethreaded,cost,startup,memory: the parts to run (default all) */
-const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,cost,startup,memory").split(",");
+const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,async,cost,startup,memory").split(",");
 
 /** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
 function startFixture(py: string, fixture: string, args: string[]): Promise<{ child: ChildProcess; output: Promise<string> }> {
@@ -99,6 +100,47 @@ async function benchOne(py: Python, depth: number, threads: number, changing = f
       readsPerSample: +(reads / SAMPLES).toFixed(2),
       samplesPerSecond: Math.round(SAMPLES / (elapsed / 1000)),
       errorRate: +(errors / Math.max(1, records)).toFixed(4),
+    };
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+interface AsyncRow { python: string; tasks: number; samples: number; usPerSampleMedian: number; usPerSampleP99: number; readsPerSample: number; taskSamples: number }
+
+/**
+ * --async's cost per sample (issue #16): a walk plus the whole task graph read and attributed
+ * (TaskAttribution, as record --async --idle does it) against test/fixtures/asyncio_service.py
+ * holding about `tasks` live tasks (its 12 named ones plus idle ones).
+ */
+async function benchAsync(py: Python, tasks: number): Promise<AsyncRow> {
+  const { child } = await startFixture(py.path, "asyncio_service.py", [String(Math.max(0, tasks - 12)), "300"]);
+  try {
+    const target = await Target.attach(child.pid!, {});
+    const core = target.core;
+    const attr = new TaskAttribution(target);
+    const samples = tasks >= 10_000 ? 100 : tasks >= 1000 ? 500 : 2000;
+    const one = (): number => {
+      const n = core.x.walkSample();
+      const res = attr.attribute(core.i32(), core.x.walkResultsPtr() >> 2, R_STRIDE, Math.max(0, n), true, performance.now());
+      return typeof res === "number" ? 0 : res.nodes.length;
+    };
+    for (let i = 0; i < 5; i++) one(); // warm the caches (and configure the task decoder)
+    const times = new Float64Array(samples);
+    const reads0 = core.x.readCallCount();
+    let taskSamples = 0;
+    for (let i = 0; i < samples; i++) {
+      const s = performance.now();
+      taskSamples += one();
+      times[i] = performance.now() - s;
+    }
+    const reads = core.x.readCallCount() - reads0;
+    target.close();
+    times.sort();
+    return {
+      python: py.label, tasks, samples, usPerSampleMedian: +(times[samples >> 1] * 1000).toFixed(0),
+      usPerSampleP99: +(times[Math.floor(samples * 0.99)] * 1000).toFixed(0), readsPerSample: +(reads / samples).toFixed(1),
+      taskSamples: Math.round(taskSamples / samples),
     };
   } finally {
     child.kill("SIGKILL");
@@ -333,6 +375,16 @@ async function main(): Promise<void> {
       }
     }
   }
+  const asyncRows: AsyncRow[] = [];
+  if (ONLY.includes("async")) {
+    for (const py of pythons.filter((p) => /^3\.1[1-9]\./.test(p.version))) {
+      for (const n of [10, 1000, 10_000]) {
+        const a = await benchAsync(py, n);
+        asyncRows.push(a);
+        log(`${a.python} --async, ${a.tasks} tasks: ${a.usPerSampleMedian} µs/sample (p99 ${a.usPerSampleP99}), ${a.readsPerSample} reads/sample, ${a.taskSamples} suspended-task samples per sample`);
+      }
+    }
+  }
   const dir = path.join(PACKAGE_ROOT, "build", "bench");
   mkdirSync(dir, { recursive: true });
   const costs: CostRow[] = [];
@@ -377,9 +429,12 @@ async function main(): Promise<void> {
   log(`memory: ${memory.samples} samples, ${memory.stacks} stacks: RSS ${memory.rssStartMb} MB at start, ${memory.rssTablesMb} MB with the tables, ${memory.rssRenderedMb} MB after lifting and rendering (peak ${memory.peakRssMb} MB)`);
   const render = benchRender();
   log(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB`);
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, costs, startup, recordCost, render, memory }, null, 2) + "\n");
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, asyncRows, costs, startup, recordCost, render, memory }, null, 2) + "\n");
   const pacedMd = ["", "| python | target | paced at | samples | errors | reads/sample |", "|---|---|---:|---:|---:|---:|",
     ...paced.map((e) => `| ${e.python} | ${e.shape} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
+  const asyncMd = !asyncRows.length ? [] : ["", "`--async` (a walk plus the whole task graph read and attributed, as `record --async --idle` does; py-spy has no asyncio support, Austin's is not installed here):", "",
+    "| python | live tasks | µs/sample (median) | µs/sample (p99) | reads/sample | task samples per sample |", "|---|---:|---:|---:|---:|---:|",
+    ...asyncRows.map((a) => `| ${a.python} | ${a.tasks} | ${a.usPerSampleMedian} | ${a.usPerSampleP99} | ${a.readsPerSample} | ${a.taskSamples} |`)];
   const costMd = ["", `CPU by ${costs[0]?.cpuMeasure ?? "-"}, median of ${REPEATS} runs; slowdown from alternating plain and profiled runs.`, "",
     "| python | rate | seconds | profiler CPU (s, beyond start-up) | start-up CPU (s) | µs per tick | of which waking up alone | target slowdown, work per second (pairs; plain-run noise) | per target CPU second (pairs; noise) |", "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ...costs.map((c) => `| ${c.python} | ${c.rate} | ${c.seconds} | ${c.profilerCpuSec} | ${c.startupCpuSec} | ${c.usPerTick} | ${c.wakeFloorUsPerTick} | ×${c.targetSlowdown} (${c.slowdownPairs.join(", ")}; ±${(c.plainNoise * 100).toFixed(1)}%) | ×${c.slowdownPerCpu} (${c.slowdownPerCpuPairs.join(", ")}; ±${(c.plainPerCpuNoise * 100).toFixed(1)}%) |`)];
@@ -396,7 +451,7 @@ async function main(): Promise<void> {
     ...(startup.noExtraCa ? ["", `NODE_EXTRA_CA_CERTS is set on this machine; Node 20 loads it at every start. Without it: node -e 0 ${startup.noExtraCa.nodeMs} ms, wspy dump ${startup.noExtraCa.dumpMs} ms (×${(startup.noExtraCa.dumpMs / startup.noExtraCa.nodeMs).toFixed(2)}).`] : []),
     ...(recordCost ? ["", `\`wspy record -r ${recordCost.rate} -d ${recordCost.seconds}\` on a 50-deep target: ${recordCost.wspyCpuSec} s CPU in all (median of ${recordCost.runs})${recordCost.austinCpuSec !== null ? `, Austin ${recordCost.austinCpuSec} s` : ""}; ${(recordCost.keptShare * 100).toFixed(1)}% of the asked samples kept${recordCost.wspyNoExtraCaCpuSec !== null ? `; without NODE_EXTRA_CA_CERTS, wspy ${recordCost.wspyNoExtraCaCpuSec} s` : ""}.`] : [])];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...costMd, ...startupMd, ...memMd, ...renderMd].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...asyncMd, ...costMd, ...startupMd, ...memMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   log(`wrote ${path.join(dir, "report.json")} and report.md`);

@@ -24,6 +24,8 @@ export interface SnapshotOptions {
   forceVersion?: string;
   /** also record what `dump --locals` reads (1: short values, 2: longer ones) */
   locals?: number;
+  /** also record what `dump --async` reads (asyncio's tasks) */
+  async?: boolean;
 }
 
 export interface SnapshotResult {
@@ -44,7 +46,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
     wrapReader: (reader, core) => (recorder = new RecordingReader(reader, core)),
   });
   try {
-    const d = dumpTarget(target, { locals: opts.locals });
+    const d = dumpTarget(target, { locals: opts.locals, async: opts.async });
     const info = target.info, facts = target.facts;
     const header = {
       format: SNAPSHOT_FORMAT,
@@ -62,6 +64,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
       elf: elfFactsToJson(facts.elf),
       bias: hexAddress(facts.bias),
       locals: opts.locals ?? 0,
+      async: !!opts.async,
+      ...(target.asyncioDebugAt ? { asyncioDebug: { addr: hexAddress(target.asyncioDebugAt.addr), size: target.asyncioDebugAt.size } } : {}),
       threads: d.threads.map((t) => ({ tid: t.tid, active: t.active, name: t.name })),
     };
     const ranges = recorder!.ranges();
@@ -99,8 +103,16 @@ export interface SnapshotInfo {
   command: string[];
   exe: string;
   locals: number;
+  /** taken with --async: it holds what `dump --async` reads */
+  async: boolean;
   threads: { tid: number; active: boolean; name: string }[];
   recorded: RecordedAttach;
+}
+
+function asyncioDebugOf(file: string, v: unknown): { addr: bigint; size: number } {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw damaged(file, "header field asyncioDebug must be an object");
+  const r = v as Record<string, unknown>;
+  return { addr: bigHex(file, r.addr, "asyncioDebug.addr"), size: int(file, r.size, "asyncioDebug.size", 1, 4096) };
 }
 
 /** Checks a decoded header strictly; every problem names its field. */
@@ -123,6 +135,7 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
     command: command as string[],
     exe: h.exe === undefined ? "" : str(file, h.exe, "exe"),
     locals: h.locals === undefined ? 0 : int(file, h.locals, "locals", 0, 9),
+    async: h.async === undefined ? false : h.async === true ? true : h.async === false ? false : (() => { throw damaged(file, "header field async must be true or false"); })(),
     threads,
     recorded: {
       binary: str(file, h.binary, "binary"),
@@ -131,6 +144,7 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
       versionHex: int(file, h.versionHex, "versionHex", 1),
       tableJson: JSON.stringify(table),
       tableSource: str(file, h.tableSource, "tableSource"),
+      ...(h.asyncioDebug === undefined ? {} : { asyncioDebug: asyncioDebugOf(file, h.asyncioDebug) }),
     },
   };
 }
@@ -207,6 +221,9 @@ export function dumpCoreFile(file: string, opts: OfflineDumpOptions = {}): DumpR
 export function dumpSnapshotFile(file: string, opts: OfflineDumpOptions = {}): DumpResult {
   const core = new Core();
   const view = snapshotView(core, file);
+  if (opts.async && !view.info.async) {
+    throw new WspyError("BAD_INPUT", `${file} was taken without --async, so it holds no asyncio tasks`, "take the snapshot with `wspy snapshot --async -p PID -o FILE`");
+  }
   if ((opts.locals ?? 0) > view.info.locals) {
     throw new WspyError("BAD_INPUT", view.info.locals ? `${file} was taken with locals up to level ${view.info.locals}` : `${file} was taken without --locals, so it holds no local variables`,
       `take the snapshot with \`wspy snapshot ${"-l".repeat(opts.locals ?? 1)} -p PID -o FILE\``);

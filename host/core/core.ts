@@ -465,7 +465,7 @@ export class Core {
         addr: addr(v[r + TK_ADDR_LO], v[r + TK_ADDR_HI]),
         name: this.stringAt(v[r + TK_NAME]),
         state: v[r + TK_STATE],
-        frames: Array.from(v.subarray(fr + f0, fr + f0 + fn)),
+        frames: Array.from(v.subarray(fr + f0, fr + f0 + fn)).filter((f) => f >= 0), // -1: a code object that did not read
         awaiters: Array.from(v.subarray(aw + a0, aw + a0 + an)),
         frameAddr: addr(v[r + TK_FRAME_ADDR_LO], v[r + TK_FRAME_ADDR_HI]),
         running: v[r + TK_RUNNING] === 1,

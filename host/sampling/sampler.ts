@@ -703,6 +703,8 @@ export class Sampler {
       late = tracer.late;
       tracer.pause();
     }
+    // --async: a running task is found by its frame's address on the stack, so frames are kept from the first walk
+    if (this.opts.async && !p.taskAttr) p.taskAttr = new TaskAttribution(p.target);
     let n: number;
     try {
       n = p.core.x.walkSample();
@@ -786,7 +788,7 @@ export class Sampler {
     if (this.opts.async) {
       let res: { nodes: number[]; thread: number } | number;
       try {
-        res = (p.taskAttr ??= new TaskAttribution(p.target)).attribute(v, base, stride, n, idle, performance.now());
+        res = p.taskAttr!.attribute(v, base, stride, n, idle, performance.now());
       } catch (e) {
         // a version or build without a task layout: said once, the recording ends (its root) or the child goes on without tasks
         if (!(e instanceof WspyError)) throw e;

@@ -72,6 +72,8 @@ export interface RecordedAttach {
   /** the version table in use, as a plugin file's text (host/core/tables.ts exportTable) */
   tableJson: string;
   tableSource: string;
+  /** where the target's .AsyncioDebug section was (snapshots taken with --async, 3.14+) */
+  asyncioDebug?: { addr: bigint; size: number };
 }
 
 /**
@@ -415,6 +417,9 @@ export class Target {
    * tasks can be read now; false when asyncio is not imported yet (the section comes with it:
    * call again later). Throws UNSUPPORTED for a version or build without a task layout.
    */
+  /** where the last asyncioDebugBytes found the section (a snapshot records it) */
+  asyncioDebugAt: { addr: bigint; size: number } | null = null;
+
   configureTasks(): boolean {
     let sec = this.asyncioDebugBytes();
     if (!sec && this.live) {
@@ -446,6 +451,13 @@ export class Target {
    * module first, then in the interpreter's file. The core decodes them (knows the layout).
    */
   asyncioDebugBytes(): { addr: bigint; bytes: Buffer } | null {
+    const rec = this.view.recorded;
+    if (rec) {
+      // a snapshot holds no files: the section's bytes are among the memory it recorded
+      const bytes = rec.asyncioDebug ? Target.readBuf(this.core, this.view.reader, rec.asyncioDebug.addr, rec.asyncioDebug.size) : null;
+      this.asyncioDebugAt = bytes ? { addr: rec.asyncioDebug!.addr, size: bytes.length } : null;
+      return bytes ? { addr: rec.asyncioDebug!.addr, bytes } : null;
+    }
     const named = this.modules.modules.filter((m) => /^_asyncio[.]/.test(path.basename(m.path)));
     const candidates = [...named, ...(this.modules.interpreter ? [this.modules.interpreter] : [])];
     for (const mod of candidates) {
@@ -459,7 +471,10 @@ export class Target {
       if (obj.facts.asyncioDebugSection === 0n || size <= 0 || size > 4096) continue;
       const addr = obj.facts.asyncioDebugSection + obj.bias;
       const bytes = Target.readBuf(this.core, this.view.reader, addr, size);
-      if (bytes) return { addr, bytes };
+      if (bytes) {
+        this.asyncioDebugAt = { addr, size };
+        return { addr, bytes };
+      }
     }
     return null;
   }
