@@ -506,6 +506,7 @@ export function readUnicode27(obj: u64, maxChars: i32, out: usize): i32 {
 const SET_ENTRY: i32 = 16;
 const SET_CHUNK: i32 = 256;
 const SET_BUF: usize = memory.data(SET_CHUNK * SET_ENTRY, 16);
+const SET_TYPES: usize = memory.data(SET_CHUNK * 8, 16);
 /** Most table slots a set scan visits. */
 export const MAX_SET_SLOTS: i32 = 1 << 20;
 let setMore: bool = false;
@@ -533,9 +534,32 @@ export function readSetKeys(obj: u64, max: i32, out: usize): i32 {
   for (let pos = 0; pos < slots && <i64>got < used; pos += SET_CHUNK) {
     const n = slots - pos > SET_CHUNK ? SET_CHUNK : slots - pos;
     if (readRemote(table + <u64>pos * SET_ENTRY, SET_BUF, n * SET_ENTRY) != OK) return -lastErrorCode();
+    // 3.x: the keys' types in one batched read (the deleted-entry dummy is told by its type)
+    const typed = stringModel != C.STRING_MODEL_PYSTRING;
+    if (typed) {
+      batchReset();
+      let queued = 0;
+      for (let i = 0; i < n; i++) {
+        const key = load<u64>(SET_BUF + <usize>(i * SET_ENTRY + oKey));
+        store<u64>(SET_TYPES + (<usize>i << 3), 0);
+        if (key == 0) continue;
+        batchAdd(key + <u64>O[F.F_PYOBJECT_OB_TYPE], 8, SET_TYPES + (<usize>i << 3));
+        queued++;
+      }
+      const done = batchRun();
+      if (done < 0) return -fail(-done, 0);
+      if (done < queued) { // an unreadable key: types one by one from it on (as before)
+        for (let i = 0; i < n; i++) store<u64>(SET_TYPES + (<usize>i << 3), 0);
+      }
+    }
     for (let i = 0; i < n; i++) {
       const key = load<u64>(SET_BUF + <usize>(i * SET_ENTRY + oKey));
-      if (key == 0 || isSetDummy(key)) continue;
+      if (key == 0) continue;
+      const keyType = typed ? load<u64>(SET_TYPES + (<usize>i << 3)) : 0;
+      if (keyType != 0) {
+        const ts = typeSlot(keyType);
+        if (ts >= 0 && tcKind[ts] == KIND_SET_DUMMY) continue;
+      } else if (isSetDummy(key)) continue;
       if (got >= max) { setMore = true; return got; }
       store<u64>(out + (<usize>got << 3), key);
       got++;

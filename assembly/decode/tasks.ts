@@ -20,7 +20,7 @@ import { qReset, qAdd, qFlush, qOk, qCount, MAX_QUEUE } from "./read-queue";
 import { listAddr, listCount, interpAddr } from "./sample-state";
 import {
   objectsBegin, objectsCheckDicts, objectTypeSlot, typeKind, readInt, intFitsU64, intU64, readSetKeys, dictGetStr, readAttr,
-  objReadWord, objWordStatus, KIND_INT, KIND_STR, KIND_LIST, KIND_TUPLE, KIND_SET, KIND_DICT,
+  objReadWord, objWordStatus, typeSlot, typeNameId, KIND_INT, KIND_STR, KIND_LIST, KIND_TUPLE, KIND_SET, KIND_DICT,
 } from "./objects";
 import { readName } from "./strings";
 import { resolveFrames, frameLine, entries, E_NAME_ID, E_FILE_ID, E_FIRSTLINE } from "./code-cache";
@@ -41,7 +41,10 @@ const taskAddr = new Vec(8);
 let windows: usize = 0; // one task window per task
 let windowsCap: i32 = 0;
 let taskLen: i32 = 0;   // bytes of a task window: [0, task_object.size)
-let coroLen: i32 = 0;   // bytes of a coroutine window: [0, gen_object.size)
+let coroLen: i32 = 0;   // bytes of a coroutine that are read at least: [0, gen_object.size)
+let coroWin: i32 = 0;   // bytes read when they can be: its frame's first stack slots too (the awaited object is there)
+/** Bytes read past gen_object.size when mapped: a small coroutine's value stack, so what it awaits needs no read of its own. */
+const COROUTINE_STACK_SLACK: i32 = 256;
 let coroBuf: usize = 0; // one coroutine window per task (the task's own coroutine)
 let coroCap: i32 = 0;
 const NAME_BUF: usize = memory.data(32, 8);
@@ -57,6 +60,9 @@ const groupStart = new Vec(4);
 const groupFill = new Vec(4);
 const coroOk = new Vec(4);
 const tuples = new Vec(8);
+const waiterType = new Vec(8);  // ≤3.13: per task, the type of the future it waits on (0: a task, none, or unread)
+const cbSelf = new Vec(8);      // ≤3.13: per task, what its first done-callback is bound to
+const cbSelfType = new Vec(8);  // ... and that object's type
 
 
 let configured: bool = false;
@@ -85,8 +91,11 @@ export function tasksConfigure(hex: u32, freeThreaded: bool, ptr: usize, len: i3
   if (st2 != OK) return st2;
   taskLen = O[F.F_TASK_SIZE];
   coroLen = O[F.F_GEN_SIZE];
+  coroWin = coroLen + COROUTINE_STACK_SLACK;
   if (taskLen <= 0 || taskLen > 4096 || coroLen <= 0 || coroLen > 4096) return fail(ERR_VERSION, 22);
   configured = true;
+  regInterp = 0; regWeak = 0; regEager = 0;
+  prevTasks.clear(); prevIndex.clear();
   configuredTable = id;
   tornCount = 0;
   return OK;
@@ -110,8 +119,9 @@ function addTask(addr: u64): i32 {
 // is as fresh as any read; only the choice of addresses comes from the sample before)
 const prevTasks = new Vec(8);
 const prevIndex = new U64Map(10);
-let specBuf: usize = 0;
+let specBuf: usize = 0;  // the previous tasks' windows, read this call
 let specCap: i32 = 0;
+const specOk = new Vec(4); // per previous task: its window read whole (empty: no speculation this call)
 
 /** 3.14+: every thread's circular list, then the interpreter's (tasks of threads that exited). */
 function listThreadTasks(): i32 {
@@ -119,15 +129,18 @@ function listThreadTasks(): i32 {
   const nPrev = prevTasks.len;
   if (nPrev > specCap) {
     if (specBuf != 0) heap.free(specBuf);
-    specBuf = heap.alloc(<usize>nPrev << 3);
+    specBuf = heap.alloc(<usize>nPrev * taskLen);
     specCap = specBuf == 0 ? 0 : nPrev;
   }
   const spec = nPrev > 0 && nPrev <= specCap;
+  specOk.clear();
   if (spec) {
+    // whole task windows: the list links are in them, and a task still listed needs no read of its own
     qReset();
-    for (let j = 0; j < nPrev; j++) qAdd(prevTasks.getU64(j) + oNode, 8, specBuf + (<usize>j << 3));
+    for (let j = 0; j < nPrev; j++) qAdd(prevTasks.getU64(j), taskLen, specBuf + <usize>j * taskLen);
     const st = qFlush(0);
     if (st != OK) return st;
+    for (let j = 0; j < nPrev; j++) specOk.pushI32(unchecked(qOk[j]) ? 1 : 0);
   }
   for (let t = 0; t <= listCount; t++) {
     const head = t < listCount ? unchecked(listAddr[t]) + <u64>O[F.F_TSTATE_ASYNCIO_TASKS_HEAD]
@@ -139,19 +152,12 @@ function listThreadTasks(): i32 {
       if (node == 0 || n >= MAX_TASKS) { tornCount++; break; }
       if (addTask(node - oNode) < 0 && taskIndex.get(node - oNode) >= 0) { tornCount++; break; } // a node seen twice: the list moved
       const j = spec ? prevIndex.get(node - oNode) : -1;
-      if (j >= 0 && unchecked(qOk[j])) { node = load<u64>(specBuf + (<usize>j << 3)); continue; }
+      if (j >= 0 && specOk.getI32(j) != 0) { node = load<u64>(specBuf + <usize>j * taskLen + <usize>oNode); continue; }
       node = objReadWord(node);
       if (objWordStatus() != OK) { const e = objWordStatus(); if (e == ERR_GONE || e == ERR_PERM) return e; tornCount++; break; }
     }
   }
   return OK;
-}
-
-/** A WeakSet's members: its `data` set of weakrefs, each weakref's referent. */
-function addWeakSetMembers(weakset: u64): i32 {
-  const data = readAttr(weakset, "data");
-  if (data == 0) return OK;
-  return addSetMembers(data, true);
 }
 
 /** The members of the set at set (through their weakrefs when weak), up to MAX_TASKS. */
@@ -180,20 +186,38 @@ function addSetMembers(set: u64, weak: bool): i32 {
 /** ≤3.13: the `_asyncio` module's registries (sys.modules["_asyncio"]: the objects its C tasks register in). */
 function listModuleTasks(registry: i32): i32 {
   if (O[F.F_INTERP_IMPORTS_MODULES] < 0 || interpAddr == 0) return fail(ERR_NO_RUNTIME, 31);
-  const modules = objReadWord(interpAddr + <u64>O[F.F_INTERP_IMPORTS_MODULES]);
-  if (objWordStatus() != OK) return objWordStatus();
-  const ms = objectTypeSlot(modules);
-  if (modules == 0 || ms < 0 || typeKind(ms) != KIND_DICT) return OK;
-  const module = dictGetStr(modules, "_asyncio");
-  if (module == 0) return OK; // asyncio not imported: no tasks
-  if (registry == C.TASK_REGISTRY_ALL_TASKS) {
-    const ws = readAttr(module, "_all_tasks");
-    return ws == 0 ? OK : addWeakSetMembers(ws);
+  // the registry's sets, found once per interpreter through sys.modules and checked each time
+  // (they are made at _asyncio's import and never replaced): a set still a set is taken as is
+  if (regInterp != interpAddr || !isSet(regWeak) || (regEager != 0 && !isSet(regEager))) {
+    regWeak = 0; regEager = 0; regInterp = 0;
+    const modules = objReadWord(interpAddr + <u64>O[F.F_INTERP_IMPORTS_MODULES]);
+    if (objWordStatus() != OK) return objWordStatus();
+    const ms = objectTypeSlot(modules);
+    if (modules == 0 || ms < 0 || typeKind(ms) != KIND_DICT) return OK;
+    const module = dictGetStr(modules, "_asyncio");
+    if (module == 0) return OK; // asyncio not imported: no tasks
+    const ws = readAttr(module, registry == C.TASK_REGISTRY_ALL_TASKS ? "_all_tasks" : "_scheduled_tasks");
+    const data = ws != 0 ? readAttr(ws, "data") : 0;
+    if (data == 0 || !isSet(data)) return OK;
+    if (registry != C.TASK_REGISTRY_ALL_TASKS) {
+      const eager = readAttr(module, "_eager_tasks");
+      if (eager != 0 && isSet(eager)) regEager = eager;
+    }
+    regWeak = data;
+    regInterp = interpAddr;
   }
-  const eager = readAttr(module, "_eager_tasks");
-  if (eager != 0) { const st = addSetMembers(eager, false); if (st != OK) return st; }
-  const ws = readAttr(module, "_scheduled_tasks");
-  return ws == 0 ? OK : addWeakSetMembers(ws);
+  if (regEager != 0) { const st = addSetMembers(regEager, false); if (st != OK) return st; }
+  return addSetMembers(regWeak, true);
+}
+
+let regInterp: u64 = 0;
+let regWeak: u64 = 0;   // the WeakSet's data: a set of weakrefs to tasks
+let regEager: u64 = 0;  // 3.12+: the set of tasks in their first, eager step
+
+function isSet(obj: u64): bool {
+  if (obj == 0) return false;
+  const slot = objectTypeSlot(obj);
+  return slot >= 0 && typeKind(slot) == KIND_SET;
 }
 
 // ---- one task ----
@@ -274,6 +298,9 @@ const chainCur = new Vec(8);      // per task: its current coroutine (remote)
 const chainType = new Vec(8);     // per task: its own coroutine's type (a chain follows only that type)
 const chainWin = new Vec(4);      // per task: its current window (local pointer)
 const chainSlot = new Vec(8);     // per next-level task: the awaited object
+const chainQ = new Vec(4);        // per next-level task: the read queue index of its window (-1: none)
+const chainLen = new Vec(4);      // per task: the bytes of its current window that were read
+const slotQ = new Vec(4);         // per next-level task: the read queue index of its slot (-1: taken from the window)
 let levelBuf: StaticArray<usize> = [0, 0];
 let levelCap: i32 = 0;
 // the frames found, in level order: (task, code, instruction offset); grouped per task at the end
@@ -286,7 +313,7 @@ const resolveEntry = new StaticArray<i32>(RESOLVE_CHUNK);
 const foundEntry = new Vec(4);
 
 /**
- * Reads every task's coroutine chain (task i's own coroutine window at coroBuf + i * coroLen when
+ * Reads every task's coroutine chain (task i's own coroutine window at coroBuf + i * coroWin when
  * coroOk), level by level, and fills the records' frames, running flags and frame addresses.
  * OK, or ERR_GONE / ERR_PERM / ERR_NO_MEMORY.
  */
@@ -299,21 +326,23 @@ function readChains(count: i32): i32 {
   if (count > levelCap) {
     for (let b = 0; b < 2; b++) {
       if (levelBuf[b] != 0) heap.free(levelBuf[b]);
-      levelBuf[b] = heap.alloc(<usize>count * coroLen);
+      levelBuf[b] = heap.alloc(<usize>count * coroWin);
       if (levelBuf[b] == 0) return fail(ERR_NO_MEMORY, 46);
     }
     levelCap = count;
   }
   chainTask.clear(); chainCur.clear(); chainType.clear(); chainWin.clear();
   foundTask.clear(); foundCode.clear(); foundUnits.clear();
-  if (chainCur.grow(count) < 0 || chainType.grow(count) < 0 || chainWin.grow(count) < 0) return fail(ERR_NO_MEMORY, 47);
+  chainLen.clear();
+  if (chainCur.grow(count) < 0 || chainType.grow(count) < 0 || chainWin.grow(count) < 0 || chainLen.grow(count) < 0) return fail(ERR_NO_MEMORY, 47);
   const oCoro = <usize>O[F.F_TASK_CORO];
   for (let i = 0; i < count; i++) {
     const r = record(i);
-    if (load<i32>(r + K.TK_STATUS) != OK || coroOk.getI32(i) == 0) continue;
+    if (load<i32>(r + K.TK_STATUS) != OK || coroOk.getI32(i) <= 0) continue;
     const coro = load<u64>(windows + <usize>i * taskLen + oCoro);
-    const w = coroBuf + <usize>i * coroLen;
+    const w = coroBuf + <usize>i * coroWin;
     store<u64>(chainCur.at(i), coro);
+    chainLen.setI32(i, coroOk.getI32(i) == 1 ? coroWin : coroLen);
     store<u64>(chainType.at(i), load<u64>(w + oType));
     store<u32>(chainWin.at(i), <u32>w);
     store<u64>(r + K.TK_FRAME_ADDR_LO, coro + <u64>oFrame);
@@ -321,7 +350,7 @@ function readChains(count: i32): i32 {
   }
   for (let level = 0; level < MAX_CHAIN && chainTask.len > 0; level++) {
     // this level's frames; the tasks that go on queue the read of their awaited object
-    chainNext.clear(); chainSlot.clear();
+    chainNext.clear(); chainSlot.clear(); slotQ.clear();
     // the queue writes into chainSlot: room for all now, so it does not move while queued
     if (!chainSlot.reserve(chainTask.len)) return fail(ERR_NO_MEMORY, 54);
     qReset();
@@ -340,38 +369,54 @@ function readChains(count: i32): i32 {
         continue;
       }
       if (!awaiting(state)) continue;
-      const at = awaitedSlot(load<u64>(chainCur.at(i)), w);
+      const cur = load<u64>(chainCur.at(i));
+      const at = awaitedSlot(cur, w);
       if (at == 0) continue;
       const n = chainNext.pushI32(i);
       if (n < 0 || chainSlot.pushU64(0) < 0) return fail(ERR_NO_MEMORY, 49);
-      qAdd(at, 8, chainSlot.at(n));
+      if (at >= cur && at - cur <= <u64>(chainLen.getI32(i) - 8)) {
+        // in the window already (a coroutine's first stack slots)
+        store<u64>(chainSlot.at(n), load<u64>(w + <usize>(at - cur)));
+        slotQ.pushI32(-1);
+      } else {
+        slotQ.pushI32(qAdd(at, 8, chainSlot.at(n)));
+      }
     }
     if (chainNext.len == 0) break;
     let st = qFlush(0);
     if (st != OK) return st;
     // the awaited objects' windows, into the buffer this level does not use
     const buf = levelBuf[level & 1];
-    const slotOk = qCount;
     chainTask.clear();
     for (let k = 0; k < chainNext.len; k++) {
-      const i = chainNext.getI32(k);
-      const next = k < slotOk && unchecked(qOk[k]) ? load<u64>(chainSlot.at(k)) & tagMask : 0;
+      const q = slotQ.getI32(k);
+      const next = q == -1 || (q >= 0 && unchecked(qOk[q])) ? load<u64>(chainSlot.at(k)) & tagMask : 0;
       store<u64>(chainSlot.at(k), next);
     }
     qReset();
+    chainQ.clear();
     for (let k = 0; k < chainNext.len; k++) {
       const next = load<u64>(chainSlot.at(k));
       const i = chainNext.getI32(k);
-      // an unreadable or self-referencing slot ends that chain (queued at address 1: never read)
-      qAdd(next != 0 && next != load<u64>(chainCur.at(i)) ? next : 1, coroLen, buf + <usize>k * coroLen);
+      // an unreadable or self-referencing slot ends that chain
+      chainQ.pushI32(next != 0 && next != load<u64>(chainCur.at(i)) ? qAdd(next, coroWin, buf + <usize>k * coroWin) : -1);
     }
     st = qFlush(0);
     if (st != OK) return st;
     for (let k = 0; k < chainNext.len; k++) {
       const i = chainNext.getI32(k);
-      const w = buf + <usize>k * coroLen;
+      const w = buf + <usize>k * coroWin;
+      const q = chainQ.getI32(k);
+      if (q < 0) continue;
+      let len = coroWin;
+      if (!unchecked(qOk[q])) {
+        // the slack ran past the mapping (or the object went): the object alone, then
+        if (readRemote(load<u64>(chainSlot.at(k)), w, coroLen) != OK) continue;
+        len = coroLen;
+      }
       // follow only a coroutine of the task's own coroutine type (a FutureIter or a Future ends it)
-      if (!unchecked(qOk[k]) || load<u64>(w + oType) != load<u64>(chainType.at(i))) continue;
+      if (load<u64>(w + oType) != load<u64>(chainType.at(i))) continue;
+      chainLen.setI32(i, len);
       store<u64>(chainCur.at(i), load<u64>(chainSlot.at(k)));
       store<u32>(chainWin.at(i), <u32>w);
       chainTask.pushI32(i);
@@ -470,12 +515,27 @@ function callbackSelf(cb: u64): u64 {
 function edgesFromCallback(c: i32, cb: u64): void {
   const self = callbackSelf(cb);
   if (self == 0) return;
-  let parent = taskIndex.get(self);
-  if (parent < 0) {
-    const p = readAttr(self, "_parent_task");
-    if (p != 0) parent = taskIndex.get(p);
-  }
-  addEdge(c, parent);
+  const parent = taskIndex.get(self);
+  addEdge(c, parent >= 0 ? parent : groupParent(self));
+}
+
+/** The task a TaskGroup belongs to (its _parent_task), as a task index, or -1. */
+function groupParent(group: u64): i32 {
+  const p = readAttr(group, "_parent_task");
+  return p != 0 ? taskIndex.get(p) : -1;
+}
+
+/** Is the type at typeAddr (0: unknown) named nameId? (types are read once per tasksRead) */
+function typeNamed(typeAddr: u64, nameId: i32): bool {
+  if (typeAddr == 0 || nameId < 0) return false;
+  const slot = typeSlot(typeAddr);
+  return slot >= 0 && typeNameId(slot) == nameId;
+}
+
+/** An ASCII literal's interned string id. */
+function internAscii(s: string): i32 {
+  for (let i = 0; i < s.length; i++) store<u8>(NAME_BUF + <usize>i, <u8>s.charCodeAt(i));
+  return internString(NAME_BUF, s.length);
 }
 
 /** Groups the edges per awaited task into the records' awaiter ranges (deduplicated). */
@@ -524,7 +584,7 @@ export function tasksRead(): i32 {
   if (st != OK) return -st;
   st = objectsCheckDicts();
   if (st != OK) return -st;
-  records.clear(); frameIds.clear(); awaiterIds.clear(); taskAddr.clear(); taskIndex.clear();
+  records.clear(); frameIds.clear(); awaiterIds.clear(); taskAddr.clear(); taskIndex.clear(); specOk.clear(); coroOk.clear();
   edgeChild.clear(); edgeParent.clear();
   const registry = tableAt(configuredTable).caps[C.CAP_TASK_REGISTRY];
   st = registry == C.TASK_REGISTRY_THREAD_LIST ? listThreadTasks() : listModuleTasks(registry);
@@ -536,11 +596,22 @@ export function tasksRead(): i32 {
     if (windows != 0) heap.free(windows);
     if (coroBuf != 0) heap.free(coroBuf);
     windows = heap.alloc(<usize>count * taskLen);
-    coroBuf = heap.alloc(<usize>count * coroLen);
+    coroBuf = heap.alloc(<usize>count * coroWin);
     windowsCap = count;
   }
+  // a window the list walk read this call is taken as is; the others are read now
+  if (coroOk.grow(count) < 0) return -fail(ERR_NO_MEMORY, 44); // (used here for the windows' queue indices)
   qReset();
-  for (let i = 0; i < count; i++) qAdd(taskAddr.getU64(i), taskLen, windows + <usize>i * taskLen);
+  for (let i = 0; i < count; i++) {
+    const a = taskAddr.getU64(i);
+    const j = specOk.len > 0 ? prevIndex.get(a) : -1;
+    if (j >= 0 && specOk.getI32(j) != 0) {
+      memory.copy(windows + <usize>i * taskLen, specBuf + <usize>j * taskLen, <usize>taskLen);
+      coroOk.setI32(i, -2);
+    } else {
+      coroOk.setI32(i, qAdd(a, taskLen, windows + <usize>i * taskLen));
+    }
+  }
   st = qFlush(0);
   if (st != OK) return -st;
   if (records.grow(count) < 0) return -fail(ERR_NO_MEMORY, 42);
@@ -549,22 +620,45 @@ export function tasksRead(): i32 {
   for (let i = 0; i < count; i++) {
     const r = record(i);
     const a = taskAddr.getU64(i);
+    const q = coroOk.getI32(i);
     store<u64>(r + K.TK_ADDR_LO, a);
     store<i32>(r + K.TK_NAME, -1);
-    store<i32>(r + K.TK_STATUS, unchecked(qOk[i]) ? OK : K.ERR_READ);
+    store<i32>(r + K.TK_STATUS, q == -2 || (q >= 0 && unchecked(qOk[q])) ? OK : K.ERR_READ);
   }
+  coroOk.clear();
+  if (coroOk.grow(count) < 0) return -fail(ERR_NO_MEMORY, 44);
   qReset();
   for (let i = 0; i < count; i++) {
     const w = windows + <usize>i * taskLen;
     const coro = load<i32>(record(i) + K.TK_STATUS) == OK ? load<u64>(w + oCoro) : 0;
-    // the queue index is the task index: an unqueued one still takes a slot
-    if (qAdd(coro != 0 ? coro : 1, coroLen, coroBuf + <usize>i * coroLen) < 0) return -fail(ERR_LIMIT, 41);
+    coroOk.setI32(i, coro != 0 ? qAdd(coro, coroWin, coroBuf + <usize>i * coroWin) : -1); // its queue index for now
   }
   st = qFlush(0);
   if (st != OK) return -st;
-  coroOk.clear();
-  if (coroOk.grow(count) < 0) return -fail(ERR_NO_MEMORY, 44);
-  for (let i = 0; i < count; i++) coroOk.setI32(i, unchecked(qOk[i]) ? 1 : 0);
+  // 1: read with the slack; -3: to read again without it (the slack ran past a mapping); 0: none
+  let retry = 0;
+  for (let i = 0; i < count; i++) {
+    const q = coroOk.getI32(i);
+    const v = q >= 0 && unchecked(qOk[q]) ? 1 : q >= 0 ? -3 : 0;
+    coroOk.setI32(i, v);
+    if (v == -3) retry++;
+  }
+  if (retry > 0) {
+    qReset();
+    for (let i = 0; i < count; i++) {
+      if (coroOk.getI32(i) != -3) continue;
+      const coro = load<u64>(windows + <usize>i * taskLen + oCoro);
+      coroOk.setI32(i, -10 - qAdd(coro, coroLen, coroBuf + <usize>i * coroWin));
+    }
+    st = qFlush(0);
+    if (st != OK) return -st;
+    for (let i = 0; i < count; i++) {
+      const v = coroOk.getI32(i);
+      if (v > -10) continue;
+      const q = -10 - v;
+      coroOk.setI32(i, q >= 0 && unchecked(qOk[q]) ? 2 : 0); // 2: read without the slack
+    }
+  }
   for (let i = 0; i < count; i++) {
     const r = record(i);
     if (load<i32>(r + K.TK_STATUS) != OK) continue;
@@ -594,6 +688,34 @@ export function tasksRead(): i32 {
   } else {
     const oWaiter = <usize>O[F.F_TASK_FUT_WAITER];
     const oCb0 = <usize>O[F.F_TASK_FUT_CALLBACK0], oCbs = <usize>O[F.F_TASK_FUT_CALLBACKS];
+    // the types of the futures tasks wait on that are not tasks, and of what their first
+    // done-callbacks are bound to, in two batched reads: only a _GatheringFuture and a TaskGroup
+    // are looked into further
+    const gatherName = internAscii("_GatheringFuture"), groupName = internAscii("TaskGroup");
+    if (!waiterType.reserve(count) || !cbSelf.reserve(count) || !cbSelfType.reserve(count)) return -fail(ERR_NO_MEMORY, 55);
+    waiterType.len = count; cbSelf.len = count; cbSelfType.len = count;
+    memory.fill(waiterType.ptr, 0, <usize>count << 3);
+    memory.fill(cbSelf.ptr, 0, <usize>count << 3);
+    memory.fill(cbSelfType.ptr, 0, <usize>count << 3);
+    const oType = <u64>O[F.F_PYOBJECT_OB_TYPE], oSelf = <u64>O[F.F_CFUNCTION_M_SELF];
+    qReset();
+    for (let a = 0; a < count; a++) {
+      if (load<i32>(record(a) + K.TK_STATUS) == K.ERR_READ) continue;
+      const w = windows + <usize>a * taskLen;
+      const waiter = load<u64>(w + oWaiter);
+      if (waiter != 0 && taskIndex.get(waiter) < 0) qAdd(waiter + oType, 8, waiterType.at(a));
+      const cb0 = load<u64>(w + oCb0);
+      if (cb0 != 0) qAdd(cb0 + oSelf, 8, cbSelf.at(a));
+    }
+    st = qFlush(0);
+    if (st != OK) return -st;
+    qReset();
+    for (let c = 0; c < count; c++) {
+      const self = cbSelf.getU64(c);
+      if (self != 0 && taskIndex.get(self) < 0) qAdd(self + oType, 8, cbSelfType.at(c));
+    }
+    st = qFlush(0);
+    if (st != OK) return -st;
     for (let a = 0; a < count; a++) {
       if (load<i32>(record(a) + K.TK_STATUS) == K.ERR_READ) continue;
       const waiter = load<u64>(windows + <usize>a * taskLen + oWaiter);
@@ -601,6 +723,7 @@ export function tasksRead(): i32 {
       const b = taskIndex.get(waiter);
       if (b >= 0) { addEdge(b, a); continue; }
       // gather(): a _GatheringFuture, whose children are in its _children
+      if (!typeNamed(waiterType.getU64(a), gatherName)) continue;
       const children = readAttr(waiter, "_children");
       if (children == 0) continue;
       const n = readSequence(children);
@@ -609,7 +732,12 @@ export function tasksRead(): i32 {
     for (let c = 0; c < count; c++) {
       if (load<i32>(record(c) + K.TK_STATUS) == K.ERR_READ) continue;
       const w = windows + <usize>c * taskLen;
-      edgesFromCallback(c, load<u64>(w + oCb0));
+      const self = cbSelf.getU64(c);
+      if (self != 0) {
+        const parent = taskIndex.get(self);
+        if (parent >= 0) addEdge(c, parent);
+        else if (typeNamed(cbSelfType.getU64(c), groupName)) addEdge(c, groupParent(self));
+      }
       const cbs = load<u64>(w + oCbs);
       if (cbs == 0) continue;
       const n = readSequence(cbs);
