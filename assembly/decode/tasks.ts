@@ -444,12 +444,7 @@ function readChains(count: i32): i32 {
     }
   }
   // group per task, outermost first (the level order within each task)
-  groupStart.clear(); groupFill.clear();
-  if (groupStart.grow(count + 1) < 0 || groupFill.grow(count) < 0) return fail(ERR_NO_MEMORY, 51);
-  memory.fill(groupStart.ptr, 0, <usize>(count + 1) << 2);
-  memory.fill(groupFill.ptr, 0, <usize>count << 2);
-  for (let k = 0; k < total; k++) { const c = foundTask.getI32(k) + 1; groupStart.setI32(c, groupStart.getI32(c) + 1); }
-  for (let i = 0; i < count; i++) groupStart.setI32(i + 1, groupStart.getI32(i + 1) + groupStart.getI32(i));
+  if (!countGroups(foundTask, count)) return fail(ERR_NO_MEMORY, 51);
   const base = frameIds.grow(total);
   if (base < 0 && total > 0) return fail(ERR_NO_MEMORY, 52);
   for (let k = 0; k < total; k++) {
@@ -538,16 +533,25 @@ function internAscii(s: string): i32 {
   return internString(NAME_BUF, s.length);
 }
 
+/**
+ * A counting sort's first half: groupStart[i] = where task i's group starts among the entries of
+ * keys (task indices below count), groupFill zeroed for the placing pass. False without memory.
+ */
+function countGroups(keys: Vec, count: i32): bool {
+  groupStart.clear(); groupFill.clear();
+  if (groupStart.grow(count + 1) < 0 || groupFill.grow(count) < 0) return false;
+  memory.fill(groupStart.ptr, 0, <usize>(count + 1) << 2);
+  memory.fill(groupFill.ptr, 0, <usize>count << 2);
+  for (let k = 0; k < keys.len; k++) { const c = keys.getI32(k) + 1; groupStart.setI32(c, groupStart.getI32(c) + 1); }
+  for (let i = 0; i < count; i++) groupStart.setI32(i + 1, groupStart.getI32(i + 1) + groupStart.getI32(i));
+  return true;
+}
+
 /** Groups the edges per awaited task into the records' awaiter ranges (deduplicated). */
 function groupEdges(count: i32): i32 {
   const n = edgeChild.len;
   // counting sort by child
-  groupStart.clear(); groupFill.clear();
-  if (groupStart.grow(count + 1) < 0 || groupFill.grow(count) < 0) return fail(ERR_NO_MEMORY, 43);
-  memory.fill(groupStart.ptr, 0, <usize>(count + 1) << 2);
-  memory.fill(groupFill.ptr, 0, <usize>count << 2);
-  for (let e = 0; e < n; e++) { const c = edgeChild.getI32(e) + 1; groupStart.setI32(c, groupStart.getI32(c) + 1); }
-  for (let i = 0; i < count; i++) groupStart.setI32(i + 1, groupStart.getI32(i + 1) + groupStart.getI32(i));
+  if (!countGroups(edgeChild, count)) return fail(ERR_NO_MEMORY, 43);
   const base = awaiterIds.grow(n);
   if (base < 0 && n > 0) return fail(ERR_NO_MEMORY, 41);
   for (let e = 0; e < n; e++) {
