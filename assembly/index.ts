@@ -28,6 +28,7 @@ export {
   internFrame, internNode,
 } from "./aggregate/intern";
 export { aggregateReset, stackGeneration, stringGeneration, stringBytes, RESET_SAMPLES, RESET_STACKS, RESET_ALL } from "./aggregate/intern";
+export { FRAME_PYTHON, FRAME_THREAD, FRAME_PROCESS, FRAME_TASK } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";
 export { setStringTypes } from "./decode/strings";
 export { threadNamesRefresh } from "./decode/thread-names";

@@ -11,9 +11,8 @@ import { OK, ERR_LIMIT, ERR_NO_MEMORY, ERR_CHAIN, ERR_GONE, ERR_PERM, ERR_VERSIO
 import * as K from "../contract";
 import * as F from "../python/fields";
 import * as C from "../python/capabilities";
-import { O, tagMask, activeTableId, activeSet } from "../python/active";
+import { O, tagMask, activeTableId, activeSet, taskRegistry, genState, awaitedSlotModel } from "../python/active";
 import { registryAsyncio } from "../python/registry";
-import { tableAt } from "../python/tables";
 import { readRemote } from "../io";
 import { Vec, U64Map } from "../util/vec";
 import { qReset, qAdd, qFlush, qOk, qCount, MAX_QUEUE } from "./read-queue";
@@ -46,7 +45,6 @@ let coroWin: i32 = 0;   // bytes read when they can be: its frame's first stack 
 /** Bytes read past gen_object.size when mapped: a small coroutine's value stack, so what it awaits needs no read of its own. */
 const COROUTINE_STACK_SLACK: i32 = 256;
 let coroBuf: usize = 0; // one coroutine window per task (the task's own coroutine)
-let coroCap: i32 = 0;
 const NAME_BUF: usize = memory.data(32, 8);
 const WORDS: usize = memory.data(64, 8);
 const KEYS: usize = memory.data(MAX_AWAITERS * 8, 8);
@@ -260,33 +258,31 @@ function readTaskName(nameObj: u64): i32 {
   return internString(NAME_BUF, n + digits);
 }
 
-/** Is a coroutine in this gi_frame_state suspended inside an await (yield from)? */
+/**
+ * Is a coroutine in this gi_frame_state suspended inside an await (yield from)? state_311 has no
+ * such state: SUSPENDED (-1), as only an await suspends a coroutine; state_313 SUSPENDED_YIELD_FROM
+ * (-1); state_315 SUSPENDED_YIELD_FROM (2) or its _LOCKED twin (3).
+ */
 function awaiting(state: i32): bool {
-  const m = tableAt(configuredTable).caps[C.CAP_GEN_STATE];
-  if (m == C.GEN_STATE_311) return state == -1; // SUSPENDED: only an await suspends a coroutine
-  if (m == C.GEN_STATE_313) return state == -1;
-  return state == 2 || state == 3;
+  return genState == C.GEN_STATE_315 ? state == 2 || state == 3 : state == -1;
 }
 function running(state: i32): bool {
-  const m = tableAt(configuredTable).caps[C.CAP_GEN_STATE];
-  return m == C.GEN_STATE_315 ? state == 4 : state == 0;
+  return genState == C.GEN_STATE_315 ? state == 4 : state == 0;
 }
 function finished(state: i32): bool {
-  const m = tableAt(configuredTable).caps[C.CAP_GEN_STATE];
-  return m == C.GEN_STATE_315 ? state >= 5 : state >= 1;
+  return genState == C.GEN_STATE_315 ? state >= 5 : state >= 1;
 }
 
 /** Where a coroutine suspended in an await keeps what it awaits (its window at w, remote coro), or 0. */
 function awaitedSlot(coro: u64, w: usize): u64 {
   const frame = <u64>O[F.F_GEN_IFRAME];
-  const slotModel = tableAt(configuredTable).caps[C.CAP_AWAITED_SLOT];
-  if (slotModel == C.AWAITED_SLOT_STACKTOP) {
+  if (awaitedSlotModel == C.AWAITED_SLOT_STACKTOP) {
     const top = load<i32>(w + <usize>(frame + <u64>O[F.F_IFRAME_STACKTOP]));
     if (top < 1 || top > 1 << 20) return 0;
     return coro + frame + <u64>O[F.F_IFRAME_LOCALSPLUS] + (<u64>(top - 1) << 3);
   }
   const sp = load<u64>(w + <usize>(frame + <u64>O[F.F_IFRAME_STACKPOINTER]));
-  const back: u64 = slotModel == C.AWAITED_SLOT_STACKPOINTER_2 ? 16 : 8;
+  const back: u64 = awaitedSlotModel == C.AWAITED_SLOT_STACKPOINTER_2 ? 16 : 8;
   return sp < back ? 0 : sp - back;
 }
 
@@ -504,14 +500,15 @@ function callbackSelf(cb: u64): u64 {
 }
 
 /**
- * ≤3.13 (no awaited_by): task c is awaited by the task its done-callbacks wake (task_wakeup bound
- * to it), and by a TaskGroup's parent task (the group's _on_task_done bound to the group).
+ * ≤3.13 (no awaited_by): task c is awaited by the task one of its done-callbacks is bound to
+ * (task_wakeup bound to the waiter), and by a TaskGroup's parent task (the group's _on_task_done
+ * bound to the group): self is what the callback is bound to, selfType its type (0: unread).
  */
-function edgesFromCallback(c: i32, cb: u64): void {
-  const self = callbackSelf(cb);
+function edgeFromCallback(c: i32, self: u64, selfType: u64, groupName: i32): void {
   if (self == 0) return;
   const parent = taskIndex.get(self);
-  addEdge(c, parent >= 0 ? parent : groupParent(self));
+  if (parent >= 0) addEdge(c, parent);
+  else if (typeNamed(selfType, groupName)) addEdge(c, groupParent(self));
 }
 
 /** The task a TaskGroup belongs to (its _parent_task), as a task index, or -1. */
@@ -590,8 +587,7 @@ export function tasksRead(): i32 {
   if (st != OK) return -st;
   records.clear(); frameIds.clear(); awaiterIds.clear(); taskAddr.clear(); taskIndex.clear(); specOk.clear(); coroOk.clear();
   edgeChild.clear(); edgeParent.clear();
-  const registry = tableAt(configuredTable).caps[C.CAP_TASK_REGISTRY];
-  st = registry == C.TASK_REGISTRY_THREAD_LIST ? listThreadTasks() : listModuleTasks(registry);
+  st = taskRegistry == C.TASK_REGISTRY_THREAD_LIST ? listThreadTasks() : listModuleTasks(taskRegistry);
   if (st == ERR_GONE || st == ERR_PERM) return -st;
   const count = taskAddr.len;
   if (count == 0) return 0;
@@ -736,12 +732,7 @@ export function tasksRead(): i32 {
     for (let c = 0; c < count; c++) {
       if (load<i32>(record(c) + K.TK_STATUS) == K.ERR_READ) continue;
       const w = windows + <usize>c * taskLen;
-      const self = cbSelf.getU64(c);
-      if (self != 0) {
-        const parent = taskIndex.get(self);
-        if (parent >= 0) addEdge(c, parent);
-        else if (typeNamed(cbSelfType.getU64(c), groupName)) addEdge(c, groupParent(self));
-      }
+      edgeFromCallback(c, cbSelf.getU64(c), cbSelfType.getU64(c), groupName);
       const cbs = load<u64>(w + oCbs);
       if (cbs == 0) continue;
       const n = readSequence(cbs);
@@ -750,7 +741,10 @@ export function tasksRead(): i32 {
       tuples.clear();
       for (let k = 0; k < n; k++) tuples.pushU64(load<u64>(KEYS + (<usize>k << 3)));
       for (let k = 0; k < n; k++) {
-        if (readSequence(tuples.getU64(k)) >= 1) edgesFromCallback(c, load<u64>(KEYS));
+        if (readSequence(tuples.getU64(k)) < 1) continue;
+        const self = callbackSelf(load<u64>(KEYS));
+        const selfType = self != 0 && taskIndex.get(self) < 0 ? objReadWord(self + oType) : 0;
+        edgeFromCallback(c, self, selfType, groupName);
       }
     }
   }

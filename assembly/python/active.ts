@@ -31,6 +31,9 @@ export let managedDict: i32 = 0;
 export let longModel: i32 = 0;
 export let stringState: i32 = 0;
 export let bytecodeModel: i32 = 0;
+export let taskRegistry: i32 = 0;
+export let genState: i32 = 0;
+export let awaitedSlotModel: i32 = 0;
 export let tagBits: i32 = 0;
 /** The mask that clears a tagged pointer's tag bits. */
 export let tagMask: u64 = ~(<u64>0);
@@ -52,6 +55,9 @@ export function activeSet(tableId: i32): i32 {
   longModel = t.caps[C.CAP_LONG_MODEL];
   stringState = t.caps[C.CAP_STRING_STATE];
   bytecodeModel = t.caps[C.CAP_BYTECODE];
+  taskRegistry = t.caps[C.CAP_TASK_REGISTRY];
+  genState = t.caps[C.CAP_GEN_STATE];
+  awaitedSlotModel = t.caps[C.CAP_AWAITED_SLOT];
   tagBits = t.caps[C.CAP_POINTER_TAG_BITS];
   tagMask = ~((<u64>1 << <u64>tagBits) - 1);
   activeTableId = tableId;

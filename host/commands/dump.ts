@@ -256,11 +256,10 @@ export function renderTaskTree(tasks: DumpTask[]): string[] {
     out.push(`${prefix}${last ? "└── " : "├── "}(T) ${escapeText(t.name)}${running}${state}${t.error ? ` [${escapeText(t.error)}]` : ""}${cycle ? " (cycle)" : ""}`);
     if (cycle) return;
     let pre = prefix + (last ? "    " : "│   ");
-    const frames = [...t.frames].reverse();
-    frames.forEach((f, i) => {
+    for (const f of [...t.frames].reverse()) {
       out.push(`${pre}└──  ${escapeText(f.name)} ${escapeText(f.file)}:${f.line}`);
-      if (i < frames.length) pre += "    ";
-    });
+      pre += "    ";
+    }
     const kids = children.get(t.id) ?? [];
     const next = new Set(path).add(t.id);
     kids.forEach((k, i) => node(k, pre, i === kids.length - 1, next));

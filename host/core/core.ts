@@ -126,6 +126,9 @@ export interface CoreExports extends ContractExports {
   stringGeneration(): number;
   stringBytes(): number;
   RESET_SAMPLES: { value: number };
+  FRAME_THREAD: { value: number };
+  FRAME_PROCESS: { value: number };
+  FRAME_TASK: { value: number };
   RESET_STACKS: { value: number };
   RESET_ALL: { value: number };
   decodeLineNumber(format: number, ptr: number, len: number, first: number, offset: number): number;
@@ -388,7 +391,7 @@ export class Core {
       name: this.stringAt(v[p]),
       file: this.stringAt(v[p + 1]),
       line: v[p + 2],
-      kind: kind === 1 ? "thread" : kind === 2 ? "process" : kind === 3 ? "task" : "python",
+      kind: kind === this.x.FRAME_THREAD.value ? "thread" : kind === this.x.FRAME_PROCESS.value ? "process" : kind === this.x.FRAME_TASK.value ? "task" : "python",
       firstLine: v[p + 4],
     };
   }

@@ -48,7 +48,7 @@ export class TaskAttribution {
     }
     let id = this.frames.get(name);
     if (id === undefined) {
-      id = x.internFrame(this.core.internString(`<task ${name}>`), this.fileId, 0, 3, 0);
+      id = x.internFrame(this.core.internString(`<task ${name}>`), this.fileId, 0, x.FRAME_TASK.value, 0);
       this.frames.set(name, id);
     }
     return id;

@@ -12,7 +12,6 @@
 import { readlinkSync, closeSync, readSync } from "node:fs";
 import path from "node:path";
 import { Core, coreIdentity, ST_OK, ST_GONE, ST_PERM, ST_NO_RUNTIME, ST_CHAIN, ST_TORN, ST_VERSION, STATUS_NAMES, R_STATUS, R_STRIDE } from "../core/core.js";
-
 import { ModuleList, Module, loadBias } from "./modules.js";
 import { DETAIL_TASKS_NO_LAYOUT, DETAIL_TASKS_NOT_IMPORTED } from "../core/contract.js";
 import { LiveReader, Reader } from "./reader.js";
@@ -411,15 +410,15 @@ export class Target {
     return v === 0n ? 0n : v + obj.bias;
   }
 
+  /** where the last asyncioDebugBytes found the section (a snapshot records it) */
+  asyncioDebugAt: { addr: bigint; size: number } | null = null;
+
   /**
    * Readies the core's asyncio task decoder (--async) with the task layout of this target: the
    * record's built-in part and, from 3.14, the target's own .AsyncioDebug section. True when
    * tasks can be read now; false when asyncio is not imported yet (the section comes with it:
    * call again later). Throws UNSUPPORTED for a version or build without a task layout.
    */
-  /** where the last asyncioDebugBytes found the section (a snapshot records it) */
-  asyncioDebugAt: { addr: bigint; size: number } | null = null;
-
   configureTasks(): boolean {
     let sec = this.asyncioDebugBytes();
     if (!sec && this.live) {
