@@ -307,6 +307,14 @@ const RESOLVE_CHUNK: i32 = 1024;
 const resolveCode = new StaticArray<u64>(RESOLVE_CHUNK);
 const resolveEntry = new StaticArray<i32>(RESOLVE_CHUNK);
 const foundEntry = new Vec(4);
+// the proof of a suspended coroutine's frame: what the chain read of it ([snapLo, snapLo +
+// snapLen) of the coroutine: its state, code, instruction and stack top), read a second time
+const foundCoro = new Vec(8);     // per frame found: its coroutine (0: running, not proven here)
+let foundSnap = new Vec(1);       // per frame found: snapLen bytes as the chain read them
+let snapLo: i32 = 0, snapLen: i32 = 0;
+let verifyBuf: usize = 0;
+let verifyCap: i32 = 0;
+const proofQ = new Vec(4);        // per frame found: the queue index of its second read (-1: none)
 
 /**
  * Reads every task's coroutine chain (task i's own coroutine window at coroBuf + i * coroWin when
@@ -328,7 +336,14 @@ function readChains(count: i32): i32 {
     levelCap = count;
   }
   chainTask.clear(); chainCur.clear(); chainType.clear(); chainWin.clear();
-  foundTask.clear(); foundCode.clear(); foundUnits.clear();
+  foundTask.clear(); foundCode.clear(); foundUnits.clear(); foundCoro.clear(); foundSnap.clear();
+  // the bytes a frame's proof compares: gi_frame_state, f_executable, instr_ptr, the stack top
+  const oStack = oFrame + <usize>(O[F.F_IFRAME_STACKPOINTER] >= 0 ? O[F.F_IFRAME_STACKPOINTER] : O[F.F_IFRAME_STACKTOP]);
+  const proofFields: StaticArray<usize> = [oState, oFrame + oExec, oFrame + oInstr, oStack];
+  let lo: usize = oState, hi: usize = oState + 1;
+  for (let f = 0; f < proofFields.length; f++) { const at = proofFields[f]; if (at < lo) lo = at; if (at + 8 > hi) hi = at + 8; }
+  snapLo = <i32>lo; snapLen = <i32>(hi - lo);
+  if (foundSnap.elemSize != snapLen) foundSnap = new Vec(snapLen); // (once: the layout is the table's)
   chainLen.clear();
   if (chainCur.grow(count) < 0 || chainType.grow(count) < 0 || chainWin.grow(count) < 0 || chainLen.grow(count) < 0) return fail(ERR_NO_MEMORY, 47);
   const oCoro = <usize>O[F.F_TASK_CORO];
@@ -360,6 +375,9 @@ function readChains(count: i32): i32 {
       const units = (<i64>load<u64>(w + oFrame + oInstr) - <i64>(code + adaptive)) >> 1;
       if (foundTask.pushI32(i) < 0 || foundCode.pushU64(code) < 0) return fail(ERR_NO_MEMORY, 48);
       foundUnits.pushI32(units < 0 || units > 0x3fffffff ? -1 : <i32>units);
+      const s = foundSnap.grow(1);
+      if (s < 0 || foundCoro.pushU64(running(state) ? 0 : load<u64>(chainCur.at(i))) < 0) return fail(ERR_NO_MEMORY, 56);
+      memory.copy(foundSnap.at(s), w + <usize>snapLo, <usize>snapLen);
       if (running(state)) {
         if (level == 0) store<i32>(record(i) + K.TK_RUNNING, 1);
         continue;
@@ -418,8 +436,30 @@ function readChains(count: i32): i32 {
       chainTask.pushI32(i);
     }
   }
-  // code objects to names and lines, in chunks of batched validations
+  // the proof: every suspended frame read again in one batch; a task one of whose frames moved
+  // (it ran between the reads) shows a chain it may never have had: marked torn
   const total = foundTask.len;
+  if (total > verifyCap) {
+    if (verifyBuf != 0) heap.free(verifyBuf);
+    verifyBuf = heap.alloc(<usize>total * snapLen);
+    verifyCap = total;
+  }
+  proofQ.clear();
+  qReset();
+  for (let k = 0; k < total; k++) {
+    const coro = foundCoro.getU64(k);
+    proofQ.pushI32(coro != 0 ? qAdd(coro + <u64>snapLo, snapLen, verifyBuf + <usize>k * snapLen) : -1);
+  }
+  const pst = qFlush(0);
+  if (pst != OK) return pst;
+  for (let k = 0; k < total; k++) {
+    const q = proofQ.getI32(k);
+    if (q == -1) continue;
+    if (q < 0 || !unchecked(qOk[q]) || memory.compare(verifyBuf + <usize>k * snapLen, foundSnap.at(k), <usize>snapLen) != 0) {
+      store<i32>(record(foundTask.getI32(k)) + K.TK_STATUS, K.ERR_TORN);
+    }
+  }
+  // code objects to names and lines, in chunks of batched validations
   foundEntry.clear();
   if (foundEntry.grow(total) < 0) return fail(ERR_NO_MEMORY, 50);
   for (let lo = 0; lo < total; lo += RESOLVE_CHUNK) {
@@ -447,7 +487,7 @@ function readChains(count: i32): i32 {
     const i = foundTask.getI32(k);
     const e = foundEntry.getI32(k);
     let fid = -1;
-    if (e < 0) store<i32>(record(i) + K.TK_STATUS, K.ERR_NOT_CODE); // the frame is left out (-1)
+    if (e < 0 && load<i32>(record(i) + K.TK_STATUS) == OK) store<i32>(record(i) + K.TK_STATUS, K.ERR_NOT_CODE); // the frame is left out (-1)
     else {
       const p = entries.at(e);
       fid = internFrame(load<i32>(p + E_NAME_ID), load<i32>(p + E_FILE_ID), frameLine(e, foundUnits.getI32(k)), FRAME_PYTHON, load<i32>(p + E_FIRSTLINE));

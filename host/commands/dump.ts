@@ -4,7 +4,7 @@
 
 import { Target, TargetInfo } from "../target/attach.js";
 import { type CoreTask } from "../core/core.js";
-import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT, R_STRIDE } from "../core/core.js";
+import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_TORN, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT, R_STRIDE } from "../core/core.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
 import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
@@ -201,6 +201,8 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
           torn = true; // the task lists moved under the reads: read again
         } else {
           asyncTasks = dumpTasks(core, read, threads, onStack);
+          // a chain that moved while it was read (its second read differs): read again
+          if (read.some((k) => k.status === ST_TORN)) torn = true;
         }
       }
       if (!torn) break;

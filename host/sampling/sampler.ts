@@ -18,7 +18,7 @@ import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Target, TargetInfo, procView, type AttachOptions } from "../target/attach.js";
 import { TaskAttribution } from "./tasks.js";
-import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_NO_MEMORY, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE, type ResetDepth } from "../core/core.js";
+import { Core, isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_NO_MEMORY, ST_TORN, STATUS_NAMES, R_TID, R_NODE, R_STATUS, R_GIL, R_KEEP, R_STRIDE, type ResetDepth } from "../core/core.js";
 import type { Profile, ProfileMeta } from "../profile/profile.js";
 import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "../target/proc.js";
 import { WspyError, permissionHint } from "../errors.js";
@@ -786,20 +786,22 @@ export class Sampler {
     }
     let taskSamples = 0;
     if (this.opts.async) {
-      let res: { nodes: number[]; thread: number } | number;
+      let res: { nodes: number[]; thread: number; torn: number } | number;
       try {
         res = p.taskAttr!.attribute(v, base, stride, n, idle, performance.now());
       } catch (e) {
         // a version or build without a task layout: said once, the recording ends (its root) or the child goes on without tasks
         if (!(e instanceof WspyError)) throw e;
         if (p.root) { this.fatal = e; this.requestStop("interrupted"); }
-        res = { nodes: [], thread: -1 };
+        res = { nodes: [], thread: -1, torn: 0 };
       }
       if (typeof res === "number") {
         if (-res === ST_GONE) { this.ended(p, ID_GONE); return; }
         this.countKind(`task graph: ${STATUS_NAMES[-res] ?? -res}`);
-      } else if (res.thread >= 0) {
-        for (const node of res.nodes) if (p.core.x.pushSample(time, weight, res.thread, node)) taskSamples++;
+      } else {
+        // chains that moved while read are counted, not kept (like a torn thread stack)
+        for (let k = 0; k < res.torn; k++) this.countError(ST_TORN);
+        if (res.thread >= 0) for (const node of res.nodes) if (p.core.x.pushSample(time, weight, res.thread, node)) taskSamples++;
       }
     }
     kept += taskSamples;

@@ -54,7 +54,11 @@ export class TaskAttribution {
     return id;
   }
 
-  /** The stack node of task i's awaiter chain down to and including task i's `<task>` frame. */
+  /**
+   * The stack node of task i's awaiter chain down to and including task i's `<task>` frame (and
+   * its own frames when withOwnFrames), or -1 when a task whose frames it would show was not read
+   * whole or moved while it was read (its chain is not proven).
+   */
   private chainNode(tasks: CoreTask[], i: number, withOwnFrames: boolean): number {
     const path: number[] = [i];
     const seen = new Set<number>([i]);
@@ -65,6 +69,7 @@ export class TaskAttribution {
       path.push(up);
       k = up;
     }
+    for (let j = withOwnFrames ? 0 : 1; j < path.length; j++) if (tasks[path[j]].status !== ST_OK) return -1;
     const x = this.core.x;
     let node = -1;
     for (let j = path.length - 1; j >= 0; j--) {
@@ -78,15 +83,17 @@ export class TaskAttribution {
   /**
    * Roots the kept thread records of the last walk (n records at base, i32 view v) at their
    * running task, and returns the suspended leaf tasks' stack nodes with the thread to count
-   * them under (idle: true), or a negative status when the tasks could not be read.
+   * them under (idle: true), or a negative status when the tasks could not be read. torn: the
+   * chains left out because they were not proven (a thread record then keeps its own stack).
    */
-  attribute(v: Int32Array, base: number, stride: number, n: number, idle: boolean, now: number): { nodes: number[]; thread: number } | number {
-    if (!this.ensureReady(now)) return { nodes: [], thread: -1 };
+  attribute(v: Int32Array, base: number, stride: number, n: number, idle: boolean, now: number): { nodes: number[]; thread: number; torn: number } | number {
+    if (!this.ensureReady(now)) return { nodes: [], thread: -1, torn: 0 };
     const tasks = this.core.tasks();
     if (typeof tasks === "number") return tasks;
     const running = new Map<bigint, number>();
     tasks.forEach((t, i) => { if (t.running) running.set(t.frameAddr, i); });
     const x = this.core.x;
+    let torn = 0;
     for (let r = 0; r < n && running.size; r++) {
       const rec = base + r * stride;
       if (v[rec + R_STATUS] !== ST_OK || v[rec + R_NODE] < 0) continue;
@@ -100,21 +107,24 @@ export class TaskAttribution {
       if (task < 0) continue;
       this.loopThread = v[rec + R_THREAD];
       if (v[rec + R_KEEP] === 0) continue;
-      const stack = this.core.stackOf(v[rec + R_NODE]); // innermost first
       let node = this.chainNode(tasks, task, false);
+      if (node < 0) { torn++; continue; }
+      const stack = this.core.stackOf(v[rec + R_NODE]); // innermost first
       for (let j = at; j >= 0; j--) node = x.internNode(node, stack[j]);
       v[rec + R_NODE] = node;
     }
-    if (!idle) return { nodes: [], thread: -1 };
+    if (!idle) return { nodes: [], thread: -1, torn };
     // tasks some other task awaits are on their awaiters' chains: only leaves get a sample
     const awaiting = new Set<number>();
     for (const t of tasks) for (const a of t.awaiters) awaiting.add(a);
     const nodes: number[] = [];
     tasks.forEach((t, i) => {
       if (t.running || awaiting.has(i) || t.state !== 0 || !t.frames.length) return;
-      nodes.push(this.chainNode(tasks, i, true));
+      const node = this.chainNode(tasks, i, true);
+      if (node < 0) torn++;
+      else nodes.push(node);
     });
     const thread = this.loopThread >= 0 ? this.loopThread : n > 0 ? v[base + R_THREAD] : -1;
-    return { nodes, thread };
+    return { nodes, thread, torn };
   }
 }
