@@ -209,6 +209,37 @@ for (const label of ["pyenv 3.12", "provisioned 3.14"]) {
   });
 }
 
+for (const label of ["pyenv 3.12", "provisioned 3.14"]) {
+  const py = findByLabel(label);
+  t.test(`record --async --idle keeps only chains a request can have, while requests switch awaits every few ms: ${label}`, { skip: py ? false : missingReason(label) }, async (t) => {
+    const fx = await startFixture(py.path, SPLIT, [50, 600, 0.003, 0.001]);
+    t.teardown(fx.kill);
+    const out = path.join(tmp, `fast-${fx.pid}.txt`);
+    const r = await wspy(["record", "-p", fx.pid, "--async", "--idle", "-d", "3", "-r", "200", "-f", "raw", "-o", out]);
+    t.equal(r.code, 0, r.stderr);
+    // what a request's frame may have right under it: at the database await, database (at its
+    // await, or just starting on a thread); at the network await, network; nothing else
+    const callee = { [S.REQUEST_DB]: "database", [S.REQUEST_NET]: "network" };
+    const possible = (stack) => {
+      for (const m of stack.matchAll(/;request \([^)]*:(\d+)\);([^ ;(]+) \(/g)) {
+        const want = callee[Number(m[1])];
+        if (want !== undefined && m[2] !== want) return false;
+      }
+      return true;
+    };
+    let kept = 0;
+    const impossible = [];
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      const m = /^(.*) (\d+)$/.exec(line);
+      if (!m || !m[1].includes(";request (")) continue;
+      kept += Number(m[2]);
+      if (!possible(m[1])) impossible.push(m[1]);
+    }
+    t.ok(kept >= 5000, `request samples kept: ${kept}`);
+    t.same(impossible, [], "no kept sample shows a request at one await over the other's callee");
+  });
+}
+
 t.test("dump --async before 3.11: one line, exit UNSUPPORTED", { skip: findByLabel("pyenv 3.10") ? false : missingReason("pyenv 3.10") }, async (t) => {
   const fx = await startFixture(findByLabel("pyenv 3.10").path, "known_stacks.py", [600]);
   t.teardown(fx.kill);

@@ -272,6 +272,10 @@ function running(state: i32): bool {
 function finished(state: i32): bool {
   return genState == C.GEN_STATE_315 ? state >= 5 : state >= 1;
 }
+/** Not started yet (CREATED: -2 in state_311, -3 in state_313, 0 in state_315). */
+function created(state: i32): bool {
+  return genState == C.GEN_STATE_315 ? state == 0 : genState == C.GEN_STATE_313 ? state == -3 : state == -2;
+}
 
 /** Where a coroutine suspended in an await keeps what it awaits (its window at w, remote coro), or 0. */
 function awaitedSlot(coro: u64, w: usize): u64 {
@@ -315,6 +319,11 @@ let snapLo: i32 = 0, snapLen: i32 = 0;
 let verifyBuf: usize = 0;
 let verifyCap: i32 = 0;
 const proofQ = new Vec(4);        // per frame found: the queue index of its second read (-1: none)
+const foundSlot = new Vec(8);     // per frame found: where what it awaits was read (0: the chain ended there)
+const foundAwaited = new Vec(8);  // ... and what it was
+const nextFound = new Vec(4);     // per next-level task: the frame found whose slot it follows
+const slotProofQ = new Vec(4);    // per frame found: the queue index of its slot's second read (-1: none)
+let slotProofBuf: usize = 0;
 
 /**
  * Reads every task's coroutine chain (task i's own coroutine window at coroBuf + i * coroWin when
@@ -337,6 +346,7 @@ function readChains(count: i32): i32 {
   }
   chainTask.clear(); chainCur.clear(); chainType.clear(); chainWin.clear();
   foundTask.clear(); foundCode.clear(); foundUnits.clear(); foundCoro.clear(); foundSnap.clear();
+  foundSlot.clear(); foundAwaited.clear();
   // the bytes a frame's proof compares: gi_frame_state, f_executable, instr_ptr, the stack top
   const oStack = oFrame + <usize>(O[F.F_IFRAME_STACKPOINTER] >= 0 ? O[F.F_IFRAME_STACKPOINTER] : O[F.F_IFRAME_STACKTOP]);
   const proofFields: StaticArray<usize> = [oState, oFrame + oExec, oFrame + oInstr, oStack];
@@ -361,7 +371,7 @@ function readChains(count: i32): i32 {
   }
   for (let level = 0; level < MAX_CHAIN && chainTask.len > 0; level++) {
     // this level's frames; the tasks that go on queue the read of their awaited object
-    chainNext.clear(); chainSlot.clear(); slotQ.clear();
+    chainNext.clear(); chainSlot.clear(); slotQ.clear(); nextFound.clear();
     // the queue writes into chainSlot: room for all now, so it does not move while queued
     if (!chainSlot.reserve(chainTask.len)) return fail(ERR_NO_MEMORY, 54);
     qReset();
@@ -369,6 +379,12 @@ function readChains(count: i32): i32 {
       const i = chainTask.getI32(k);
       const w = <usize>load<u32>(chainWin.at(i));
       const state = <i32>load<i8>(w + oState);
+      if (level > 0 && (finished(state) || created(state))) {
+        // a coroutine its awaiter is suspended in has started (the await ran it) and has not
+        // finished (it returns into the awaiter at once): the reads straddle a step
+        store<i32>(record(i) + K.TK_STATUS, K.ERR_TORN);
+        continue;
+      }
       if (finished(state)) continue;
       const code = load<u64>(w + oFrame + oExec) & tagMask;
       if (code == 0) continue;
@@ -377,6 +393,7 @@ function readChains(count: i32): i32 {
       foundUnits.pushI32(units < 0 || units > 0x3fffffff ? -1 : <i32>units);
       const s = foundSnap.grow(1);
       if (s < 0 || foundCoro.pushU64(running(state) ? 0 : load<u64>(chainCur.at(i))) < 0) return fail(ERR_NO_MEMORY, 56);
+      if (foundSlot.pushU64(0) < 0 || foundAwaited.pushU64(0) < 0) return fail(ERR_NO_MEMORY, 57);
       memory.copy(foundSnap.at(s), w + <usize>snapLo, <usize>snapLen);
       if (running(state)) {
         if (level == 0) store<i32>(record(i) + K.TK_RUNNING, 1);
@@ -387,7 +404,8 @@ function readChains(count: i32): i32 {
       const at = awaitedSlot(cur, w);
       if (at == 0) continue;
       const n = chainNext.pushI32(i);
-      if (n < 0 || chainSlot.pushU64(0) < 0) return fail(ERR_NO_MEMORY, 49);
+      if (n < 0 || chainSlot.pushU64(0) < 0 || nextFound.pushI32(s) < 0) return fail(ERR_NO_MEMORY, 49);
+      foundSlot.setU64(s, at);
       if (at >= cur && at - cur <= <u64>(chainLen.getI32(i) - 8)) {
         // in the window already (a coroutine's first stack slots)
         store<u64>(chainSlot.at(n), load<u64>(w + <usize>(at - cur)));
@@ -405,7 +423,10 @@ function readChains(count: i32): i32 {
     for (let k = 0; k < chainNext.len; k++) {
       const q = slotQ.getI32(k);
       const next = q == -1 || (q >= 0 && unchecked(qOk[q])) ? load<u64>(chainSlot.at(k)) & tagMask : 0;
+      // a coroutine suspended in an await holds what it awaits: none (or unreadable) is a torn read
+      if (next == 0) store<i32>(record(chainNext.getI32(k)) + K.TK_STATUS, K.ERR_TORN);
       store<u64>(chainSlot.at(k), next);
+      foundAwaited.setU64(nextFound.getI32(k), next);
     }
     qReset();
     chainQ.clear();
@@ -425,7 +446,7 @@ function readChains(count: i32): i32 {
       let len = coroWin;
       if (!unchecked(qOk[q])) {
         // the slack ran past the mapping (or the object went): the object alone, then
-        if (readRemote(load<u64>(chainSlot.at(k)), w, coroLen) != OK) continue;
+        if (readRemote(load<u64>(chainSlot.at(k)), w, coroLen) != OK) { store<i32>(record(i) + K.TK_STATUS, K.ERR_TORN); continue; }
         len = coroLen;
       }
       // follow only a coroutine of the task's own coroutine type (a FutureIter or a Future ends it)
@@ -441,23 +462,27 @@ function readChains(count: i32): i32 {
   const total = foundTask.len;
   if (total > verifyCap) {
     if (verifyBuf != 0) heap.free(verifyBuf);
+    if (slotProofBuf != 0) heap.free(slotProofBuf);
     verifyBuf = heap.alloc(<usize>total * snapLen);
+    slotProofBuf = heap.alloc(<usize>total << 3);
     verifyCap = total;
   }
-  proofQ.clear();
+  // (and the slot each frame's await was followed through: the same instruction may await a new object)
+  proofQ.clear(); slotProofQ.clear();
   qReset();
   for (let k = 0; k < total; k++) {
     const coro = foundCoro.getU64(k);
     proofQ.pushI32(coro != 0 ? qAdd(coro + <u64>snapLo, snapLen, verifyBuf + <usize>k * snapLen) : -1);
+    const slot = foundSlot.getU64(k);
+    slotProofQ.pushI32(slot != 0 ? qAdd(slot, 8, slotProofBuf + (<usize>k << 3)) : -1);
   }
   const pst = qFlush(0);
   if (pst != OK) return pst;
   for (let k = 0; k < total; k++) {
-    const q = proofQ.getI32(k);
-    if (q == -1) continue;
-    if (q < 0 || !unchecked(qOk[q]) || memory.compare(verifyBuf + <usize>k * snapLen, foundSnap.at(k), <usize>snapLen) != 0) {
-      store<i32>(record(foundTask.getI32(k)) + K.TK_STATUS, K.ERR_TORN);
-    }
+    const q = proofQ.getI32(k), sq = slotProofQ.getI32(k);
+    const frameMoved = q != -1 && (q < 0 || !unchecked(qOk[q]) || memory.compare(verifyBuf + <usize>k * snapLen, foundSnap.at(k), <usize>snapLen) != 0);
+    const slotMoved = sq != -1 && (sq < 0 || !unchecked(qOk[sq]) || (load<u64>(slotProofBuf + (<usize>k << 3)) & tagMask) != foundAwaited.getU64(k));
+    if (frameMoved || slotMoved) store<i32>(record(foundTask.getI32(k)) + K.TK_STATUS, K.ERR_TORN);
   }
   // code objects to names and lines, in chunks of batched validations
   foundEntry.clear();

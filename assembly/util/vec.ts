@@ -49,6 +49,7 @@ export class Vec {
   @inline getI32(i: i32): i32 { return load<i32>(this.at(i)); }
   @inline setI32(i: i32, v: i32): void { store<i32>(this.at(i), v); }
   @inline getU64(i: i32): u64 { return load<u64>(this.at(i)); }
+  @inline setU64(i: i32, v: u64): void { store<u64>(this.at(i), v); }
   clear(): void { this.len = 0; }
 }
 
