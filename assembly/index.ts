@@ -79,3 +79,15 @@ export function contractTaskFieldCount(): i32 { return K.TASK_FIELD_COUNT; }
 export function contractTaskFieldName(i: i32): string { return K.TASK_FIELD_NAMES[i]; }
 export function contractTaskFieldOffset(i: i32): i32 { return K.TASK_FIELD_OFFSETS[i]; }
 export function contractTaskRecordSize(): i32 { return K.TASK_RECORD_SIZE; }
+export { cfiFindFde, cfiRow } from "./unwind/cfi";
+export function cfiCfaReg(): i32 { return CFI.cfaReg; }
+export function cfiCfaOffset(): i64 { return CFI.cfaOffset; }
+export function cfiCfaIsExpression(): bool { return CFI.cfaExprPtr != 0; }
+export function cfiRuleKind(r: i32): i32 { return CFI.ruleKind[r]; }
+export function cfiRuleValue(r: i32): i64 { return CFI.ruleValue[r]; }
+export function cfiFdeStart(): u64 { return CFI.fdeStart; }
+export function cfiFdeEnd(): u64 { return CFI.fdeEnd; }
+import * as CFI from "./unwind/cfi";
+export { cfiStep } from "./unwind/cfi";
+export function cfiRegsPtr(): usize { return changetype<usize>(CFI.regs); }
+export function cfiMissingAddr(): u64 { return CFI.missingAddr; }
