@@ -179,6 +179,7 @@ export function buildProgram(): Command {
     .option("-j, --json", "print JSON instead of text", false)
     .addOption(shared.locals("show each frame's local variables (-ll: longer values)"))
     .option("--async", "show every asyncio task too: its coroutine stack and who awaits it (CPython 3.11+)", false)
+    .option("-n, --native", "prototype: each thread's native (C) stack too, not merged yet (pauses the threads)", false)
     .addOption(shared.subprocesses("dump the Python child processes too"))
     .addOption(shared.blocking("pause the threads while they are read (ptrace)"))
     .addOption(shared.versionTable())
@@ -197,7 +198,7 @@ export function buildProgram(): Command {
       traceMark("command");
       const d = offlineDump && o.core !== undefined ? offlineDump.dumpCoreFile(o.core, offline)
         : offlineDump ? offlineDump.dumpSnapshotFile(o.snapshot, offline)
-        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async });
+        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async, native: !!o.native });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
       traceMark("written");
     });

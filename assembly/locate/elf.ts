@@ -62,6 +62,10 @@ class ElfObject {
   pyRuntimeOffset: u64 = 0;
   asyncioDebugAddr: u64 = 0;  // .AsyncioDebug (3.14+: _asyncio's offsets, in its .so or the executable)
   asyncioDebugSize: u64 = 0;
+  ehFrameHdrAddr: u64 = 0;    // .eh_frame_hdr / .eh_frame (native unwinding, #13)
+  ehFrameHdrSize: u64 = 0;
+  ehFrameAddr: u64 = 0;
+  ehFrameSize: u64 = 0;
   bssAddr: u64 = 0;
   bssSize: u64 = 0;
   dataAddr: u64 = 0;
@@ -83,6 +87,7 @@ class ElfObject {
     this.type = 0; this.firstLoadVaddr = 0; this.firstLoadOffset = 0;
     this.pyRuntimeAddr = 0; this.pyRuntimeSize = 0; this.pyRuntimeOffset = 0;
     this.asyncioDebugAddr = 0; this.asyncioDebugSize = 0;
+    this.ehFrameHdrAddr = 0; this.ehFrameHdrSize = 0; this.ehFrameAddr = 0; this.ehFrameSize = 0;
     this.bssAddr = 0; this.bssSize = 0; this.dataAddr = 0; this.dataSize = 0;
     for (let k = 0; k < SYM_COUNT; k++) { this.symAddr[k] = 0; this.symSize[k] = 0; }
     if (this.kept != 0) heap.free(this.kept);
@@ -143,6 +148,35 @@ export function elfData(id: i32): u64 { const o = objectAt(id); return o === nul
 export function elfDataSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.dataSize; }
 
 let foundSize: u64 = 0;
+/** .eh_frame_hdr's and .eh_frame's addresses (unbiased; 0: none) and sizes. */
+export function elfEhFrameHdr(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.ehFrameHdrAddr; }
+export function elfEhFrameHdrSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.ehFrameHdrSize; }
+export function elfEhFrame(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.ehFrameAddr; }
+export function elfEhFrameSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.ehFrameSize; }
+
+let atValue: u64 = 0;
+/**
+ * The kept symbol whose [value, value + size) holds addr (the file's own address, unbiased): a
+ * pointer to its NUL-terminated name, 0 when none does (a symbol without a size never matches:
+ * the nearest symbol below would mislabel a static function). elfSymbolAtValue: its start.
+ */
+export function elfSymbolAt(id: i32, addr: u64): usize {
+  atValue = 0;
+  const o = objectAt(id);
+  if (o === null || o.kept == 0) return 0;
+  for (let i = 0; i < o.keptCount; i++) {
+    const e = o.kept + <usize>i * KEPT_STRIDE;
+    const value = load<u64>(e, 8), size = load<u64>(e, 16);
+    if (size == 0 || addr < value || addr - value >= size) continue;
+    const off = <usize>load<u32>(e);
+    if (off >= o.keptNamesLen) continue;
+    atValue = value;
+    return o.keptNames + off;
+  }
+  return 0;
+}
+export function elfSymbolAtValue(): u64 { return atValue; }
+
 /** The size of the symbol the last elfSymbolFind found. */
 export function elfSymbolFoundSize(): u64 { return foundSize; }
 
@@ -309,6 +343,12 @@ function parseInto(o: ElfObject, ptr: usize, len: usize, keepSymbols: bool): i32
       o.pyRuntimeAddr = load<u64>(sh, 16);
       o.pyRuntimeOffset = load<u64>(sh, 24);
       o.pyRuntimeSize = load<u64>(sh, 32);
+    } else if (nameIs(name, namesHi, ".eh_frame_hdr")) {
+      o.ehFrameHdrAddr = load<u64>(sh, 16);
+      o.ehFrameHdrSize = load<u64>(sh, 32);
+    } else if (nameIs(name, namesHi, ".eh_frame")) {
+      o.ehFrameAddr = load<u64>(sh, 16);
+      o.ehFrameSize = load<u64>(sh, 32);
     } else if (nameIs(name, namesHi, ".AsyncioDebug")) {
       o.asyncioDebugAddr = load<u64>(sh, 16);
       o.asyncioDebugSize = load<u64>(sh, 32);

@@ -9,6 +9,7 @@ import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
 import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
 import { Tracer } from "../target/ptrace.js";
+import { NativeUnwinder } from "../target/native.js";
 import { ProcessTree } from "../target/proctree.js";
 import { readCmdline } from "../target/proc.js";
 import { traceMark } from "../trace.js";
@@ -33,6 +34,8 @@ export interface DumpThread {
   /** why the stack is missing or partial, when it is */
   error?: string;
   frames: DumpFrame[];
+  /** prototype (#13): the thread's native stack, innermost first, not merged yet */
+  native?: { frames: { name: string; module: string; offset: string }[]; stop: string };
 }
 /** An asyncio task (--async). */
 export interface DumpTask {
@@ -75,6 +78,8 @@ export interface DumpOptions {
   locals?: number;
   /** show asyncio's tasks and their await graph (--async) */
   async?: boolean;
+  /** prototype (#13): each thread's native stack too, unmerged (--native; implies pausing the threads) */
+  native?: boolean;
 }
 
 /** Characters of a local's value shown with -l and with -ll. */
@@ -94,12 +99,22 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
   }
   let tracer: Tracer | null = null;
   try {
-    if (opts.blocking) {
+    if (opts.blocking || opts.native) {
       tracer = new Tracer(pid);
       tracer.attach();
       tracer.pause();
     }
     const d = dumpTarget(target, opts);
+    if (opts.native && tracer) {
+      // registers of each stopped thread, unwound while the thread is still stopped
+      const unwinder = new NativeUnwinder(target);
+      const regs = new BigUint64Array(27);
+      for (const t of d.threads) {
+        if (!t.tid || !tracer.regs(t.tid, regs)) { t.native = { frames: [], stop: "registers not read" }; continue; }
+        const u = unwinder.unwind(regs);
+        t.native = { frames: u.frames.map((f) => ({ name: f.name, module: f.module, offset: "0x" + f.offset.toString(16) })), stop: u.stop };
+      }
+    }
     traceMark("sampled");
     return d;
   } finally {
@@ -314,6 +329,11 @@ export function renderDumpText(d: DumpResult): string {
       // a thread state not bound to an OS thread yet has neither id: said so, never "ident 0x0"
       const id = t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : "starting (no thread id yet)";
       out.push(`Thread ${t.tid || "?"} (${flags}): ${name}${id}${t.error ? ` [${escapeText(t.error)}]` : ""}`);
+      if (t.native) {
+        out.push(`  native${t.native.stop ? ` (stopped: ${t.native.stop})` : ""}:`);
+        for (const f of t.native.frames) out.push(`    ${escapeText(f.name || "??")} (${escapeText(f.module)}+${f.offset})`);
+        out.push("  python:");
+      }
       for (const f of t.frames) {
         out.push(`    ${escapeText(f.name)} (${escapeText(f.file)}:${f.line})`);
         const locals = f.locals ?? [];

@@ -49,6 +49,17 @@ export interface CoreExports extends ContractExports {
   elfPyRuntimeSection(id: number): bigint;
   elfPyRuntimeSectionSize(id: number): bigint;
   elfPyRuntimeSectionOffset(id: number): bigint;
+  elfEhFrameHdr(id: number): bigint;
+  elfEhFrameHdrSize(id: number): bigint;
+  elfEhFrame(id: number): bigint;
+  elfEhFrameSize(id: number): bigint;
+  elfSymbolAt(id: number, addr: bigint): number;
+  elfSymbolAtValue(): bigint;
+  cfiFindFde(hdrPtr: number, hdrLen: number, hdrAddr: bigint, pc: bigint): bigint;
+  cfiRow(ehPtr: number, ehLen: number, ehAddr: bigint, fdeAddr: bigint, pc: bigint): number;
+  cfiStep(ptr: number, len: number, addr: bigint): number;
+  cfiRegsPtr(): number;
+  cfiMissingAddr(): bigint;
   elfAsyncioDebugSection(id: number): bigint;
   elfAsyncioDebugSectionSize(id: number): bigint;
   elfBss(id: number): bigint;

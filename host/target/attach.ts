@@ -897,6 +897,23 @@ export class Target {
     return reader.readv(base + iov, base + iov + 16, 1);
   }
 
+  /** n bytes of the target's memory at addr (through its reader), or null when they cannot be read. */
+  readMemory(addr: bigint, n: number): Buffer | null {
+    if (n <= 0 || n > this.core.x.scratchSize()) {
+      // bigger than the scratch buffer: in pieces
+      if (n <= 0) return null;
+      const out = Buffer.alloc(n);
+      const step = this.core.x.scratchSize();
+      for (let at = 0; at < n; at += step) {
+        const part = Target.readBuf(this.core, this.view.reader, addr + BigInt(at), Math.min(step, n - at));
+        if (!part) return null;
+        part.copy(out, at);
+      }
+      return out;
+    }
+    return Target.readBuf(this.core, this.view.reader, addr, n);
+  }
+
   private static readBuf(core: Core, reader: Reader, addr: bigint, n: number): Buffer | null {
     const got = Target.readRemote(core, reader, addr, n);
     if (got !== n) return null;

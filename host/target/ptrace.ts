@@ -32,7 +32,10 @@ const RUNNING = 0, STOPPED = 1, PENDING = 2, GROUP_STOPPED = 3, GONE = 4;
 
 type PtraceFn = (request: number, pid: number, addr: number, data: number) => number;
 type WaitpidFn = (pid: number, status: Int32Array, options: number) => number;
+type GetregsFn = (request: number, pid: number, addr: number, data: BigUint64Array) => number;
 let ptrace: PtraceFn | null = null;
+let getregs: GetregsFn | null = null;
+const PTRACE_GETREGS = 12;
 let waitpid: WaitpidFn | null = null;
 
 /** koffi, loaded with the first tracer (--blocking) */
@@ -43,6 +46,7 @@ function load(): void {
   const libc = koffi.load("libc.so.6");
   ptrace = libc.func("long ptrace(long request, int pid, intptr_t addr, intptr_t data)") as PtraceFn;
   waitpid = libc.func("int waitpid(int pid, void *status, int options)") as WaitpidFn;
+  getregs = libc.func("ptrace", "long", ["long", "int", "intptr_t", "void *"]) as GetregsFn;
 }
 
 /** Every tracer alive in this process, detached on exit whatever the cause (see detachAll). */
@@ -199,6 +203,19 @@ export class Tracer {
     }
     return stopped;
   }
+
+  /**
+   * The registers of stopped thread tid (struct user_regs_struct, 27 words) into out; false when
+   * it is not stopped by this tracer or the kernel refused (native stacks, #13).
+   */
+  regs(tid: number, out: BigUint64Array): boolean {
+    const i = this.indexOf(tid);
+    if (i < 0 || (this.state[i] !== STOPPED && this.state[i] !== GROUP_STOPPED) || out.length < 27) return false;
+    return getregs!(PTRACE_GETREGS, tid, 0, out) >= 0;
+  }
+
+  /** Thread ids seized (stopped or not). */
+  threadIds(): number[] { return Array.from(this.tids.subarray(0, this.count)); }
 
   /** Continues every thread this tracer stopped (a group stop is listened to, not resumed). */
   resume(): void {
