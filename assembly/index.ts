@@ -9,7 +9,7 @@ export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
   elfObjectNew, elfObjectCount, elfObjectState, elfObjectBase, elfObjectKeptSymbols, elfParse, elfSymbol, elfSymbolSize,
   elfSymbolFind, elfSymbolFoundSize, elfType, elfFirstLoadVaddr, elfFirstLoadOffset, elfPyRuntimeSection,
-  elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfAsyncioDebugSection, elfAsyncioDebugSectionSize, elfEhFrameHdr, elfEhFrameHdrSize, elfEhFrame, elfEhFrameSize, elfSymbolAt, elfSymbolAtValue, elfBss, elfBssSize, elfData, elfDataSize,
+  elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfAsyncioDebugSection, elfAsyncioDebugSectionSize, elfEhFrameHdr, elfEhFrameHdrSize, elfEhFrame, elfEhFrameSize, elfSymbolAt, elfSymbolAtValue, elfEvalRangeCount, elfEvalRangeLo, elfEvalRangeHi, elfBss, elfBssSize, elfData, elfDataSize,
   ELF_MAX_KEY, ELF_NEW, ELF_PARSED,
 } from "./locate/elf";
 export * from "./locate/core-file";
@@ -17,10 +17,10 @@ export { tableNew, tableSetField, tableSetCap, tableValidate, tableField, tableC
 export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffsetsVersion, versionHasDebugOffsets, versionHasRuntime, registryLastWasTrial, registryInspectRuntime, registryRuntimeVersion, registryRuntimeHasDebugOffsets, registryRuntimeFreeThreaded, registryVersionFromPyVersion, registryVersionFromBanner, DEBUG_OFFSETS_HEADER, DEBUG_OFFSETS_MAX } from "./python/registry";
 export {
   walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
-  walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount,
+  walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount, keptFrameFlags,
 } from "./decode/walk";
 export { walkCommit, walkResultsPtr, walkResultCount, MAX_THREADS } from "./decode/results";
-export { MAX_FRAMES } from "./decode/sample-state";
+export { MAX_FRAMES, PF_BLOCK_END } from "./decode/sample-state";
 export { RESULT_SIZE } from "./contract";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
@@ -28,7 +28,7 @@ export {
   internFrame, internNode,
 } from "./aggregate/intern";
 export { aggregateReset, stackGeneration, stringGeneration, stringBytes, RESET_SAMPLES, RESET_STACKS, RESET_ALL } from "./aggregate/intern";
-export { FRAME_PYTHON, FRAME_THREAD, FRAME_PROCESS, FRAME_TASK } from "./aggregate/intern";
+export { FRAME_PYTHON, FRAME_THREAD, FRAME_PROCESS, FRAME_TASK, FRAME_NATIVE } from "./aggregate/intern";
 export { decodeLineNumber } from "./decode/line-table";
 export { setStringTypes } from "./decode/strings";
 export { threadNamesRefresh } from "./decode/thread-names";
@@ -91,3 +91,8 @@ import * as CFI from "./unwind/cfi";
 export { cfiStep } from "./unwind/cfi";
 export function cfiRegsPtr(): usize { return changetype<usize>(CFI.regs); }
 export function cfiMissingAddr(): u64 { return CFI.missingAddr; }
+export {
+  nativeModuleSet, nativeModuleAddEval, nativeModulesClear, nativeUnwind, nativeRegsPtr, nativeStop, nativeStopPc,
+  nativeFramePc, nativeFrameModule, nativeFrameFlags, nativeFrameFdeStart, nativeJumpTargets, nativeJumpTarget,
+  MAX_NATIVE_MODULES, MAX_NATIVE_FRAMES, NF_EVAL, NF_NO_CFI,
+} from "./unwind/native";

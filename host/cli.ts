@@ -179,7 +179,8 @@ export function buildProgram(): Command {
     .option("-j, --json", "print JSON instead of text", false)
     .addOption(shared.locals("show each frame's local variables (-ll: longer values)"))
     .option("--async", "show every asyncio task too: its coroutine stack and who awaits it (CPython 3.11+)", false)
-    .option("-n, --native", "prototype: each thread's native (C) stack too, not merged yet (pauses the threads)", false)
+    .option("-n, --native", "merge each thread's native (C/C++) frames with its Python frames (pauses the threads; see README)", false)
+    .option("--native-all", "with --native: keep the interpreter's own plumbing frames and libc's thread-start frames too", false)
     .addOption(shared.subprocesses("dump the Python child processes too"))
     .addOption(shared.blocking("pause the threads while they are read (ptrace)"))
     .addOption(shared.versionTable())
@@ -198,7 +199,7 @@ export function buildProgram(): Command {
       traceMark("command");
       const d = offlineDump && o.core !== undefined ? offlineDump.dumpCoreFile(o.core, offline)
         : offlineDump ? offlineDump.dumpSnapshotFile(o.snapshot, offline)
-        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async, native: !!o.native });
+        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async, native: !!o.native || !!o.nativeAll, nativeAll: !!o.nativeAll });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
       traceMark("written");
     });

@@ -52,6 +52,8 @@ export const FRAME_THREAD: i32 = 1;
 export const FRAME_PROCESS: i32 = 2;
 /** `<task NAME>` above an asyncio task's coroutine frames (--async) */
 export const FRAME_TASK: i32 = 3;
+/** a native (C/C++) frame (--native): name = the function (or object+0xoffset), file = the object */
+export const FRAME_NATIVE: i32 = 4;
 /** i32 slots per frame record: name, file, line, kind, firstLine, 3 spare. */
 export const FRAME_FIELDS = 8;
 const frames = new Vec(4 * FRAME_FIELDS);

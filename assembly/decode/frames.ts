@@ -15,7 +15,7 @@ import { rangeInside } from "../util/bounds";
 import { LINE_TABLE_310 } from "./line-table";
 import { qAddr, qOk } from "./read-queue";
 import {
-  CHUNK_FIRST_READ, C_ADDR, C_CODE, C_INSTR, C_PREV, FRAME_BUF, MAX_CHUNKS, MAX_CHUNK_BYTES, MAX_CHUNK_COPIES, MAX_FRAMES, MAX_SPEC_LOOSE_FRAMES, OWNER_FIRST_NON_PYTHON, checks, chunkEnd, chunkFirst, chunkHi, chunkLo, chunkQ, curSlot, frameAddr, frameCode, frameLen, frameOffset, looseReads, nextChunkAddr, oRefcnt, pfAddr, pfArena, pfCursor, pfHi, pfQ, poolBuf, poolBuffer, poolUsed, retryCursor, retryHi, retryLo, retryQ, slotChunkQueued, slotChunkStart, specCur, speculate, verifyArena,
+  CHUNK_FIRST_READ, C_ADDR, frameBlockEnd, C_CODE, C_INSTR, C_PREV, FRAME_BUF, MAX_CHUNKS, MAX_CHUNK_BYTES, MAX_CHUNK_COPIES, MAX_FRAMES, MAX_SPEC_LOOSE_FRAMES, OWNER_FIRST_NON_PYTHON, checks, chunkEnd, chunkFirst, chunkHi, chunkLo, chunkQ, curSlot, frameAddr, frameCode, frameLen, frameOffset, looseReads, nextChunkAddr, oRefcnt, pfAddr, pfArena, pfCursor, pfHi, pfQ, poolBuf, poolBuffer, poolUsed, retryCursor, retryHi, retryLo, retryQ, slotChunkQueued, slotChunkStart, specCur, speculate, verifyArena,
 } from "./sample-state";
 
 // ---- stack chunks ----
@@ -135,6 +135,7 @@ export function walkFrameObjects(addr: u64): i32 {
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = lasti < 0 ? -1 : (unitOffsets ? lasti << 1 : lasti));
+    unchecked(frameBlockEnd[depth] = 1); // ≤3.10: one eval-loop call per frame
     depth++;
     addr = load<u64>(p + <usize>fBack);
   }
@@ -167,7 +168,7 @@ function readTlbcBase(code: u64, idx: i32): u64 {
 export function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
   let depth = 0;
   const oPrev = O[F.F_IFRAME_PREVIOUS], oExec = O[F.F_IFRAME_EXECUTABLE], oInstr = O[F.F_IFRAME_INSTR_PTR],
-    oOwner = O[F.F_IFRAME_OWNER];
+    oOwner = O[F.F_IFRAME_OWNER], oIsEntry = O[F.F_IFRAME_IS_ENTRY];
   // free-threaded 3.14+: a frame's instr_ptr may point into its thread's own bytecode copy
   const oTlbc = bytecodeModel == C.BYTECODE_THREAD_LOCAL ? O[F.F_IFRAME_TLBC_INDEX] : -1;
   const adaptive = <u64>O[F.F_CODE_CO_CODE_ADAPTIVE];
@@ -183,6 +184,8 @@ export function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     if (!pushCheck(addr, prev, load<u64>(p + <usize>oExec), load<u64>(p + <usize>oInstr))) return -fail(ERR_NO_MEMORY, 6);
     lastOwner = owner;
     if (frameSkip == C.FRAME_SKIP_OWNER && owner >= OWNER_FIRST_NON_PYTHON) {
+      // 3.12+: an eval loop's entry frame; the frame inside it is the outermost of that call's block
+      if (depth > 0) unchecked(frameBlockEnd[depth - 1] = 1);
       addr = prev;
       continue;
     }
@@ -198,9 +201,12 @@ export function walkInterpreterFrames(addr: u64, baseFrame: u64): i32 {
     unchecked(frameCode[depth] = code);
     unchecked(frameAddr[depth] = addr);
     unchecked(frameOffset[depth] = units < 0 || units > 0x3fffffff ? -1 : <i32>units);
+    // 3.11: the frame the eval loop was entered with says so itself
+    unchecked(frameBlockEnd[depth] = oIsEntry >= 0 && load<u8>(p + <usize>oIsEntry) != 0 ? 1 : 0);
     depth++;
     addr = prev;
   }
+  if (depth > 0) unchecked(frameBlockEnd[depth - 1] = 1); // the outermost frame ends a block
   if (chainEnd == C.CHAIN_END_BASE_FRAME && baseFrame != 0 && last != baseFrame) return -fail(ERR_CHAIN, 4, last);
   // 3.12+: every eval loop pushes an entry frame, so a whole stack ends at one
   if (frameSkip == C.FRAME_SKIP_OWNER && last != 0 && lastOwner < OWNER_FIRST_NON_PYTHON) return -fail(ERR_CHAIN, 9, last);

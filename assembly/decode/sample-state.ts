@@ -42,6 +42,8 @@ export const tidCache = new U64Map(6);
 export const frameCode = new StaticArray<u64>(MAX_FRAMES);
 export const frameOffset = new StaticArray<i32>(MAX_FRAMES);
 export const frameEntry = new StaticArray<i32>(MAX_FRAMES);
+/** 1 where a frame is the outermost of the block one eval-loop call ran (a native stack's merge key) */
+export const frameBlockEnd = new StaticArray<u8>(MAX_FRAMES);
 export const frameIds = new StaticArray<i32>(MAX_FRAMES);
 export const frameAddr = new StaticArray<u64>(MAX_FRAMES);
 
@@ -49,6 +51,7 @@ export const frameAddr = new StaticArray<u64>(MAX_FRAMES);
 export let keepFrames: bool = false;
 export const keptAddr = new Vec(8);
 export const keptEntry = new Vec(4);
+export const keptFlags = new Vec(4);
 
 // the thread list as last seen: tstate addresses in list order
 export let listCount: i32 = 0;
@@ -132,8 +135,10 @@ export let pcCap: i32 = 0;
 // callee started at a frame that had returned (its memory unchanged) while the caller went on, or
 // started again at the same address (a caller "at line 3" of a recursion, seen under load).
 export const checks = new Vec(CHECK_SIZE);
-export const PEND_SIZE: i32 = 16;  // {frame addr u64, code entry i32, instruction offset i32}
-export const P_ADDR = 0, P_ENTRY = 8, P_OFFSET = 12;
+export const PEND_SIZE: i32 = 24;  // {frame addr u64, code entry i32, instruction offset i32, flags i32}
+export const P_ADDR = 0, P_ENTRY = 8, P_OFFSET = 12, P_FLAGS = 16;
+/** P_FLAGS / keptFrameFlags: the frame ends a block (the outermost frame one eval-loop call ran) */
+export const PF_BLOCK_END: i32 = 1;
 export const pending = new Vec(PEND_SIZE);
 export const slotCheckStart = new StaticArray<i32>(MAX_THREADS);
 export const slotCheckEnd = new StaticArray<i32>(MAX_THREADS);

@@ -27,7 +27,7 @@ import {
   MAX_THREADS, resultsClear, resultNew, resultSetStatus, resultSetNode, resultSetDepth, resultSetFirstKept, resultSetThread, resultSetGil,
 } from "./results";
 import {
-  CFRAME_SLOTS, CHUNK_FIRST_READ, C_ADDR, GIL_BUF, INTERP_BUF, MAX_CHUNK_COPIES, MAX_TORN_RETRIES, MAX_WINDOW, P_ADDR, P_ENTRY, P_OFFSET, REFCNT_BEFORE_TYPE, TID_BUF, attached, checks, chunkEnd, chunkFirst, chunkQ, curSlot, earlyArena, earlyCap, frameAddr, frameCode, frameEntry, frameLen, frameOffset, growArena, interpAddr, interpHeadSymAddr, interpLen, interpLo, keepFrames, keptAddr, keptEntry, listAddr, listCount, listOk, looseReads, nextChunkAddr, oRefcnt, pcArena, pcCap, pending, pfAddr, pfArena, pfCap, pfCount, pfCursor, pfEnd, pfHi, pfLo, pfQ, pfStart, poolBuffer, poolUsed, pthreadTidOffset, retryCursor, retryHi, retryLo, retryQ, runtimeAddr, slotCframeQ, slotCheckEnd, slotCheckStart, slotChunkQueued, slotChunkStart, slotEarlyQ, slotFromA, slotPendEnd, slotPendStart, slotProven, slotSame, slotSpecOwner, slotStatus, slotVerifyQ, slotVerifyTsQ, specCur, specMark, specPrev, speculate, tidCache, tstateArena, tstateCurrentSymAddr, tstateLen, verifyTsArena, wantGil,
+  CFRAME_SLOTS, CHUNK_FIRST_READ, C_ADDR, GIL_BUF, INTERP_BUF, MAX_CHUNK_COPIES, MAX_TORN_RETRIES, MAX_WINDOW, P_ADDR, P_ENTRY, P_OFFSET, P_FLAGS, frameBlockEnd, keptFlags, REFCNT_BEFORE_TYPE, TID_BUF, attached, checks, chunkEnd, chunkFirst, chunkQ, curSlot, earlyArena, earlyCap, frameAddr, frameCode, frameEntry, frameLen, frameOffset, growArena, interpAddr, interpHeadSymAddr, interpLen, interpLo, keepFrames, keptAddr, keptEntry, listAddr, listCount, listOk, looseReads, nextChunkAddr, oRefcnt, pcArena, pcCap, pending, pfAddr, pfArena, pfCap, pfCount, pfCursor, pfEnd, pfHi, pfLo, pfQ, pfStart, poolBuffer, poolUsed, pthreadTidOffset, retryCursor, retryHi, retryLo, retryQ, runtimeAddr, slotCframeQ, slotCheckEnd, slotCheckStart, slotChunkQueued, slotChunkStart, slotEarlyQ, slotFromA, slotPendEnd, slotPendStart, slotProven, slotSame, slotSpecOwner, slotStatus, slotVerifyQ, slotVerifyTsQ, specCur, specMark, specPrev, speculate, tidCache, tstateArena, tstateCurrentSymAddr, tstateLen, verifyTsArena, wantGil,
 } from "./sample-state";
 import { walkFrameObjects, walkInterpreterFrames, adoptChunks, tstateChunk, tstateCframe } from "./frames";
 import { reserveVerify, queueVerify, verified, verifiedEarly, queueEarly, verifyOne, sameAsKept, keepProven } from "./proof";
@@ -48,6 +48,8 @@ export function keptFrameCode(k: i32): u64 {
   return load<u64>(entries.at(keptEntry.getI32(k)) + E_ADDR);
 }
 export function keptFrameCount(): i32 { return keptAddr.len; }
+/** Kept frame k's flags (PF_BLOCK_END: the outermost frame of one eval-loop call, the merge key of a native stack). */
+export function keptFrameFlags(k: i32): i32 { return k >= 0 && k < keptFlags.len ? keptFlags.getI32(k) : 0; }
 
 /**
  * Prepares a walk with version table tableId. runtimeAddr is `_PyRuntime` (0 when the version
@@ -213,6 +215,7 @@ function decodeThread(slot: i32, ts: usize): i32 {
     store<u64>(q + P_ADDR, unchecked(frameAddr[i]));
     store<i32>(q + P_ENTRY, unchecked(frameEntry[i]));
     store<i32>(q + P_OFFSET, unchecked(frameOffset[i]));
+    store<i32>(q + P_FLAGS, <i32>unchecked(frameBlockEnd[i]));
   }
   unchecked(slotPendEnd[slot] = pending.len);
   return OK;
@@ -239,7 +242,7 @@ function internStack(slot: i32, r: usize): i32 {
     resultSetFirstKept(r, keptAddr.len);
     for (let k = lo; k < hi; k++) {
       const q = pending.at(k);
-      if (keptAddr.pushU64(load<u64>(q + P_ADDR)) < 0 || keptEntry.pushI32(load<i32>(q + P_ENTRY)) < 0) return fail(ERR_NO_MEMORY, 5);
+      if (keptAddr.pushU64(load<u64>(q + P_ADDR)) < 0 || keptEntry.pushI32(load<i32>(q + P_ENTRY)) < 0 || keptFlags.pushI32(load<i32>(q + P_FLAGS)) < 0) return fail(ERR_NO_MEMORY, 5);
     }
   }
   return OK;
@@ -355,6 +358,7 @@ export function walkSample(): i32 {
   resultsClear();
   keptAddr.clear();
   keptEntry.clear();
+  keptFlags.clear();
   codeCacheSyncGeneration();
   if (!attached) return -fail(ERR_NO_RUNTIME, 4);
   if (interpAddr == 0) {

@@ -46,6 +46,11 @@ export const ELF_MAX_KEY: i32 = 256;
 export const ELF_NEW: i32 = 0;     // known, not parsed yet
 export const ELF_PARSED: i32 = 1;  // parsed (a failed parse leaves the negative status)
 
+/** Eval-loop ranges an object holds at most (the function and its .cold parts). */
+export const MAX_EVAL_RANGES: i32 = 8;
+const EVAL_DEFAULT = "_PyEval_EvalFrameDefault";
+const EVAL_EX = "PyEval_EvalFrameEx";
+
 /** Symbols kept for lookups by name: [name offset u32, pad u32, value u64, size u64] in a heap block. */
 const KEPT_STRIDE: usize = 24;
 
@@ -70,6 +75,13 @@ class ElfObject {
   bssSize: u64 = 0;
   dataAddr: u64 = 0;
   dataSize: u64 = 0;
+  // the interpreter's eval loop (native stacks: each of its frames is one block of Python
+  // frames): [lo, hi) of the named function and its named .cold parts; slot 0.. from
+  // _PyEval_EvalFrameDefault (3.6+), else PyEval_EvalFrameEx (2.7)
+  evalLo: StaticArray<u64> = new StaticArray<u64>(MAX_EVAL_RANGES);
+  evalHi: StaticArray<u64> = new StaticArray<u64>(MAX_EVAL_RANGES);
+  evalCount: i32 = 0;
+  evalFromEx: bool = false;
   symAddr: StaticArray<u64> = new StaticArray<u64>(SYM_COUNT);
   symSize: StaticArray<u64> = new StaticArray<u64>(SYM_COUNT);
   // kept symbol tables (only when the parse was asked to keep them)
@@ -90,6 +102,7 @@ class ElfObject {
     this.ehFrameHdrAddr = 0; this.ehFrameHdrSize = 0; this.ehFrameAddr = 0; this.ehFrameSize = 0;
     this.bssAddr = 0; this.bssSize = 0; this.dataAddr = 0; this.dataSize = 0;
     for (let k = 0; k < SYM_COUNT; k++) { this.symAddr[k] = 0; this.symSize[k] = 0; }
+    this.evalCount = 0; this.evalFromEx = false;
     if (this.kept != 0) heap.free(this.kept);
     if (this.keptNames != 0) heap.free(this.keptNames);
     this.kept = 0; this.keptCount = 0; this.keptNames = 0; this.keptNamesLen = 0;
@@ -206,6 +219,40 @@ export function elfSymbolFind(id: i32, namePtr: usize, nameLen: i32): u64 {
   return 0;
 }
 
+/** Does the name at ptr (inside [lo, hi)) equal s, or s followed by "." and anything (".cold", ".cold.12")? */
+function nameIsOrPart(ptr: usize, hi: usize, s: string): bool {
+  const n = s.length;
+  if (ptr + <usize>n >= hi) return false;
+  for (let i = 0; i < n; i++) {
+    if (<i32>load<u8>(ptr + i) != s.charCodeAt(i)) return false;
+  }
+  const after = load<u8>(ptr + n);
+  return after == 0 || after == 0x2e;
+}
+
+/** Records an eval-loop symbol (see ElfObject.evalLo): _PyEval_EvalFrameDefault wins over PyEval_EvalFrameEx. */
+function noteEvalSymbol(o: ElfObject, name: usize, hi: usize, value: u64, size: u64): void {
+  const isDefault = nameIsOrPart(name, hi, EVAL_DEFAULT);
+  if (!isDefault && !nameIsOrPart(name, hi, EVAL_EX)) return;
+  if (isDefault && o.evalFromEx) { o.evalCount = 0; o.evalFromEx = false; }
+  if (!isDefault) {
+    if (o.evalCount > 0 && !o.evalFromEx) return;
+    o.evalFromEx = true;
+  }
+  if (value > ~size) return;
+  for (let i = 0; i < o.evalCount; i++) if (o.evalLo[i] == value) return; // .dynsym and .symtab both list it
+  if (o.evalCount >= MAX_EVAL_RANGES) return;
+  o.evalLo[o.evalCount] = value;
+  o.evalHi[o.evalCount] = value + size;
+  o.evalCount++;
+}
+
+/** How many eval-loop ranges the object's symbols give (its named function and .cold parts). */
+export function elfEvalRangeCount(id: i32): i32 { const o = objectAt(id); return o === null ? 0 : o.evalCount; }
+/** Eval range i's start and end (the file's own addresses, unbiased). */
+export function elfEvalRangeLo(id: i32, i: i32): u64 { const o = objectAt(id); return o === null || i < 0 || i >= o.evalCount ? 0 : o.evalLo[i]; }
+export function elfEvalRangeHi(id: i32, i: i32): u64 { const o = objectAt(id); return o === null || i < 0 || i >= o.evalCount ? 0 : o.evalHi[i]; }
+
 /** Does the NUL-terminated name at ptr (inside [lo, hi)) equal s (ASCII)? */
 function nameIs(ptr: usize, hi: usize, s: string): bool {
   const n = s.length;
@@ -261,6 +308,7 @@ function scanSymbols(o: ElfObject, base: usize, len: usize, symOff: u64, symSize
     const first = load<u8>(name);
     // cheap filter: every wanted name starts with '_', 'P', 'i' or 'v'
     if (first != 0x5f && first != 0x50 && first != 0x69 && first != 0x76) continue;
+    if (size != 0) noteEvalSymbol(o, name, strHi, value, size);
     for (let k = 0; k < SYM_COUNT; k++) {
       if (symAddr[k] != 0) continue;
       if (k == SYM_VERSION_BUFFER) {

@@ -163,7 +163,8 @@ export const F_METHOD_SIZE = 134;
 export const F_METHOD_IM_SELF = 135;         // PyMethodObject (a bound Python method)
 export const F_CFUNCTION_SIZE = 136;
 export const F_CFUNCTION_M_SELF = 137;       // PyCFunctionObject (a bound C method: task_wakeup)
-export const FIELD_COUNT = 138;
+export const F_IFRAME_IS_ENTRY = 138;        // 3.11: bool, the frame its eval loop was entered with
+export const FIELD_COUNT = 139;
 
 // name, section index, width in bytes (0: a size or an embedded struct)
 export const FIELD_NAMES: StaticArray<string> = [
@@ -190,6 +191,7 @@ export const FIELD_NAMES: StaticArray<string> = [
   "size", "gi_frame_state", "gi_iframe", "stacktop", "stackpointer",
   "asyncio_running_task", "asyncio_tasks_head", "asyncio_tasks_head",
   "size", "wr_object", "size", "im_self", "size", "m_self",
+  "is_entry",
 ];
 
 export const FIELD_SECTIONS: StaticArray<u8> = [
@@ -214,6 +216,7 @@ export const FIELD_SECTIONS: StaticArray<u8> = [
   24, 24, 24, 4, 4,
   2, 2, 1,
   25, 25, 26, 26, 27, 27,
+  4,
 ];
 
 // Width of the value each field locates. 0: a size or an offset used as a base (no read).
@@ -239,6 +242,7 @@ export const FIELD_WIDTHS: StaticArray<u8> = [
   0, 1, 0, 4, 8,
   8, 8, 8,
   0, 8, 0, 8, 0, 8,
+  1,
 ];
 
 // The value a missing field holds in the record.

@@ -78,6 +78,8 @@ const FIELDS = [
   ["interpreter_frame", "executable", [["3.11-3.12", "offsetof(_PyInterpreterFrame, f_code)"]]],
   ["interpreter_frame", "instr_ptr", [["3.11-3.12", "offsetof(_PyInterpreterFrame, prev_instr)"]]],
   ["interpreter_frame", "owner", [["3.11-", "offsetof(_PyInterpreterFrame, owner)"]]],
+  // 3.11 only: the frame an eval loop was entered with (where a native stack's eval frame starts a block)
+  ["interpreter_frame", "is_entry", [["3.11", "offsetof(_PyInterpreterFrame, is_entry)"]]],
   ["interpreter_frame", "localsplus", [["3.11-", "offsetof(_PyInterpreterFrame, localsplus)"]]],
 
   ["frame_object", "size", [["-3.10", "sizeof(PyFrameObject)"]]],

@@ -8,8 +8,10 @@ import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_TORN, STATUS_NAM
 import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
 import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
+import { readFileSync } from "node:fs";
 import { Tracer } from "../target/ptrace.js";
-import { NativeUnwinder } from "../target/native.js";
+import { NativeStacks, NativeStack, NativeFrame, USER_REGS_WORDS, nativeFrameName } from "../target/native.js";
+import { mergeNative } from "../sampling/native-merge.js";
 import { ProcessTree } from "../target/proctree.js";
 import { readCmdline } from "../target/proc.js";
 import { traceMark } from "../trace.js";
@@ -23,6 +25,8 @@ export interface DumpFrame {
   line: number;
   /** with --locals: the frame's local variables that are set, values cut short */
   locals?: DumpLocal[];
+  /** with --native, a C/C++ frame: name is its function (or object+0xstart), file its object, line 0 */
+  native?: { module: string; offset: string };
 }
 export interface DumpThread {
   ident: number;
@@ -34,8 +38,10 @@ export interface DumpThread {
   /** why the stack is missing or partial, when it is */
   error?: string;
   frames: DumpFrame[];
-  /** prototype (#13): the thread's native stack, innermost first, not merged yet */
-  native?: { frames: { name: string; module: string; offset: string }[]; stop: string };
+  /** with --native: why the native stack ends early, when it does ("" or absent: it reached the thread's start) */
+  nativeStop?: string;
+  /** with --native: the native and Python frames did not pair up (the Python stack is under the leaf C frames) */
+  nativeMismatch?: boolean;
 }
 /** An asyncio task (--async). */
 export interface DumpTask {
@@ -78,8 +84,16 @@ export interface DumpOptions {
   locals?: number;
   /** show asyncio's tasks and their await graph (--async) */
   async?: boolean;
-  /** prototype (#13): each thread's native stack too, unmerged (--native; implies pausing the threads) */
+  /** merge each thread's native (C/C++) frames with its Python frames (--native; implies pausing the threads) */
   native?: boolean;
+  /** with native: keep the interpreter's plumbing frames too (--native-all) */
+  nativeAll?: boolean;
+}
+
+/** Native stacks for dumpTarget: one thread's, read now (its thread is stopped, or offline). */
+export interface NativeSource {
+  stack(tid: number): NativeStack | null;
+  all: boolean;
 }
 
 /** Characters of a local's value shown with -l and with -ll. */
@@ -104,19 +118,38 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
       tracer.attach();
       tracer.pause();
     }
-    const d = dumpTarget(target, opts);
+    let stacks: NativeStacks | null = null;
+    let source: NativeSource | undefined;
     if (opts.native && tracer) {
-      // registers of each stopped thread, unwound while the thread is still stopped
-      const unwinder = new NativeUnwinder(target);
-      const regs = new BigUint64Array(27);
-      for (const t of d.threads) {
-        if (!t.tid || !tracer.regs(t.tid, regs)) { t.native = { frames: [], stop: "registers not read" }; continue; }
-        const u = unwinder.unwind(regs);
-        t.native = { frames: u.frames.map((f) => ({ name: f.name, module: f.module, offset: "0x" + f.offset.toString(16) })), stop: u.stop };
-      }
+      // registers and stack of each thread while it is stopped; unwound at once (still stopped)
+      const live = tracer, ns = new NativeStacks(target), regs = new BigUint64Array(USER_REGS_WORDS);
+      stacks = ns;
+      source = {
+        all: !!opts.nativeAll,
+        stack: (tid) => (tid > 0 && live.regs(tid, regs) && ns.capture(tid, regs) ? ns.unwind(tid, true) : null),
+      };
     }
-    traceMark("sampled");
-    return d;
+    try {
+      const d = dumpTarget(target, { ...opts, nativeSource: source });
+      if (source && tracer) {
+        // threads with no Python thread state (started from C): their native stack alone
+        const seen = new Set(d.threads.map((t) => t.tid));
+        for (const tid of tracer.threadIds()) {
+          if (seen.has(tid)) continue;
+          const s = source.stack(tid);
+          if (!s) continue;
+          d.threads.push({
+            ident: 0, tid, name: readThreadComm(pid, tid), active: target.threadStates().active(tid), gil: false,
+            frames: mergeNative(s.frames, [], source.all).frames.map((m) => dumpNativeFrame(m.native!)),
+            ...(s.stop ? { nativeStop: s.stop } : {}),
+          });
+        }
+      }
+      traceMark("sampled");
+      return d;
+    } finally {
+      stacks?.close();
+    }
   } finally {
     if (tracer) {
       tracer.resume();
@@ -157,11 +190,26 @@ export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpRes
   return result;
 }
 
-export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean } = {}): DumpResult {
+/** A native frame as dump shows it. */
+function dumpNativeFrame(f: NativeFrame): DumpFrame {
+  return { name: nativeFrameName(f), file: f.module, line: 0, native: { module: f.module, offset: "0x" + f.offset.toString(16) } };
+}
+
+/** The OS name of thread tid (/proc/PID/task/TID/comm), "" when unknown. */
+function readThreadComm(pid: number, tid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean; nativeSource?: NativeSource } = {}): DumpResult {
   const core = target.core;
   const localsChars = opts.locals ? LOCALS_CHARS[Math.min(opts.locals, LOCALS_CHARS.length) - 1] : 0;
   // --async: a running task's coroutine frame is found on its thread's stack by address
-  core.x.walkSetKeepFrames(localsChars || opts.async ? 1 : 0);
+  const native = opts.nativeSource;
+  core.x.walkSetKeepFrames(localsChars || opts.async || native ? 1 : 0);
   const withTasks = opts.async ? target.configureTasks() : false;
   let asyncTasks: DumpTask[] | undefined = opts.async ? [] : undefined;
   const tasks = target.threadStates(); // /proc, a core file's notes or a snapshot's record
@@ -191,13 +239,24 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
         if (opts.async && st === ST_OK) {
           for (let j = 0; j < depth; j++) onStack.set(BigInt.asUintN(64, core.x.keptFrameAddr(firstKept + j)), { thread: i, depth: j });
         }
-        const frames: DumpFrame[] = st === ST_OK && node >= 0 ? core.stackOf(node).map((f, j) => {
+        let frames: DumpFrame[] = st === ST_OK && node >= 0 ? core.stackOf(node).map((f, j) => {
           const fr = core.frame(f);
           const frame: DumpFrame = { name: fr.name, file: fr.file, line: fr.line };
           if (localsChars && j < depth) frame.locals = orderLocals(core.locals(firstKept + j, localsChars) ?? []);
           return frame;
         }) : [];
         if (st !== ST_OK) torn = true;
+        let nativeStop: string | undefined, nativeMismatch = false;
+        const tid = v[r + R_TID];
+        const stack = native && (st === ST_OK || node < 0) ? native.stack(tid) : null;
+        if (stack) {
+          // the blocks each eval-loop call ran: the core marks the outermost frame of each
+          const py = frames.map((frame, j) => ({ frame, blockEnd: (core.x.keptFrameFlags(firstKept + j) & core.x.PF_BLOCK_END.value) !== 0 }));
+          const m = mergeNative(stack.frames, py, native!.all);
+          frames = m.frames.map((x) => (x.native ? dumpNativeFrame(x.native) : x.python!));
+          nativeMismatch = !m.ok;
+          nativeStop = stack.stop;
+        }
         threads.push({
           ident: info.ident,
           tid: v[r + R_TID],
@@ -206,6 +265,8 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
           gil: v[r + R_GIL] === 1,
           ...(st !== ST_OK ? { error: STATUS_NAMES[st] } : {}),
           frames,
+          ...(nativeStop ? { nativeStop } : {}),
+          ...(nativeMismatch ? { nativeMismatch } : {}),
         });
       }
       if (withTasks && !torn) {
@@ -326,15 +387,17 @@ export function renderDumpText(d: DumpResult): string {
       out.push("");
       const flags = [t.active ? "active" : "idle", ...(t.gil ? ["gil"] : [])].join(", ");
       const name = t.name ? `"${escapeText(t.name)}" ` : "";
-      // a thread state not bound to an OS thread yet has neither id: said so, never "ident 0x0"
-      const id = t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : "starting (no thread id yet)";
-      out.push(`Thread ${t.tid || "?"} (${flags}): ${name}${id}${t.error ? ` [${escapeText(t.error)}]` : ""}`);
-      if (t.native) {
-        out.push(`  native${t.native.stop ? ` (stopped: ${t.native.stop})` : ""}:`);
-        for (const f of t.native.frames) out.push(`    ${escapeText(f.name || "??")} (${escapeText(f.module)}+${f.offset})`);
-        out.push("  python:");
-      }
+      // a thread state not bound to an OS thread yet has neither id: said so, never "ident 0x0";
+      // a thread started from C (--native) has no Python thread state at all
+      const id = t.ident > 0 ? `ident 0x${t.ident.toString(16)}` : t.frames.length && t.frames.every((f) => f.native) ? "no Python thread state (native only)" : "starting (no thread id yet)";
+      const notes = [...(t.error ? [escapeText(t.error)] : []), ...(t.nativeStop ? [`native stack ends: ${escapeText(t.nativeStop)}`] : []),
+        ...(t.nativeMismatch ? ["native and Python frames did not pair up: Python frames under the leaf C frames"] : [])];
+      out.push(`Thread ${t.tid || "?"} (${flags}): ${name}${id}${notes.map((s) => ` [${s}]`).join("")}`);
       for (const f of t.frames) {
+        if (f.native) {
+          out.push(`    ${escapeText(f.name)} (${escapeText(f.native.module)}+${f.native.offset})`);
+          continue;
+        }
         out.push(`    ${escapeText(f.name)} (${escapeText(f.file)}:${f.line})`);
         const locals = f.locals ?? [];
         for (const [title, arg] of [["arguments", true], ["locals", false]] as const) {

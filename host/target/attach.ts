@@ -897,6 +897,23 @@ export class Target {
     return reader.readv(base + iov, base + iov + 16, 1);
   }
 
+  /**
+   * Reads up to n bytes of the target's memory at addr into the core's memory at ptr (through its
+   * reader, one call). Returns how many bytes were read (fewer where the mapping ends), or a
+   * negative read status.
+   */
+  readInto(ptr: number, addr: bigint, n: number): number {
+    const core = this.core;
+    const iov = core.x.scratchPtr() + core.x.scratchSize() - 64;
+    const view = new DataView(core.x.memory.buffer);
+    const base = core.memoryBaseNow();
+    view.setBigUint64(iov, BigInt(base + ptr), true);
+    view.setBigUint64(iov + 8, BigInt(n), true);
+    view.setBigUint64(iov + 16, BigInt.asUintN(64, addr), true);
+    view.setBigUint64(iov + 24, BigInt(n), true);
+    return this.view.reader.readv(base + iov, base + iov + 16, 1);
+  }
+
   /** n bytes of the target's memory at addr (through its reader), or null when they cannot be read. */
   readMemory(addr: bigint, n: number): Buffer | null {
     if (n <= 0 || n > this.core.x.scratchSize()) {

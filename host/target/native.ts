@@ -1,114 +1,294 @@
-// Native stacks (#13, prototype on wip/native): a stopped thread's registers (ptrace) and a window
-// of its stack, unwound frame by frame with the core's CFI decoder (assembly/unwind/cfi.ts) over
-// each mapped object's `.eh_frame_hdr` / `.eh_frame` read from the target's memory, and named
-// from the object's symbol tables (a symbol's range must hold the pc). Not merged with Python's
-// frames yet.
-// Must not know: CPython; how the tables are decoded (the core).
-// Source of truth: docs/native-stacks.md §3 (formats, bias, the step), §4.1 (user_regs_struct).
+// Native stacks (--native): each thread's registers (ptrace while it is stopped, NT_PRSTATUS in a
+// core file) and a window of its stack, copied in the same stop; unwound afterwards by the core
+// (assembly/unwind/native.ts) over the unwind tables of each mapped object, which this file reads
+// once per object from the target's memory (a core file serves them from the mapped files) and
+// registers with the core, with the interpreter's eval-loop ranges; frames named from the
+// objects' symbol tables (a symbol's range must hold the pc) and classified for the merge
+// (host/sampling/native-merge.ts): eval loop, interpreter plumbing, or shown.
+// Must not know: CPython layouts (the eval ranges come from the core's ELF facts), how tables
+// are decoded (the core), output formats.
+// Source of truth: docs/native-stacks.md §3 (formats, bias, the step), §4 (registers), §6 (eval
+// ranges: named parts and the split-out parts found by where the function's jumps land).
 
-import type { Target } from "./attach.js";
-import type { Module } from "./modules.js";
 import path from "node:path";
+import type { Target, ElfObject } from "./attach.js";
+import type { Module, ModuleRange } from "./modules.js";
 
 /** user_regs_struct word index of each DWARF register 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15, rip). */
 const DWARF_TO_USER = [10, 12, 11, 5, 13, 14, 4, 19, 9, 8, 7, 6, 3, 2, 1, 0, 16];
-const REG_COUNT = 17, REG_RSP = 7, REG_RA = 16;
-/** Stack bytes read above rsp at once (less when the mapping ends sooner). */
-const STACK_WINDOW = 256 * 1024;
-/** Most native frames of one thread. */
-const MAX_NATIVE_FRAMES = 256;
+export const USER_REGS_WORDS = 27;
+const REG_COUNT = 17, REG_RSP = 7;
+/** Stack bytes copied above rsp at first; grown per thread (up to MAX_WINDOW) when an unwind needs more. */
+const FIRST_WINDOW = 64 * 1024;
+const MAX_WINDOW = 1024 * 1024;
+/** Unwind tables bigger than this are not read (no real object comes near). */
+const MAX_TABLE = 64 << 20;
+/** An eval function's code scanned for jumps at most. */
+const MAX_EVAL_CODE = 4 << 20;
+/** Jumps that must land in one FDE before it counts as a split-out part of the eval loop. */
+const MIN_JUMPS_INTO_PART = 3;
+
+// nativeStop() codes (assembly/unwind/native.ts)
+const NS_NO_OBJECT = 1, NS_WINDOW = 4;
+const STOP_NAMES = ["", "pc in no mapped object", "no unwind info", "bad unwind info", "stack beyond the window read", "too many frames", "stack did not grow"];
+const NF_EVAL = 1;
 
 export interface NativeFrame {
   pc: bigint;
-  /** the function's name, "" when no symbol holds the pc */
+  /** the function's name; "" when no symbol holds the pc */
   name: string;
-  /** the object's file name */
+  /** the object's file name (basename), "?" for none */
   module: string;
-  /** pc minus the object's load bias (the file's own address) */
+  /** pc as the object's file addresses it (pc minus the load bias) */
   offset: bigint;
+  /** the start of the function (its FDE) in the file's addresses, 0 when unknown: names an unnamed function stably */
+  start: bigint;
+  /** the pc lies in the interpreter's eval loop: one block of Python frames takes its place */
+  eval: boolean;
+  /** the object is the interpreter (libpython, or the python executable) */
+  interpreter: boolean;
+  /** interpreter plumbing (hidden unless --native-all): a frame of the interpreter's own objects that says nothing a Python frame does not */
+  plumbing: boolean;
 }
 
-interface Tables { hdrPtr: number; hdrLen: number; hdrAddr: bigint; ehPtr: number; ehLen: number; ehAddr: bigint; id: number; bias: bigint }
+export interface NativeStack {
+  frames: NativeFrame[];
+  /** why the walk ended early ("" when it reached the outermost frame) */
+  stop: string;
+}
 
-export class NativeUnwinder {
-  private tables = new Map<Module, Tables | null>();
+interface Slot {
+  module: Module;
+  range: ModuleRange;
+  name: string;
+  bias: bigint;
+  obj: ElfObject | null;
+  interpreter: boolean;
+  names: Map<bigint, { name: string; start: bigint }>;
+}
+
+/** A captured thread: registers (DWARF order) and the stack window, in the core's memory. */
+interface Capture {
+  regsDwarf: BigUint64Array;
+  winPtr: number;
+  winCap: number;
+  winLen: number;
+  winAddr: bigint;
+  /** the window the next capture of this thread asks for */
+  want: number;
+}
+
+/** Names the interpreter's own objects keep visible: where a Python program's time goes in C (sleeps, locks, GC, I/O). */
+const KEEP_IN_INTERPRETER = /^(time_|sys_|gc_|_?PyGC_|os_|posix_|lock_|rlock_|thread_|_thread_|select_|poll_|epoll_|sock_|signal_|faulthandler_|_?PyThread_|PyGILState_|take_gil|drop_gil|PyEval_(Restore|Save)Thread|_?PyMutex_|_PySemaphore_|_?PyEvent_|pysleep|unicode_|stringio_|_io_|_bufferedreader_|_bufferedwriter_|fileio_|_sre_|sre_|_Py_(read|write|open)|collect)/;
+/** libc's thread and process start frames: below every stack, said by nothing (hidden like interpreter plumbing). */
+const START_FRAMES = /^(__libc_start_main|__libc_start_call_main|_start|start_thread|clone3?|__clone3?)$/;
+
+export class NativeStacks {
+  private slots: Slot[] = [];
+  private slotOf = new Map<string, number>();
+  private captures = new Map<number, Capture>();
   private readonly decoder = new TextDecoder();
 
   constructor(private readonly target: Target) {}
 
-  private moduleAt(pc: bigint): Module | null {
-    const n = Number(pc);
-    for (const m of this.target.modules.modules) for (const r of m.ranges) if (n >= r.start && n < r.end) return m;
-    return null;
+  /** Copies thread tid's registers (user_regs_struct words) and a window of its stack. false when the stack pointer reads nothing. */
+  capture(tid: number, userRegs: BigUint64Array): boolean {
+    let c = this.captures.get(tid);
+    if (!c) {
+      c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW };
+      this.captures.set(tid, c);
+    }
+    for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
+    return this.readWindow(c, c.regsDwarf[REG_RSP], c.want);
   }
 
-  private tablesOf(m: Module): Tables | null {
-    if (this.tables.has(m)) return this.tables.get(m)!;
-    let t: Tables | null = null;
-    try {
-      const obj = this.target.object(m, { keepSymbols: true });
-      const x = this.target.core.x;
-      const hdr = BigInt.asUintN(64, x.elfEhFrameHdr(obj.id)), hdrLen = Number(x.elfEhFrameHdrSize(obj.id));
-      const eh = BigInt.asUintN(64, x.elfEhFrame(obj.id)), ehLen = Number(x.elfEhFrameSize(obj.id));
-      if (hdr !== 0n && eh !== 0n && hdrLen > 0 && ehLen > 0 && hdrLen < 64 << 20 && ehLen < 256 << 20) {
-        // both sit in a loaded read-only segment: read from the target (docs/native-stacks.md §3.1)
-        const hb = this.target.readMemory(hdr + obj.bias, hdrLen), eb = this.target.readMemory(eh + obj.bias, ehLen);
-        if (hb && eb) {
-          t = { hdrPtr: this.target.core.copyIn(hb), hdrLen, hdrAddr: hdr + obj.bias, ehPtr: this.target.core.copyIn(eb), ehLen, ehAddr: eh + obj.bias, id: obj.id, bias: obj.bias };
+  /** Forgets threads not in keep (ended threads' windows are freed). */
+  retain(keep: Set<number>): void {
+    for (const [tid, c] of this.captures) {
+      if (keep.has(tid)) continue;
+      if (c.winPtr) this.target.core.x.freeBuffer(c.winPtr);
+      this.captures.delete(tid);
+    }
+  }
+
+  private readWindow(c: Capture, sp: bigint, want: number): boolean {
+    const x = this.target.core.x;
+    if (c.winCap < want) {
+      if (c.winPtr) x.freeBuffer(c.winPtr);
+      c.winPtr = x.allocBuffer(want);
+      c.winCap = want;
+    }
+    c.winAddr = sp;
+    // a short read is fine: the window then ends where the stack's mapping does
+    const got = this.target.readInto(c.winPtr, sp, want);
+    c.winLen = got > 0 ? got : 0;
+    return c.winLen > 0;
+  }
+
+  /**
+   * Unwinds thread tid's last capture, innermost frame first. stillStopped: the thread has not run
+   * since (dump): a walk that needs more of the stack reads more now; otherwise the next capture
+   * of this thread reads more.
+   */
+  unwind(tid: number, stillStopped: boolean): NativeStack {
+    const c = this.captures.get(tid);
+    if (!c || c.winLen === 0) return { frames: [], stop: "stack not readable" };
+    const core = this.target.core, x = core.x;
+    let n = 0, stop = 0;
+    for (let attempt = 0; attempt < 64; attempt++) {
+      new BigUint64Array(x.memory.buffer, x.nativeRegsPtr(), REG_COUNT).set(c.regsDwarf);
+      n = x.nativeUnwind(c.winPtr, c.winLen, c.winAddr);
+      stop = x.nativeStop();
+      if (stop === NS_NO_OBJECT && this.register(BigInt.asUintN(64, x.nativeStopPc()))) continue;
+      if (stop === NS_WINDOW) {
+        const need = Number(BigInt.asUintN(64, x.nativeStopPc()) - c.winAddr) + 4096;
+        if (need > c.winLen && need <= MAX_WINDOW) {
+          const want = Math.min(MAX_WINDOW, Math.max(need, c.winLen * 2));
+          c.want = want;
+          if (stillStopped && this.readWindow(c, c.winAddr, want) && c.winLen >= need - 4096 + 8) continue;
         }
       }
-    } catch {
-      t = null; // an object whose file cannot be read: its frames end the stack
+      break;
     }
-    this.tables.set(m, t);
-    return t;
+    const frames: NativeFrame[] = [];
+    for (let i = 0; i < n; i++) {
+      const pc = BigInt.asUintN(64, x.nativeFramePc(i));
+      const slot = this.slots[x.nativeFrameModule(i)];
+      frames.push(this.describe(slot, pc, i === 0, (x.nativeFrameFlags(i) & NF_EVAL) !== 0, BigInt.asUintN(64, x.nativeFrameFdeStart(i))));
+    }
+    return { frames, stop: STOP_NAMES[stop] ?? `stop ${stop}` };
   }
 
-  private symbol(t: Tables, pc: bigint): string {
-    const x = this.target.core.x;
-    const p = x.elfSymbolAt(t.id, pc - t.bias);
+  private describe(slot: Slot | undefined, pc: bigint, innermost: boolean, isEval: boolean, fdeStart: bigint): NativeFrame {
+    if (!slot) return { pc, name: "", module: "?", offset: pc, start: 0n, eval: false, interpreter: false, plumbing: false };
+    // a caller's pc is a return address: its call ends one byte before (the symbol of pc - 1)
+    const at = innermost ? pc : pc - 1n;
+    let named = slot.names.get(at);
+    if (!named) {
+      named = { name: this.symbolAt(slot, at - slot.bias), start: fdeStart ? fdeStart - slot.bias : 0n };
+      if (slot.names.size < 65536) slot.names.set(at, named);
+    }
+    const name = named.name;
+    const plumbing = !isEval && ((slot.interpreter && !KEEP_IN_INTERPRETER.test(name)) || START_FRAMES.test(name));
+    return { pc, name, module: slot.name, offset: pc - slot.bias, start: named.start, eval: isEval, interpreter: slot.interpreter, plumbing };
+  }
+
+  private symbolAt(slot: Slot, fileAddr: bigint): string {
+    if (!slot.obj) return "";
+    const core = this.target.core;
+    const p = core.x.elfSymbolAt(slot.obj.id, fileAddr);
     if (!p) return "";
-    const u8 = this.target.core.u8();
+    const u8 = core.u8();
     let end = p;
     while (end < u8.length && u8[end] !== 0 && end - p < 4096) end++;
     return this.decoder.decode(u8.subarray(p, end));
   }
 
-  /** Unwinds from user_regs (27 words, as PTRACE_GETREGS gives them). */
-  unwind(userRegs: BigUint64Array): { frames: NativeFrame[]; stop: string } {
-    const x = this.target.core.x;
-    const r = new Array<bigint>(REG_COUNT);
-    for (let k = 0; k < REG_COUNT; k++) r[k] = userRegs[DWARF_TO_USER[k]];
-    const rsp0 = r[REG_RSP];
-    let win: Buffer | null = null;
-    for (let size = STACK_WINDOW; size >= 4096 && !win; size >>= 2) win = this.target.readMemory(rsp0, size);
-    if (!win) return { frames: [], stop: "stack not readable" };
-    const winPtr = this.target.core.copyIn(win);
-    const frames: NativeFrame[] = [];
-    let stop = "";
-    try {
-      for (let depth = 0; depth < MAX_NATIVE_FRAMES; depth++) {
-        const pc = r[REG_RA];
-        const m = this.moduleAt(pc);
-        const t = m ? this.tablesOf(m) : null;
-        frames.push({ pc, name: t ? this.symbol(t, depth === 0 ? pc : pc - 1n) : "", module: m ? path.basename(m.path) : "?", offset: t ? pc - t.bias : pc });
-        if (!t) { stop = m ? "no unwind tables" : "pc in no mapped file"; break; }
-        const lookup = depth === 0 ? pc : pc - 1n;
-        const fde = BigInt.asUintN(64, x.cfiFindFde(t.hdrPtr, t.hdrLen, t.hdrAddr, lookup));
-        if (fde === 0n) { stop = "no FDE"; break; }
-        if (x.cfiRow(t.ehPtr, t.ehLen, t.ehAddr, fde, lookup) !== 0) { stop = "bad FDE"; break; }
-        const regs = new BigUint64Array(x.memory.buffer, x.cfiRegsPtr(), REG_COUNT);
-        for (let k = 0; k < REG_COUNT; k++) regs[k] = r[k];
-        const st = x.cfiStep(winPtr, win.length, rsp0);
-        if (st !== 0) { stop = x.lastErrorDetail() === 77 ? "" : "step failed"; break; }
-        const out = new BigUint64Array(x.memory.buffer, x.cfiRegsPtr(), REG_COUNT);
-        const prevSp = r[REG_RSP];
-        for (let k = 0; k < REG_COUNT; k++) r[k] = out[k];
-        if (r[REG_RA] === 0n || r[REG_RSP] <= prevSp) break; // the end, or no progress
-      }
-    } finally {
-      x.freeBuffer(winPtr);
+  /** Registers the object mapped at pc with the core (its tables and eval ranges). false when no executable mapping holds pc. */
+  private register(pc: bigint): boolean {
+    const n = Number(pc);
+    let mod: Module | undefined, range: ModuleRange | undefined;
+    for (const m of this.target.modules.modules) {
+      const r = m.ranges.find((q) => q.start <= n && n < q.end);
+      if (r) { mod = m; range = r; break; }
     }
-    return { frames, stop };
+    if (!mod || !range) return false;
+    const key = `${mod.path}\u0000${range.start}`;
+    if (this.slotOf.has(key)) return false; // registered already: the pc is not in it after all
+    const core = this.target.core, x = core.x;
+    const slotIndex = this.slots.length;
+    if (slotIndex >= x.MAX_NATIVE_MODULES.value) return false;
+    let obj: ElfObject | null = null;
+    try {
+      obj = this.target.object(mod, { keepSymbols: true });
+    } catch {
+      obj = null; // a file that cannot be read: its frames end the stack (or follow rbp)
+    }
+    const exe = this.target.modules.interpreter;
+    const slot: Slot = {
+      module: mod, range, name: path.basename(mod.path), bias: obj ? obj.bias : 0n, obj,
+      interpreter: mod.isInterpreter || mod.isLibpython || (mod.kind === "executable" && !!exe && /python/i.test(path.basename(mod.path))),
+      names: new Map(),
+    };
+    let hdrPtr = 0, hdrLen = 0, hdrAddr = 0n, ehPtr = 0, ehLen = 0, ehAddr = 0n;
+    if (obj) {
+      const hdr = BigInt.asUintN(64, x.elfEhFrameHdr(obj.id)), hl = Number(x.elfEhFrameHdrSize(obj.id));
+      const eh = BigInt.asUintN(64, x.elfEhFrame(obj.id)), el = Number(x.elfEhFrameSize(obj.id));
+      if (hdr !== 0n && eh !== 0n && hl > 0 && el > 0 && hl <= MAX_TABLE && el <= MAX_TABLE) {
+        // both sit in a loaded read-only segment: read where the target has them (docs/native-stacks.md §3.1)
+        const hb = this.target.readMemory(hdr + obj.bias, hl), eb = this.target.readMemory(eh + obj.bias, el);
+        if (hb && eb) {
+          hdrPtr = core.copyIn(hb); hdrLen = hl; hdrAddr = hdr + obj.bias;
+          ehPtr = core.copyIn(eb); ehLen = el; ehAddr = eh + obj.bias;
+        }
+      }
+    }
+    x.nativeModuleSet(slotIndex, BigInt(range.start), BigInt(range.end), hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
+    this.slots.push(slot);
+    this.slotOf.set(key, slotIndex);
+    if (obj) this.registerEval(slotIndex, obj, hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
+    return true;
   }
+
+  /**
+   * The eval loop's ranges in object slot: its named function and .cold parts (the core's ELF
+   * facts), and the parts a compiler split out unnamed (a stripped build): the FDEs where at
+   * least MIN_JUMPS_INTO_PART of the named function's jumps land (docs/native-stacks.md §5.4, §6).
+   */
+  private registerEval(slot: number, obj: ElfObject, hdrPtr: number, hdrLen: number, hdrAddr: bigint, ehPtr: number, ehLen: number, ehAddr: bigint): void {
+    const core = this.target.core, x = core.x;
+    const count = x.elfEvalRangeCount(obj.id);
+    if (count === 0) return;
+    const ranges: [bigint, bigint][] = [];
+    for (let i = 0; i < count; i++) {
+      const lo = BigInt.asUintN(64, x.elfEvalRangeLo(obj.id, i)) + obj.bias, hi = BigInt.asUintN(64, x.elfEvalRangeHi(obj.id, i)) + obj.bias;
+      ranges.push([lo, hi]);
+      x.nativeModuleAddEval(slot, lo, hi);
+    }
+    if (!hdrLen) return;
+    const [lo, hi] = ranges[0];
+    const len = Number(hi - lo);
+    if (len <= 0 || len > MAX_EVAL_CODE) return;
+    const code = this.target.readMemory(lo, len);
+    if (!code) return;
+    const ptr = core.copyIn(code);
+    let targets: bigint[] = [];
+    try {
+      const t = x.nativeJumpTargets(ptr, len, lo);
+      for (let i = 0; i < t; i++) targets.push(BigInt.asUintN(64, x.nativeJumpTarget(i)));
+    } finally {
+      x.freeBuffer(ptr);
+    }
+    const hits = new Map<bigint, { end: bigint; n: number }>();
+    for (const pc of targets) {
+      if (ranges.some(([a, b]) => pc >= a && pc < b)) continue;
+      const fde = BigInt.asUintN(64, x.cfiFindFde(hdrPtr, hdrLen, hdrAddr, pc));
+      if (fde === 0n || x.cfiRow(ehPtr, ehLen, ehAddr, fde, pc) !== 0) continue;
+      const start = BigInt.asUintN(64, x.cfiFdeStart()), end = BigInt.asUintN(64, x.cfiFdeEnd());
+      const h = hits.get(start) ?? { end, n: 0 };
+      h.n++;
+      hits.set(start, h);
+    }
+    for (const [start, h] of hits) {
+      if (h.n < MIN_JUMPS_INTO_PART) continue;
+      // a named function elsewhere is a tail call's target, not a part of the eval loop
+      const named = this.symbolAt({ obj } as Slot, start - obj.bias);
+      if (named && !named.startsWith("_PyEval_EvalFrameDefault") && !named.startsWith("PyEval_EvalFrameEx")) continue;
+      x.nativeModuleAddEval(slot, start, h.end);
+    }
+  }
+
+  /** Frees every window and forgets the objects (the core forgets them too). */
+  close(): void {
+    this.retain(new Set());
+    this.target.core.x.nativeModulesClear();
+    this.slots = [];
+    this.slotOf.clear();
+  }
+}
+
+/** How a native frame is printed: `function (object+0xoffset)`, or `object+0xstart` for a function without a name. */
+export function nativeFrameName(f: NativeFrame): string {
+  if (f.name) return f.name;
+  return `${f.module}+0x${(f.start || f.offset).toString(16)}`;
 }
