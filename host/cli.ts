@@ -59,15 +59,23 @@ const shared = {
   locals: (help: string) => new Option("-l, --locals", help).default(0).argParser((_v: string, n: number) => n + 1),
   blocking: (help: string) => new Option("--blocking", help).default(false),
   nonblocking: () => new Option("--nonblocking", "the default (never pause the target); accepted for py-spy compatibility"),
+  native: (help: string) => new Option("-n, --native", help).default(false),
+  nativeAll: () => new Option("--native-all", "with --native: keep the interpreter's own plumbing frames and libc's thread-start frames too (implies --native)").default(false),
   versionTable: () => new Option("--version-table <file>", "a version-table plugin file (repeatable)").default([]).argParser(collect),
   forceVersion: () => new Option("--force-version <x.y>", "read the target as this Python version (for the brave)"),
 };
 
 /** What the shared options say, as the library's options take it. */
-interface SharedValues { versionTable: string[]; forceVersion?: string; blocking?: boolean; nonblocking?: boolean }
+interface SharedValues { versionTable: string[]; forceVersion?: string; blocking?: boolean; nonblocking?: boolean; native?: boolean; nativeAll?: boolean; pid?: number }
 const tableOptions = (o: SharedValues) => ({ versionTables: o.versionTable, forceVersion: o.forceVersion });
 /** --blocking, unless --nonblocking (py-spy's default, spelled out) overrides it */
 const blockingOf = (o: SharedValues): boolean => !!o.blocking && !o.nonblocking;
+/** --native (or --native-all); refused with --nonblocking: a native stack needs its thread stopped. */
+function nativeOf(o: SharedValues): { native: boolean; nativeAll: boolean } {
+  const native = !!o.native || !!o.nativeAll;
+  if (native && o.nonblocking) throw new WspyError("BAD_INPUT", "--native pauses the target's threads (their registers cannot be read while they run): it cannot go with --nonblocking", "drop --nonblocking");
+  return { native, nativeAll: !!o.nativeAll };
+}
 
 /** record and top take a process (-p PID) or a command after --, exactly one of them. */
 function oneTarget(verb: string, pid: number | undefined, command: string[], example: string): void {
@@ -149,6 +157,8 @@ export function buildProgram(): Command {
     .option("--nolineno", "no line numbers: frames of one function merge", false)
     .addOption(shared.fullFilenames("full file paths (default: relative to the library folders and the target's directory)"))
     .addOption(shared.blocking("pause the target's threads while each sample is read (ptrace): exact stacks, slower target"))
+    .addOption(shared.native("native (C/C++) frames merged with the Python frames: extensions, BLAS, time.sleep (pauses each sampled thread briefly; see README)"))
+    .addOption(shared.nativeAll())
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .addOption(shared.versionTable())
     .addOption(shared.forceVersion())
@@ -162,7 +172,7 @@ export function buildProgram(): Command {
         pid: o.pid, command: command.length ? command : undefined, output, format, rate: o.rate,
         duration: o.duration, idle: !!o.idle, async: !!o.async, ...tableOptions(o),
         render: { reverse: !!o.reverse },
-        gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
+        gil: !!o.gil, threads: !!o.threads, subprocesses: !!o.subprocesses, blocking: blockingOf(o), ...nativeOf(o),
         function: !!o.function, nolineno: !!o.nolineno, fullFilenames: !!o.fullFilenames,
       });
       if (res.childExitCode !== undefined && res.childExitCode !== 0) process.exitCode = res.childExitCode;
@@ -179,8 +189,8 @@ export function buildProgram(): Command {
     .option("-j, --json", "print JSON instead of text", false)
     .addOption(shared.locals("show each frame's local variables (-ll: longer values)"))
     .option("--async", "show every asyncio task too: its coroutine stack and who awaits it (CPython 3.11+)", false)
-    .option("-n, --native", "merge each thread's native (C/C++) frames with its Python frames (pauses the threads; see README)", false)
-    .option("--native-all", "with --native: keep the interpreter's own plumbing frames and libc's thread-start frames too", false)
+    .addOption(shared.native("merge each thread's native (C/C++) frames with its Python frames (pauses the threads; with --core too; see README)"))
+    .addOption(shared.nativeAll())
     .addOption(shared.subprocesses("dump the Python child processes too"))
     .addOption(shared.blocking("pause the threads while they are read (ptrace)"))
     .addOption(shared.versionTable())
@@ -192,14 +202,14 @@ export function buildProgram(): Command {
       if (sources !== 1) throw new WspyError("BAD_INPUT", sources ? "give one of -p PID, --core FILE, --snapshot FILE" : "dump needs a process: -p PID, --core FILE or --snapshot FILE", "e.g. wspy dump -p 1234");
       if ((o.exe || o.sysroot) && !o.core) throw new WspyError("BAD_INPUT", "--exe and --sysroot go with --core FILE", "");
       if (o.pid === undefined && (o.subprocesses || o.blocking)) throw new WspyError("BAD_INPUT", `${o.subprocesses ? "--subprocesses" : "--blocking"} needs a running process (-p PID)`, "");
-      const offline = { ...tableOptions(o), locals: o.locals, async: !!o.async, exe: o.exe, sysroot: o.sysroot };
+      const offline = { ...tableOptions(o), locals: o.locals, async: !!o.async, exe: o.exe, sysroot: o.sysroot, ...nativeOf(o) };
       const { dump, renderDumpText } = await lazy.dump();
       // a core file or a snapshot: their readers load only then
       const offlineDump = o.pid === undefined ? await lazy.snapshot() : null;
       traceMark("command");
       const d = offlineDump && o.core !== undefined ? offlineDump.dumpCoreFile(o.core, offline)
         : offlineDump ? offlineDump.dumpSnapshotFile(o.snapshot, offline)
-        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async, native: !!o.native || !!o.nativeAll, nativeAll: !!o.nativeAll });
+        : await dump(o.pid, { ...tableOptions(o), subprocesses: !!o.subprocesses, blocking: blockingOf(o), locals: o.locals, async: !!o.async, ...nativeOf(o) });
       process.stdout.write(o.json ? jsonInert(d, 2) + "\n" : renderDumpText(d));
       traceMark("written");
     });
@@ -211,6 +221,7 @@ export function buildProgram(): Command {
     .option("-o, --output <file>", "where to write the snapshot (default: wspy-<pid>.snapshot)")
     .addOption(shared.locals("record local variables too, for `dump --snapshot FILE --locals` (-ll: longer values)"))
     .option("--async", "record asyncio's tasks too, for `dump --snapshot FILE --async`", false)
+    .addOption(shared.native("record native stacks too, for `dump --snapshot FILE --native` (pauses the threads while taken)"))
     .addOption(shared.versionTable())
     .addOption(shared.forceVersion())
     .exitOverride()
@@ -218,7 +229,7 @@ export function buildProgram(): Command {
       const output = o.output ?? `wspy-${o.pid}.snapshot`;
       checkWritable(output);
       const { takeSnapshot } = await lazy.snapshot();
-      const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals, async: !!o.async });
+      const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals, async: !!o.async, native: !!o.native });
       writeOutput(output, s.bytes, { private: true, what: "snapshot" });
       stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
     });
@@ -242,6 +253,8 @@ export function buildProgram(): Command {
     .option("--plain", "no full-screen view: print a plain table every --delay seconds (works without a terminal)", false)
     .option("--rows <n>", "rows of each --plain table", parsePositive("rows"), 25)
     .addOption(shared.blocking("pause the target's threads while each sample is read (ptrace)"))
+    .addOption(shared.native("native (C/C++) frames merged with the Python frames (pauses each sampled thread briefly)"))
+    .addOption(shared.nativeAll())
     .addOption(shared.nonblocking())
     .addOption(shared.versionTable())
     .addOption(shared.forceVersion())
@@ -250,7 +263,7 @@ export function buildProgram(): Command {
       const { top } = await lazy.top();
       const res = await top({
         pid: o.pid, command: command.length ? command : undefined, rate: o.rate, delay: o.delay, duration: o.duration,
-        idle: !!o.idle, async: !!o.async, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: blockingOf(o),
+        idle: !!o.idle, async: !!o.async, gil: !!o.gil, subprocesses: !!o.subprocesses, blocking: blockingOf(o), ...nativeOf(o),
         function: !!o.function, fullFilenames: !!o.fullFilenames, plain: !!o.plain, rows: Math.floor(o.rows),
         ...tableOptions(o),
       });

@@ -93,6 +93,11 @@ export interface DumpOptions {
 /** Native stacks for dumpTarget: one thread's, read now (its thread is stopped, or offline). */
 export interface NativeSource {
   stack(tid: number): NativeStack | null;
+  /** every OS thread of the process (those without a Python thread state are shown native only) */
+  tids(): number[];
+  /** a thread's OS name, "" when unknown */
+  osName(tid: number): string;
+  /** keep interpreter plumbing (--native-all) */
   all: boolean;
 }
 
@@ -127,24 +132,12 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
       source = {
         all: !!opts.nativeAll,
         stack: (tid) => (tid > 0 && live.regs(tid, regs) && ns.capture(tid, regs) ? ns.unwind(tid, true) : null),
+        tids: () => live.threadIds(),
+        osName: (tid) => readThreadComm(pid, tid),
       };
     }
     try {
       const d = dumpTarget(target, { ...opts, nativeSource: source });
-      if (source && tracer) {
-        // threads with no Python thread state (started from C): their native stack alone
-        const seen = new Set(d.threads.map((t) => t.tid));
-        for (const tid of tracer.threadIds()) {
-          if (seen.has(tid)) continue;
-          const s = source.stack(tid);
-          if (!s) continue;
-          d.threads.push({
-            ident: 0, tid, name: readThreadComm(pid, tid), active: target.threadStates().active(tid), gil: false,
-            frames: mergeNative(s.frames, [], source.all).frames.map((m) => dumpNativeFrame(m.native!)),
-            ...(s.stop ? { nativeStop: s.stop } : {}),
-          });
-        }
-      }
       traceMark("sampled");
       return d;
     } finally {
@@ -282,6 +275,20 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
         }
       }
       if (!torn) break;
+    }
+    if (native) {
+      // threads with no Python thread state (started from C): their native stack alone
+      const seen = new Set(threads.map((t) => t.tid));
+      for (const tid of native.tids()) {
+        if (seen.has(tid)) continue;
+        const s = native.stack(tid);
+        if (!s) continue;
+        threads.push({
+          ident: 0, tid, name: native.osName(tid), active: tasks.active(tid), gil: false,
+          frames: mergeNative(s.frames, [], native.all).frames.map((m) => dumpNativeFrame(m.native!)),
+          ...(s.stop ? { nativeStop: s.stop } : {}),
+        });
+      }
     }
   } catch (e) {
     // a trap of the core is a bug: one INTERNAL line, never a stack trace (nor a "torn stack")
