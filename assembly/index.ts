@@ -25,7 +25,7 @@ export { RESULT_SIZE } from "./contract";
 export {
   stringCount, stringPtr, stringLen, frameCount, frameStride, framesPtr, nodeCount, nodesPtr, threadCount, threadsPtr,
   setThreadName, pushSample, sampleCount, sampleTimesPtr, sampleWeightsPtr, sampleThreadsPtr, sampleNodesPtr, internString,
-  internFrame, internNode,
+  internFrame, internNode, internThread,
 } from "./aggregate/intern";
 export { aggregateReset, stackGeneration, stringGeneration, stringBytes, RESET_SAMPLES, RESET_STACKS, RESET_ALL } from "./aggregate/intern";
 export { FRAME_PYTHON, FRAME_THREAD, FRAME_PROCESS, FRAME_TASK, FRAME_NATIVE } from "./aggregate/intern";

@@ -1,6 +1,7 @@
 // ELF core files (ET_CORE) as the Linux kernel and gdb's `gcore` write them: which addresses the
-// file holds and where (PT_LOAD), and from the notes (PT_NOTE) the threads (NT_PRSTATUS), the
-// process (NT_PRPSINFO), the file-backed mappings (NT_FILE) and the auxiliary vector (NT_AUXV).
+// file holds and where (PT_LOAD), and from the notes (PT_NOTE) the threads (NT_PRSTATUS: id,
+// signal, in a system call or not, and the registers, for native stacks), the process
+// (NT_PRPSINFO), the file-backed mappings (NT_FILE) and the auxiliary vector (NT_AUXV).
 // The host copies in the file's head (ELF header and program headers; coreFileParse says how
 // much it needs), then each note segment (coreFileParseNotes); results are flat records the host
 // reads once. Every count, size and offset is checked against the bytes given and a named bound:
@@ -44,8 +45,12 @@ const MAX_PATH: i32 = 4096;
 // pr_reg (user_regs_struct, 27 longs) at 112; orig_rax is register 15.
 const PRSTATUS_CURSIG: i32 = 12;
 const PRSTATUS_PID: i32 = 32;
-const PRSTATUS_ORIG_RAX: i32 = 112 + 15 * 8;
-const PRSTATUS_RSP: i32 = 112 + 19 * 8;
+const PRSTATUS_REGS: i32 = 112;
+/** user_regs_struct: 27 u64 words (docs/native-stacks.md §4.1). */
+export const CORE_REGS_WORDS: i32 = 27;
+const PRSTATUS_REGS_END: i32 = PRSTATUS_REGS + CORE_REGS_WORDS * 8;
+const PRSTATUS_ORIG_RAX: i32 = PRSTATUS_REGS + 15 * 8;
+const PRSTATUS_RSP: i32 = PRSTATUS_REGS + 19 * 8;
 const PRSTATUS_MIN: i32 = PRSTATUS_RSP + 8;
 // elf_prpsinfo on x86-64: pr_sname at 1, pr_pid at 24, pr_fname[16] at 40, pr_psargs[80] at 56.
 const PRPSINFO_SNAME: i32 = 1;
@@ -61,6 +66,7 @@ const AT_PHDR: u64 = 3;
 const AT_ENTRY: u64 = 9;
 const AT_EXECFN: u64 = 31;
 const AT_PAGESZ: u64 = 6;
+const AT_SYSINFO_EHDR: u64 = 33;
 
 /** Detail of ERR_ELF when the head given is too short: coreFileHeadNeeded() says how much. */
 export const CORE_NEED_MORE: i32 = DETAIL_CORE_NEED_MORE;
@@ -70,8 +76,13 @@ export const CORE_NEED_MORE: i32 = DETAIL_CORE_NEED_MORE;
 export const CORE_LOAD_SIZE: i32 = 40;
 /** PT_NOTE record: file offset u64, size u64 (clipped to the file). */
 export const CORE_NOTE_SIZE: i32 = 16;
-/** Thread record: tid i32, signal i32, in a system call i32 (orig_rax >= 0), pad, stack pointer u64. */
-export const CORE_THREAD_SIZE: i32 = 24;
+/**
+ * Thread record: tid i32, signal i32, in a system call i32 (orig_rax >= 0), registers present i32
+ * (1 when the note holds the whole pr_reg), stack pointer u64, then at CORE_THREAD_REGS pr_reg's
+ * CORE_REGS_WORDS u64 words in user_regs_struct order (zeros when absent).
+ */
+export const CORE_THREAD_SIZE: i32 = 24 + CORE_REGS_WORDS * 8;
+export const CORE_THREAD_REGS: i32 = 24;
 /** Mapping record: start u64, end u64, file offset u64 (bytes), path offset u32, path length u32 (in the path arena). */
 export const CORE_MAPPING_SIZE: i32 = 32;
 
@@ -92,7 +103,7 @@ const FNAME: usize = memory.data(PRPSINFO_FNAME_LEN + 1, 8);
 const PSARGS: usize = memory.data(PRPSINFO_PSARGS_LEN + 1, 8);
 let fnameLen: i32 = 0;
 let psargsLen: i32 = 0;
-let auxPhdr: u64 = 0, auxEntry: u64 = 0, auxExecfn: u64 = 0, auxPagesz: u64 = 0;
+let auxPhdr: u64 = 0, auxEntry: u64 = 0, auxExecfn: u64 = 0, auxPagesz: u64 = 0, auxSysinfoEhdr: u64 = 0;
 
 export function coreFileHeadNeeded(): u64 { return headNeeded; }
 /** e_type and e_machine of the last file given (the host names what a non-core file is). */
@@ -124,12 +135,14 @@ export function coreFileAuxPhdr(): u64 { return auxPhdr; }
 export function coreFileAuxEntry(): u64 { return auxEntry; }
 export function coreFileAuxExecfn(): u64 { return auxExecfn; }
 export function coreFileAuxPagesz(): u64 { return auxPagesz; }
+/** NT_AUXV: AT_SYSINFO_EHDR, where the vdso's ELF image is (0 when absent); not in NT_FILE, it is no file. */
+export function coreFileAuxSysinfoEhdr(): u64 { return auxSysinfoEhdr; }
 
 function reset(): void {
   loads.clear(); noteSegs.clear(); threads.clear(); mappings.clear(); paths.clear();
   headNeeded = 0; elfTypeSeen = 0; elfMachineSeen = 0; truncated = false; notesSeen = 0; notesBad = 0;
   processId = 0; processState = 0; fnameLen = 0; psargsLen = 0;
-  auxPhdr = 0; auxEntry = 0; auxExecfn = 0; auxPagesz = 0;
+  auxPhdr = 0; auxEntry = 0; auxExecfn = 0; auxPagesz = 0; auxSysinfoEhdr = 0;
 }
 
 /** Bytes [off, off+n) lie inside [0, len)? (u64 arithmetic: no wrap-around.) */
@@ -225,8 +238,15 @@ function notePrstatus(d: usize, size: u64): void {
   store<i32>(r, load<i32>(d + PRSTATUS_PID));
   store<i32>(r, <i32>load<i16>(d + PRSTATUS_CURSIG), 4);
   store<i32>(r, load<i64>(d + PRSTATUS_ORIG_RAX) >= 0 ? 1 : 0, 8);
-  store<i32>(r, 0, 12);
   store<u64>(r, load<u64>(d + PRSTATUS_RSP), 16);
+  // the whole pr_reg (native stacks): only from a note long enough to hold it
+  if (size >= <u64>PRSTATUS_REGS_END) {
+    store<i32>(r, 1, 12);
+    memory.copy(r + <usize>CORE_THREAD_REGS, d + <usize>PRSTATUS_REGS, <usize>(CORE_REGS_WORDS * 8));
+  } else {
+    store<i32>(r, 0, 12);
+    memory.fill(r + <usize>CORE_THREAD_REGS, 0, <usize>(CORE_REGS_WORDS * 8));
+  }
 }
 
 function notePrpsinfo(d: usize, size: u64): void {
@@ -262,6 +282,7 @@ function noteAuxv(d: usize, size: u64): void {
     else if (type == AT_ENTRY) auxEntry = value;
     else if (type == AT_EXECFN) auxExecfn = value;
     else if (type == AT_PAGESZ) auxPagesz = value;
+    else if (type == AT_SYSINFO_EHDR) auxSysinfoEhdr = value;
   }
 }
 

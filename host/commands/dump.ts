@@ -13,7 +13,7 @@ import { Tracer } from "../target/ptrace.js";
 import { NativeStacks, NativeStack, NativeFrame, USER_REGS_WORDS, nativeFrameName } from "../target/native.js";
 import { mergeNative } from "../sampling/native-merge.js";
 import { ProcessTree } from "../target/proctree.js";
-import { readCmdline } from "../target/proc.js";
+import { readCmdline, TaskStates } from "../target/proc.js";
 import { traceMark } from "../trace.js";
 
 /** A local variable: its value as Python's repr() writes it (cut short: see README), and
@@ -118,9 +118,14 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
   }
   let tracer: Tracer | null = null;
   try {
+    // a stopped thread reads as stopped in /proc: whether each one was running is read before
+    let before: Map<number, boolean> | null = null;
     if (opts.blocking || opts.native) {
       tracer = new Tracer(pid);
       tracer.attach();
+      const states = new TaskStates(pid);
+      before = new Map(tracer.threadIds().map((tid) => [tid, states.active(tid)]));
+      states.close();
       tracer.pause();
     }
     let stacks: NativeStacks | null = null;
@@ -137,7 +142,9 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
       };
     }
     try {
-      const d = dumpTarget(target, { ...opts, nativeSource: source });
+      const was = before;
+      const states = was ? { active: (tid: number) => was.get(tid) ?? true, close: () => {} } : undefined;
+      const d = dumpTarget(target, { ...opts, nativeSource: source, states });
       traceMark("sampled");
       return d;
     } finally {
@@ -197,7 +204,7 @@ function readThreadComm(pid: number, tid: number): string {
   }
 }
 
-export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean; nativeSource?: NativeSource } = {}): DumpResult {
+export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean; nativeSource?: NativeSource; states?: { active(tid: number): boolean; close(): void } } = {}): DumpResult {
   const core = target.core;
   const localsChars = opts.locals ? LOCALS_CHARS[Math.min(opts.locals, LOCALS_CHARS.length) - 1] : 0;
   // --async: a running task's coroutine frame is found on its thread's stack by address
@@ -205,7 +212,7 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
   core.x.walkSetKeepFrames(localsChars || opts.async || native ? 1 : 0);
   const withTasks = opts.async ? target.configureTasks() : false;
   let asyncTasks: DumpTask[] | undefined = opts.async ? [] : undefined;
-  const tasks = target.threadStates(); // /proc, a core file's notes or a snapshot's record
+  const tasks = opts.states ?? target.threadStates(); // /proc (as before a pause), a core file's notes or a snapshot's record
   const names = new ThreadNames(target.live ? target.info.pid : 0, core); // pid 0: no OS names offline
   const waiting = new WaitingFrames(core);
   let threads: DumpThread[] = [];

@@ -34,6 +34,10 @@ export interface RecordOptions {
   subprocesses?: boolean;
   /** pause the target's threads while each sample is read (--blocking) */
   blocking?: boolean;
+  /** native (C/C++) frames merged with the Python frames (--native; pauses the threads for each sample) */
+  native?: boolean;
+  /** with native: keep the interpreter's plumbing frames (--native-all) */
+  nativeAll?: boolean;
   /** one frame per function (--function) */
   function?: boolean;
   /** no line numbers (--nolineno) */
@@ -64,6 +68,8 @@ export interface RecordResult {
   endedProgram?: "SIGTERM" | "SIGKILL";
   /** one-line notes of the summary (a target that exec'd, a root that is not Python) */
   notes: string[];
+  /** --blocking / --native: the mean time the target's threads were stopped per sample, µs */
+  pauseUsPerSample?: number;
   stopReason: "duration" | "interrupted" | "target exited";
   target: TargetInfo;
   /** share of ticks in which some sampled thread held the GIL, 0..1 (0 for a free-threaded build) */
@@ -129,7 +135,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   });
   sampler = await Sampler.start({
     pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle,
-    async: opts.async, gil: opts.gil, subprocesses: opts.subprocesses, blocking: opts.blocking,
+    async: opts.async, gil: opts.gil, subprocesses: opts.subprocesses, blocking: opts.blocking, native: opts.native, nativeAll: opts.nativeAll,
     versionTables: opts.versionTables, forceVersion: opts.forceVersion, signal: opts.signal, log,
   }, {
     onSample: (p, _n, time, weight) => {
@@ -196,12 +202,14 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     concurrency: { mean: s.classifiedTicks ? s.activeThreadSum / s.classifiedTicks : 0, max: s.activeThreadMax, ticks: s.classifiedTicks },
     processes: recorded.length,
     notes: s.notes,
+    ...(s.pauses ? { pauseUsPerSample: (1000 * s.pauseMs) / s.pauses } : {}),
   };
   const procText = recorded.length > 1 ? ` from ${recorded.length} processes` : "";
   log(`wspy: ${s.stopReason}; ${samples} samples${procText} over ${durationSec.toFixed(2)} s, ${s.ticks} ticks at ${rateAchieved.toFixed(1)}/s (asked ${opts.rate}), ${s.errorText()}; median lateness ${result.latenessMedianMs.toFixed(2)} ms; ${root.freeThreaded
     ? `no GIL (free-threaded): ${result.concurrency.mean.toFixed(2)} threads active at once on average (on a CPU or waiting for one), at most ${result.concurrency.max}`
     : `GIL held in ${(100 * gilShare).toFixed(1)}% of ticks`}`);
   for (const note of s.notes) log(`wspy: ${note}`);
+  if (result.pauseUsPerSample !== undefined) log(`wspy: the target's threads were stopped ${result.pauseUsPerSample.toFixed(0)} µs per sample on average (${opts.native ? "--native" : "--blocking"})`);
   const attachErrors = s.attachErrorText();
   if (attachErrors) log(`wspy: ${attachErrors}`);
   // the profile is safe (written, or kept elsewhere by a failed write): the program wspy started

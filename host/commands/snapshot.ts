@@ -2,19 +2,30 @@
 // dumps every thread once, and keeps exactly what the decoder read plus what it learnt from the
 // ELF file (symbol addresses, load bias, version, the version table as plugin JSON), so that
 // `dump --snapshot` decodes it on any machine without the interpreter or its files.
-// `dumpCoreFile` and `dumpSnapshotFile` run the same dump over a core file or a snapshot.
-// Must not know: CPython layouts (the core decodes), the file format's bytes (target/snapshot-file.ts).
+// With --native it pauses the threads (ptrace) while it dumps, unwinds their native stacks then,
+// and keeps each thread's registers and what the unwind asked of the ELF files (header field
+// "native": host/target/native-record.ts); the bytes the unwind read are in the recorded memory.
+// `dumpCoreFile` and `dumpSnapshotFile` run the same dump over a core file or a snapshot, with
+// --native over the core's NT_PRSTATUS registers (objects from its NT_FILE files) or the
+// snapshot's record.
+// Must not know: CPython layouts (the core decodes), the file format's bytes (target/snapshot-file.ts),
+// how a native stack is unwound (host/target/native.ts).
 // Source of truth: host/target/snapshot-file.ts (format), host/target/attach.ts (RecordedAttach, ProcessView),
-// README ("Core dumps and snapshots").
+// host/target/native-record.ts (the field "native"), README ("Core dumps and snapshots").
 
-import { Core } from "../core/core.js";
+import { readFileSync } from "node:fs";
+import { Core, isCoreTrap, coreTrapError } from "../core/core.js";
 import { Target, ProcessView, RecordedAttach, ElfFacts, ThreadStates, elfFactsToJson, elfFactsFromJson, hexAddress, parseHexAddress } from "../target/attach.js";
-import { dumpTarget, DumpResult } from "./dump.js";
+import { dumpTarget, DumpResult, NativeSource } from "./dump.js";
 import { exportTable } from "../core/tables.js";
 import { WspyError } from "../errors.js";
 import { readInputFile } from "../io/files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
-import { OfflineReader, coreFileView, CoreFileOptions } from "../target/core-file.js";
+import { OfflineReader, CoreFile, viewOfCoreFile, CoreFileOptions } from "../target/core-file.js";
+import { NativeStacks, NativeObjects, USER_REGS_WORDS, targetObjects } from "../target/native.js";
+import { NativeRecord, RecordingNativeObjects, RecordedNativeObjects, nativeRecordFromJson } from "../target/native-record.js";
+import { Tracer } from "../target/ptrace.js";
+import { TaskStates } from "../target/proc.js";
 import { stderrLine } from "../io/escape.js";
 import { VERSION } from "../version.js";
 
@@ -26,6 +37,8 @@ export interface SnapshotOptions {
   locals?: number;
   /** also record what `dump --async` reads (asyncio's tasks) */
   async?: boolean;
+  /** also record what `dump --native` reads (pauses the threads while the snapshot is taken) */
+  native?: boolean;
 }
 
 export interface SnapshotResult {
@@ -45,8 +58,29 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
     notice: stderrLine,
     wrapReader: (reader, core) => (recorder = new RecordingReader(reader, core)),
   });
+  let tracer: Tracer | null = null;
+  let stacks: NativeStacks | null = null;
   try {
-    const d = dumpTarget(target, { locals: opts.locals, async: opts.async });
+    let source: NativeSource | undefined, objects: RecordingNativeObjects | null = null, states: ThreadStates | undefined;
+    const regsOf = new Map<number, BigUint64Array | null>();
+    if (opts.native) {
+      // as `dump --native` does: every thread stopped while it is read (its run state read before)
+      tracer = new Tracer(pid);
+      tracer.attach();
+      const live = new TaskStates(pid);
+      const before = new Map(tracer.threadIds().map((tid) => [tid, live.active(tid)]));
+      live.close();
+      states = { active: (tid) => before.get(tid) ?? true, close: () => {} };
+      tracer.pause();
+      for (const tid of tracer.threadIds()) {
+        const regs = new BigUint64Array(USER_REGS_WORDS);
+        regsOf.set(tid, tracer.regs(tid, regs) ? regs : null);
+      }
+      objects = new RecordingNativeObjects(targetObjects(target));
+      stacks = new NativeStacks(target, objects);
+      source = nativeSource(stacks, regsOf, [...regsOf.keys()], (tid) => readThreadComm(pid, tid), false);
+    }
+    const d = dumpTarget(target, { locals: opts.locals, async: opts.async, nativeSource: source, ...(states ? { states } : {}) });
     const info = target.info, facts = target.facts;
     const header = {
       format: SNAPSHOT_FORMAT,
@@ -67,13 +101,46 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
       async: !!opts.async,
       ...(target.asyncioDebugAt ? { asyncioDebug: { addr: hexAddress(target.asyncioDebugAt.addr), size: target.asyncioDebugAt.size } } : {}),
       threads: d.threads.map((t) => ({ tid: t.tid, active: t.active, name: t.name })),
+      ...(objects ? { native: objects.toJson([...regsOf].map(([tid, regs]) => ({ tid, regs }))) } : {}),
     };
     const ranges = recorder!.ranges();
     const bytes = encodeSnapshot(header, ranges);
     return { bytes, dump: d, ranges: ranges.length, memoryBytes: ranges.reduce((s, r) => s + r.data.length, 0) };
+  } catch (e) {
+    throw isCoreTrap(e) ? coreTrapError(e, `taking a snapshot of process ${pid}`) : e;
   } finally {
+    stacks?.close();
+    if (tracer) {
+      tracer.resume();
+      tracer.detach();
+    }
     target.close();
   }
+}
+
+/** The OS name of thread tid (/proc/PID/task/TID/comm), "" when unknown. */
+function readThreadComm(pid: number, tid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Native stacks for dumpTarget from registers read once per thread (a paused process, a core's
+ * notes, a snapshot's record): each unwound when the dump asks (the memory does not change).
+ */
+function nativeSource(stacks: NativeStacks, regsOf: Map<number, BigUint64Array | null>, tids: number[], osName: (tid: number) => string, all: boolean): NativeSource {
+  return {
+    all,
+    stack: (tid) => {
+      const regs = tid > 0 ? regsOf.get(tid) : null;
+      return regs && stacks.capture(tid, regs) ? stacks.unwind(tid, true) : null;
+    },
+    tids: () => tids,
+    osName,
+  };
 }
 
 // ---- reading a snapshot back ----
@@ -105,6 +172,8 @@ export interface SnapshotInfo {
   locals: number;
   /** taken with --async: it holds what `dump --async` reads */
   async: boolean;
+  /** taken with --native: the threads' registers and the objects' facts `dump --native` uses (null without) */
+  native: NativeRecord | null;
   threads: { tid: number; active: boolean; name: string }[];
   recorded: RecordedAttach;
 }
@@ -136,6 +205,7 @@ export function snapshotInfo(file: string, h: Record<string, unknown>): Snapshot
     exe: h.exe === undefined ? "" : str(file, h.exe, "exe"),
     locals: h.locals === undefined ? 0 : int(file, h.locals, "locals", 0, 9),
     async: h.async === undefined ? false : h.async === true ? true : h.async === false ? false : (() => { throw damaged(file, "header field async must be true or false"); })(),
+    native: h.native === undefined ? null : nativeRecordFromJson(h.native, (what) => { throw damaged(file, `header field ${what}`); }),
     threads,
     recorded: {
       binary: str(file, h.binary, "binary"),
@@ -191,30 +261,51 @@ export interface OfflineDumpOptions extends CoreFileOptions {
   locals?: number;
   /** read asyncio's tasks too (--async) */
   async?: boolean;
+  /** merge each thread's native frames (--native): a core's registers, a snapshot's record */
+  native?: boolean;
+  /** with native: keep the interpreter's plumbing frames (--native-all) */
+  nativeAll?: boolean;
   /** where one-line notices and warnings go (default: stderr) */
   notice?: (line: string) => void;
 }
 
-/** Attaches to view (whose reader serves core) and dumps every thread once. */
-export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions = {}): DumpResult {
+/** What an offline view gives for native stacks: each thread's registers, every thread id, and where the objects' facts come from (null: the target's own files). */
+interface OfflineNative {
+  regs: Map<number, BigUint64Array | null>;
+  tids: number[];
+  objects: NativeObjects | null;
+}
+
+/** Attaches to view (whose reader serves core) and dumps every thread once (native: with its native stacks). */
+export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions = {}, native: OfflineNative | null = null): DumpResult {
   const notice = opts.notice ?? stderrLine;
   for (const w of view.warnings?.() ?? []) notice(w);
   const target = Target.open(view, { versionTables: opts.versionTables, forceVersion: opts.forceVersion, wantGil: true, notice }, core);
+  let stacks: NativeStacks | null = null;
   try {
-    const d = dumpTarget(target, { locals: opts.locals, async: opts.async });
+    let source: NativeSource | undefined;
+    if (native) {
+      stacks = new NativeStacks(target, native.objects ?? targetObjects(target));
+      source = nativeSource(stacks, native.regs, native.tids, (tid) => view.osThreadName?.(tid) ?? "", !!opts.nativeAll);
+    }
+    const d = dumpTarget(target, { locals: opts.locals, async: opts.async, nativeSource: source });
     // OS thread names are not in memory: the view's (a snapshot's record, a core's process name)
     if (view.osThreadName) for (const t of d.threads) if (!t.name) t.name = view.osThreadName(t.tid);
     return d;
   } finally {
+    stacks?.close();
     target.close();
   }
 }
 
-/** Every thread's stack in an ELF core file. */
+/** Every thread's stack in an ELF core file (--native: unwound from each thread's NT_PRSTATUS registers). */
 export function dumpCoreFile(file: string, opts: OfflineDumpOptions = {}): DumpResult {
   const core = new Core();
-  const view = coreFileView(core, file, { exe: opts.exe, sysroot: opts.sysroot, notice: opts.notice });
-  return dumpView(core, view, opts);
+  const cf = CoreFile.open(core, file, { exe: opts.exe, sysroot: opts.sysroot, notice: opts.notice });
+  const view = viewOfCoreFile(core, cf);
+  // the core file's objects are its NT_FILE files (found as named, or under --sysroot), read like the interpreter's
+  const native: OfflineNative | null = opts.native ? { regs: new Map(cf.threads.map((t) => [t.tid, t.regs])), tids: cf.threads.map((t) => t.tid), objects: null } : null;
+  return dumpView(core, view, opts, native);
 }
 
 /** Every thread's stack as a snapshot recorded it. */
@@ -228,5 +319,11 @@ export function dumpSnapshotFile(file: string, opts: OfflineDumpOptions = {}): D
     throw new WspyError("BAD_INPUT", view.info.locals ? `${file} was taken with locals up to level ${view.info.locals}` : `${file} was taken without --locals, so it holds no local variables`,
       `take the snapshot with \`wspy snapshot ${"-l".repeat(opts.locals ?? 1)} -p PID -o FILE\``);
   }
-  return dumpView(core, view, opts);
+  const rec = view.info.native;
+  if (opts.native && !rec) {
+    throw new WspyError("BAD_INPUT", `${file} was taken without --native, so it holds no native stacks`, "take the snapshot with `wspy snapshot --native -p PID -o FILE`");
+  }
+  const native: OfflineNative | null = opts.native && rec
+    ? { regs: new Map(rec.threads.map((t) => [t.tid, t.regs])), tids: rec.threads.map((t) => t.tid), objects: new RecordedNativeObjects(rec) } : null;
+  return dumpView(core, view, opts, native);
 }

@@ -29,6 +29,9 @@ export interface TopOptions {
   gil?: boolean;
   subprocesses?: boolean;
   blocking?: boolean;
+  /** native (C/C++) frames merged in (--native; pauses the threads for each sample) */
+  native?: boolean;
+  nativeAll?: boolean;
   /** start aggregated by function (no line numbers); L toggles */
   function?: boolean;
   fullFilenames?: boolean;
@@ -408,7 +411,7 @@ export async function top(opts: TopOptions): Promise<TopResult> {
   const pendingAttach: SampledProcess[] = [];
   const sampler = await Sampler.start({
     pid: opts.pid, command: opts.command, rate: opts.rate, duration: opts.duration, idle: opts.idle, async: opts.async, gil: opts.gil,
-    subprocesses: opts.subprocesses, blocking: opts.blocking, alwaysClassify: true,
+    subprocesses: opts.subprocesses, blocking: opts.blocking, native: opts.native, nativeAll: opts.nativeAll, alwaysClassify: true,
     versionTables: opts.versionTables, forceVersion: opts.forceVersion, signal: opts.signal,
     handleSignals: false, stdio: plain ? "inherit" : "ignore",
   }, {

@@ -148,6 +148,7 @@ export interface CoreExports extends ContractExports {
   internString(ptr: number, len: number): number;
   internFrame(nameId: number, fileId: number, line: number, kind: number, firstLine: number): number;
   internNode(parent: number, frameId: number): number;
+  internThread(ident: bigint, tid: number): number;
   pushSample(time: number, weight: number, threadId: number, node: number): number;
   sampleCount(): number;
   sampleTimesPtr(): number;
@@ -424,7 +425,8 @@ export class Core {
       name: this.stringAt(v[p]),
       file: this.stringAt(v[p + 1]),
       line: v[p + 2],
-      kind: kind === this.x.FRAME_THREAD.value ? "thread" : kind === this.x.FRAME_PROCESS.value ? "process" : kind === this.x.FRAME_TASK.value ? "task" : "python",
+      kind: kind === this.x.FRAME_THREAD.value ? "thread" : kind === this.x.FRAME_PROCESS.value ? "process" : kind === this.x.FRAME_TASK.value ? "task"
+        : kind === this.x.FRAME_NATIVE.value ? "native" : "python",
       firstLine: v[p + 4],
     };
   }

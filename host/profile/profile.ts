@@ -14,7 +14,7 @@ export interface ProfileFrame {
   /** line number, 0 when unknown */
   line: number;
   /** kind of frame: "python" for interpreted code; "thread" / "process" for synthetic roots; "task" an asyncio task (--async) */
-  kind?: "python" | "thread" | "process" | "task";
+  kind?: "python" | "thread" | "process" | "task" | "native";
   /** first line of the function (co_firstlineno), when known */
   firstLine?: number;
   /** whose code it is, decided from the whole file path before the name was shortened (absent:

@@ -25,6 +25,7 @@ import { WspyError, permissionHint } from "../errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
 import { ProcessTree, execSignature } from "../target/proctree.js";
 import { Tracer, detachAll } from "../target/ptrace.js";
+import { NativeAttribution } from "./native.js";
 import { stderrLine } from "../io/escape.js";
 
 export type StopReason = "duration" | "interrupted" | "target exited";
@@ -45,6 +46,10 @@ export interface SamplerOptions {
   subprocesses?: boolean;
   /** pause the target's threads for each sample (ptrace) */
   blocking?: boolean;
+  /** native (C/C++) frames merged with the Python frames (pauses the threads for each sample, like blocking) */
+  native?: boolean;
+  /** with native: keep the interpreter's plumbing frames */
+  nativeAll?: boolean;
   /** decide active/idle for every record even when idle ones are kept (top's Active %) */
   alwaysClassify?: boolean;
   versionTables?: string[];
@@ -193,6 +198,8 @@ export class SampledProcess {
   windowSamples = 0;
   /** --async: task frames for this process's samples, made at its first sample */
   taskAttr: TaskAttribution | null = null;
+  /** --native: the native stacks of this process's threads, made at its first sample */
+  nativeAttr: NativeAttribution | null = null;
   /** --async --idle: samples of suspended tasks pushed this tick (the hooks count them with the committed records) */
   tickTaskSamples = 0;
   /** the core's id generations the host caches (names, waiting) were made for */
@@ -314,6 +321,9 @@ export class Sampler {
   gilTicks = 0;
   /** ticks in which at least one error was counted (the summary's share: at most 100%) */
   errorTicks = 0;
+  /** --blocking / --native: how long the target's threads were stopped, in total (ms), and how many times */
+  pauseMs = 0;
+  pauses = 0;
   /** ticks where some sampled thread was active */
   activeTicks = 0;
   /** threads found active, summed over ticks (with activeTicks: how many ran at once) */
@@ -432,7 +442,11 @@ export class Sampler {
           throw new WspyError("BAD_INPUT", `--gil does not apply to process ${pid}: it runs a free-threaded build of Python ${rootInfo.version}, which has no GIL`,
             "leave out --gil; the summary says how many threads were active at once");
         }
-        if (opts.blocking) {
+        if (opts.native && opts.async) {
+          target.close();
+          throw new WspyError("BAD_INPUT", "--native and --async cannot be combined yet", "profile with one of them at a time");
+        }
+        if (opts.blocking || opts.native) {
           tracer = new Tracer(pid);
           try {
             tracer.attach();
@@ -463,7 +477,7 @@ export class Sampler {
     const root = target ? new SampledProcess(target, true, tracer, identity!, 0) : null;
     sampler = new Sampler(opts, hooks, root, rootInfo, child, childExit, onSignal);
     if (!root) sampler.note(`process ${pid} (${rootInfo.command.join(" ") || "?"}) is not Python: following its Python descendants, not sampling it`);
-    if (opts.blocking) process.on("exit", sampler.onExit);
+    if (opts.blocking || opts.native) process.on("exit", sampler.onExit);
     opts.signal?.addEventListener("abort", () => sampler!.requestStop("interrupted"));
     child?.once("exit", () => sampler!.requestStop("target exited"));
     if (early) sampler.requestStop(early);
@@ -505,7 +519,7 @@ export class Sampler {
     let lastTick = this.t0;
     // housekeeping (new children, traced threads, a root that exec'd) only when following children,
     // pausing threads or re-attaching: otherwise nothing wakes the loop between ticks
-    this.housekeepAt = this.tree || this.opts.blocking ? this.t0 : Infinity;
+    this.housekeepAt = this.tree || this.opts.blocking || this.opts.native ? this.t0 : Infinity;
     let nextNames = this.t0 + NAMES_MS;
     let lastYield = this.t0;
     while (!this.stop) {
@@ -517,7 +531,7 @@ export class Sampler {
         // from its end, and the longer it took the later: sampling goes on between rounds
         now = performance.now();
         const gap = Math.max(HOUSEKEEPING_MS, (now - began) * (1 / HOUSEKEEPING_SHARE - 1));
-        this.housekeepAt = this.tree || this.opts.blocking || this.pending.size ? now + gap : Infinity;
+        this.housekeepAt = this.tree || this.opts.blocking || this.opts.native || this.pending.size ? now + gap : Infinity;
         if (this.stop) break;
       }
       if (now >= segmentAt) {
@@ -699,8 +713,12 @@ export class Sampler {
   private sampleProcess(p: SampledProcess, time: number, weight: number): void {
     const tracer = p.tracer;
     let late = 0;
+    // --native: the frames' block marks come with the kept frames
+    if (this.opts.native && !p.nativeAttr && tracer) p.nativeAttr = new NativeAttribution(p.target, tracer, !!this.opts.nativeAll);
+    let pausedAt = 0;
     if (tracer) {
       late = tracer.late;
+      pausedAt = performance.now();
       tracer.pause();
     }
     // --async: a running task is found by its frame's address on the stack, so frames are kept from the first walk
@@ -708,10 +726,14 @@ export class Sampler {
     let n: number;
     try {
       n = p.core.x.walkSample();
+      // registers and stack windows in the same stop (decoded once the threads run again)
+      if (p.nativeAttr && n >= 0) p.nativeAttr.capture(p.core.i32(), p.core.x.walkResultsPtr() >> 2, p.stride, n);
     } finally {
       // even when the core traps: the target is never left stopped
       if (tracer) {
         tracer.resume();
+        this.pauseMs += performance.now() - pausedAt;
+        this.pauses++;
         if (tracer.late !== late) this.errors["thread not paused"] = (this.errors["thread not paused"] ?? 0) + tracer.late - late;
       }
     }
@@ -785,6 +807,12 @@ export class Sampler {
       if (keep) kept++;
     }
     let taskSamples = 0;
+    if (p.nativeAttr) {
+      const res = p.nativeAttr.attribute(v, base, stride, n, idle, (tid) => p.tasks.active(tid));
+      for (const [kind, count] of res.errors) this.errors[kind] = (this.errors[kind] ?? 0) + count;
+      // threads without a Python thread state (started from C): their native stacks alone
+      for (const s of res.samples) if (p.core.x.pushSample(time, weight, s.thread, s.node)) taskSamples++;
+    }
     if (this.opts.async) {
       let res: { nodes: number[]; thread: number; torn: number } | number;
       try {
@@ -970,7 +998,7 @@ export class Sampler {
     this.pending.delete(pid);
     debug(`attached ${pid} (Python ${target.info.version})`);
     let tracer: Tracer | null = null;
-    if (this.opts.blocking) {
+    if (this.opts.blocking || this.opts.native) {
       tracer = new Tracer(pid);
       try { tracer.attach(); } catch { tracer = null; }
     }

@@ -49,9 +49,12 @@ export interface CoreFileExports {
   coreFileArgsLen(): number;
   coreFileAuxPhdr(): bigint;
   coreFileAuxExecfn(): bigint;
+  coreFileAuxSysinfoEhdr(): bigint;
   CORE_LOAD_SIZE: { value: number };
   CORE_NOTE_SIZE: { value: number };
   CORE_THREAD_SIZE: { value: number };
+  CORE_THREAD_REGS: { value: number };
+  CORE_REGS_WORDS: { value: number };
   CORE_MAPPING_SIZE: { value: number };
 }
 
@@ -136,10 +139,13 @@ export class CoreFile {
   /** NT_PRPSINFO's arguments (the kernel keeps the first 80 bytes, spaces for NULs) */
   command: string[] = [];
   name = "";
-  threads: { tid: number; signal: number; inSyscall: boolean; sp: number }[] = [];
+  /** NT_PRSTATUS of each thread; regs: its pr_reg (user_regs_struct words), null when the note is too short to hold it */
+  threads: { tid: number; signal: number; inSyscall: boolean; sp: number; regs: BigUint64Array | null }[] = [];
   truncated = false;
   /** the executable's path as the process saw it */
   exePath = "";
+  /** the vdso's image (AT_SYSINFO_EHDR and the segment holding it), null when the core has none */
+  vdso: { start: number; end: number } | null = null;
   private src: ByteSource;
   private segs: Segment[] = [];
   private segStart = new Float64Array(0);
@@ -230,7 +236,9 @@ export class CoreFile {
     const text = (ptr: number, len: number): string => Buffer.from(u8.subarray(ptr, ptr + len)).toString("utf8");
 
     for (let i = 0, n = x.coreFileThreadCount(), p = x.coreFileThreadsPtr(); i < n; i++, p += x.CORE_THREAD_SIZE.value) {
-      this.threads.push({ tid: dv.getInt32(p, true), signal: dv.getInt32(p + 4, true), inSyscall: dv.getInt32(p + 8, true) !== 0, sp: u64(dv, p + 16) });
+      const regsAt = p + x.CORE_THREAD_REGS.value, regsLen = x.CORE_REGS_WORDS.value * 8;
+      const regs = dv.getInt32(p + 12, true) !== 0 ? new BigUint64Array(core.x.memory.buffer.slice(regsAt, regsAt + regsLen)) : null;
+      this.threads.push({ tid: dv.getInt32(p, true), signal: dv.getInt32(p + 4, true), inSyscall: dv.getInt32(p + 8, true) !== 0, sp: u64(dv, p + 16), regs });
     }
     this.pid = x.coreFilePid() || (this.threads[0]?.tid ?? 0);
     this.name = text(x.coreFileNamePtr(), x.coreFileNameLen());
@@ -246,6 +254,10 @@ export class CoreFile {
     segs.sort((a, b) => a.vaddr - b.vaddr);
     this.segs = segs;
     this.segStart = Float64Array.from(segs, (s) => s.vaddr);
+    // the vdso: no file (NT_FILE leaves it out), its image is in the segment that starts at AT_SYSINFO_EHDR
+    const ehdr = Number(x.coreFileAuxSysinfoEhdr());
+    const vdsoSeg = ehdr ? segs[upperBound(this.segStart, ehdr) - 1] : undefined;
+    if (vdsoSeg && vdsoSeg.vaddr === ehdr) this.vdso = { start: vdsoSeg.vaddr, end: vdsoSeg.end };
 
     const pathsPtr = x.coreFilePathsPtr();
     const maps: FileMapping[] = [];
@@ -337,13 +349,15 @@ export class CoreFile {
     return this.threads.filter((t) => t.sp > 0 && (!this.serve(t.sp, buf.length, buf, 0) || buf.every((b) => b === 0))).map((t) => t.tid);
   }
 
-  /** The memory map, as /proc/PID/maps would have listed its file-backed part. */
+  /** The memory map, as /proc/PID/maps would have listed its file-backed part and the vdso. */
   mappings(): Mapping[] {
-    return this.maps.map((m) => {
+    const out = this.maps.map((m) => {
       const seg = this.segs[upperBound(this.segStart, m.start) - 1];
       const writable = !!seg && m.start < seg.end && seg.writable;
       return { start: m.start, end: m.end, perms: writable ? "rw-p" : "r--p", offset: m.offset, path: m.path };
     });
+    if (this.vdso) out.push({ start: this.vdso.start, end: this.vdso.end, perms: "r-xp", offset: 0, path: "[vdso]" });
+    return out;
   }
 
   /** Where a file the process mapped is on this machine (--exe, --sysroot). */

@@ -4,9 +4,12 @@
 // once per object from the target's memory (a core file serves them from the mapped files) and
 // registers with the core, with the interpreter's eval-loop ranges; frames named from the
 // objects' symbol tables (a symbol's range must hold the pc) and classified for the merge
-// (host/sampling/native-merge.ts): eval loop, interpreter plumbing, or shown.
+// (host/sampling/native-merge.ts): eval loop, interpreter plumbing, or shown. What it needs of
+// each object (where it is mapped, its bias, where its tables and eval loop are, symbol names)
+// comes through NativeObjects: the target's modules and ELF files (targetObjects), or what a
+// snapshot recorded of them (host/target/native-record.ts); memory always through the target's reader.
 // Must not know: CPython layouts (the eval ranges come from the core's ELF facts), how tables
-// are decoded (the core), output formats.
+// are decoded (the core), output formats, where the objects' facts come from.
 // Source of truth: docs/native-stacks.md §3 (formats, bias, the step), §4 (registers), §6 (eval
 // ranges: named parts and the split-out parts found by where the function's jumps land).
 
@@ -57,12 +60,88 @@ export interface NativeStack {
   stop: string;
 }
 
+/** A mapped object as the unwinder sees it: the mapping that holds a pc. */
+export interface NativeModule {
+  /** the file as the target names it ("[vdso]" for the vdso) */
+  path: string;
+  /** the mapping (of the file) that holds the pc */
+  start: number;
+  end: number;
+  /** the interpreter's own object (libpython, or the python executable) */
+  interpreter: boolean;
+}
+
+/** What the unwinder needs of one object; addresses as its file has them (add bias for the target's). */
+export interface NativeObjectFacts {
+  bias: bigint;
+  /** .eh_frame_hdr and .eh_frame (0n and 0 when absent) */
+  ehFrameHdr: bigint;
+  ehFrameHdrSize: number;
+  ehFrame: bigint;
+  ehFrameSize: number;
+  /** the eval loop's named ranges (its function and .cold parts), [lo, hi) */
+  evalRanges: [bigint, bigint][];
+  /** the name of the symbol whose range holds fileAddr, "" when none does */
+  symbolAt(fileAddr: bigint): string;
+}
+
+/** Where NativeStacks learns about the target's objects. */
+export interface NativeObjects {
+  /** the object mapped at pc, null when no mapping of a file (or the vdso) holds it */
+  moduleAt(pc: bigint): NativeModule | null;
+  /** its facts; null (or a throw) when its file cannot be read: its frames end the stack (or follow rbp) */
+  facts(mod: NativeModule): NativeObjectFacts | null;
+}
+
+/** The target's own objects: its module list, each object's ELF file parsed by the core (symbols kept). */
+export function targetObjects(target: Target): NativeObjects {
+  const byKey = new Map<string, Module>();
+  const decoder = new TextDecoder();
+  return {
+    moduleAt(pc: bigint): NativeModule | null {
+      const n = Number(pc);
+      for (const m of target.modules.modules) {
+        const r = m.ranges.find((q: ModuleRange) => q.start <= n && n < q.end);
+        if (!r) continue;
+        byKey.set(`${m.path}\u0000${r.start}`, m);
+        const exe = target.modules.interpreter;
+        const interpreter = m.isInterpreter || m.isLibpython || (m.kind === "executable" && !!exe && /python/i.test(path.basename(m.path)));
+        return { path: m.path, start: r.start, end: r.end, interpreter };
+      }
+      return null;
+    },
+    facts(nm: NativeModule): NativeObjectFacts | null {
+      const mod = byKey.get(`${nm.path}\u0000${nm.start}`);
+      if (!mod) return null;
+      const obj: ElfObject = target.object(mod, { keepSymbols: true });
+      const x = target.core.x;
+      const evalRanges: [bigint, bigint][] = [];
+      for (let i = 0, n = x.elfEvalRangeCount(obj.id); i < n; i++) {
+        evalRanges.push([BigInt.asUintN(64, x.elfEvalRangeLo(obj.id, i)), BigInt.asUintN(64, x.elfEvalRangeHi(obj.id, i))]);
+      }
+      return {
+        bias: obj.bias,
+        ehFrameHdr: BigInt.asUintN(64, x.elfEhFrameHdr(obj.id)), ehFrameHdrSize: Number(x.elfEhFrameHdrSize(obj.id)),
+        ehFrame: BigInt.asUintN(64, x.elfEhFrame(obj.id)), ehFrameSize: Number(x.elfEhFrameSize(obj.id)),
+        evalRanges,
+        symbolAt(fileAddr: bigint): string {
+          const p = x.elfSymbolAt(obj.id, fileAddr);
+          if (!p) return "";
+          const u8 = target.core.u8();
+          let end = p;
+          while (end < u8.length && u8[end] !== 0 && end - p < 4096) end++;
+          return decoder.decode(u8.subarray(p, end));
+        },
+      };
+    },
+  };
+}
+
 interface Slot {
-  module: Module;
-  range: ModuleRange;
+  module: NativeModule;
   name: string;
   bias: bigint;
-  obj: ElfObject | null;
+  facts: NativeObjectFacts | null;
   interpreter: boolean;
   names: Map<bigint, { name: string; start: bigint }>;
 }
@@ -87,9 +166,9 @@ export class NativeStacks {
   private slots: Slot[] = [];
   private slotOf = new Map<string, number>();
   private captures = new Map<number, Capture>();
-  private readonly decoder = new TextDecoder();
 
-  constructor(private readonly target: Target) {}
+  /** objects: where the objects' facts come from (the target's own files by default) */
+  constructor(private readonly target: Target, private readonly objects: NativeObjects = targetObjects(target)) {}
 
   /** Copies thread tid's registers (user_regs_struct words) and a window of its stack. false when the stack pointer reads nothing. */
   capture(tid: number, userRegs: BigUint64Array): boolean {
@@ -120,9 +199,30 @@ export class NativeStacks {
     }
     c.winAddr = sp;
     // a short read is fine: the window then ends where the stack's mapping does
-    const got = this.target.readInto(c.winPtr, sp, want);
+    let got = this.target.readInto(c.winPtr, sp, want);
+    if (got <= 0) got = this.readToPageEnd(c.winPtr, sp, want);
     c.winLen = got > 0 ? got : 0;
     return c.winLen > 0;
+  }
+
+  /**
+   * An offline reader (a core file, a snapshot) serves a read whole or not at all, where a live
+   * one stops at the end of the mapping: the longest window that ends on a page boundary and
+   * reads, found by halving (a stack mapping ends on a page boundary). 0 when not even sp's page reads.
+   */
+  private readToPageEnd(ptr: number, sp: bigint, want: number): number {
+    const PAGE = 4096;
+    const first = PAGE - Number(sp % BigInt(PAGE)); // sp to the end of its page
+    if (want <= first) return 0;
+    let lo = 0, hi = Math.floor((want - first) / PAGE); // pages past the first that read: lo do, more than hi do not
+    if (this.target.readInto(ptr, sp, first) !== first) return 0;
+    for (let guard = 0; lo < hi && guard < 32; guard++) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.target.readInto(ptr, sp, first + mid * PAGE) === first + mid * PAGE) lo = mid;
+      else hi = mid - 1;
+    }
+    const len = first + lo * PAGE;
+    return this.target.readInto(ptr, sp, len) === len ? len : 0;
   }
 
   /**
@@ -174,59 +274,41 @@ export class NativeStacks {
   }
 
   private symbolAt(slot: Slot, fileAddr: bigint): string {
-    if (!slot.obj) return "";
-    const core = this.target.core;
-    const p = core.x.elfSymbolAt(slot.obj.id, fileAddr);
-    if (!p) return "";
-    const u8 = core.u8();
-    let end = p;
-    while (end < u8.length && u8[end] !== 0 && end - p < 4096) end++;
-    return this.decoder.decode(u8.subarray(p, end));
+    return slot.facts ? slot.facts.symbolAt(fileAddr) : "";
   }
 
-  /** Registers the object mapped at pc with the core (its tables and eval ranges). false when no executable mapping holds pc. */
+  /** Registers the object mapped at pc with the core (its tables and eval ranges). false when no mapping holds pc. */
   private register(pc: bigint): boolean {
-    const n = Number(pc);
-    let mod: Module | undefined, range: ModuleRange | undefined;
-    for (const m of this.target.modules.modules) {
-      const r = m.ranges.find((q) => q.start <= n && n < q.end);
-      if (r) { mod = m; range = r; break; }
-    }
-    if (!mod || !range) return false;
-    const key = `${mod.path}\u0000${range.start}`;
+    const mod = this.objects.moduleAt(pc);
+    if (!mod) return false;
+    const key = `${mod.path}\u0000${mod.start}`;
     if (this.slotOf.has(key)) return false; // registered already: the pc is not in it after all
     const core = this.target.core, x = core.x;
     const slotIndex = this.slots.length;
     if (slotIndex >= x.MAX_NATIVE_MODULES.value) return false;
-    let obj: ElfObject | null = null;
+    let facts: NativeObjectFacts | null = null;
     try {
-      obj = this.target.object(mod, { keepSymbols: true });
+      facts = this.objects.facts(mod);
     } catch {
-      obj = null; // a file that cannot be read: its frames end the stack (or follow rbp)
+      facts = null; // a file that cannot be read: its frames end the stack (or follow rbp)
     }
-    const exe = this.target.modules.interpreter;
-    const slot: Slot = {
-      module: mod, range, name: path.basename(mod.path), bias: obj ? obj.bias : 0n, obj,
-      interpreter: mod.isInterpreter || mod.isLibpython || (mod.kind === "executable" && !!exe && /python/i.test(path.basename(mod.path))),
-      names: new Map(),
-    };
+    const slot: Slot = { module: mod, name: path.basename(mod.path), bias: facts ? facts.bias : 0n, facts, interpreter: mod.interpreter, names: new Map() };
     let hdrPtr = 0, hdrLen = 0, hdrAddr = 0n, ehPtr = 0, ehLen = 0, ehAddr = 0n;
-    if (obj) {
-      const hdr = BigInt.asUintN(64, x.elfEhFrameHdr(obj.id)), hl = Number(x.elfEhFrameHdrSize(obj.id));
-      const eh = BigInt.asUintN(64, x.elfEhFrame(obj.id)), el = Number(x.elfEhFrameSize(obj.id));
+    if (facts) {
+      const hdr = facts.ehFrameHdr, hl = facts.ehFrameHdrSize, eh = facts.ehFrame, el = facts.ehFrameSize;
       if (hdr !== 0n && eh !== 0n && hl > 0 && el > 0 && hl <= MAX_TABLE && el <= MAX_TABLE) {
         // both sit in a loaded read-only segment: read where the target has them (docs/native-stacks.md §3.1)
-        const hb = this.target.readMemory(hdr + obj.bias, hl), eb = this.target.readMemory(eh + obj.bias, el);
+        const hb = this.target.readMemory(hdr + facts.bias, hl), eb = this.target.readMemory(eh + facts.bias, el);
         if (hb && eb) {
-          hdrPtr = core.copyIn(hb); hdrLen = hl; hdrAddr = hdr + obj.bias;
-          ehPtr = core.copyIn(eb); ehLen = el; ehAddr = eh + obj.bias;
+          hdrPtr = core.copyIn(hb); hdrLen = hl; hdrAddr = hdr + facts.bias;
+          ehPtr = core.copyIn(eb); ehLen = el; ehAddr = eh + facts.bias;
         }
       }
     }
-    x.nativeModuleSet(slotIndex, BigInt(range.start), BigInt(range.end), hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
+    x.nativeModuleSet(slotIndex, BigInt(mod.start), BigInt(mod.end), hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
     this.slots.push(slot);
     this.slotOf.set(key, slotIndex);
-    if (obj) this.registerEval(slotIndex, obj, hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
+    if (facts) this.registerEval(slotIndex, facts, hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
     return true;
   }
 
@@ -235,13 +317,12 @@ export class NativeStacks {
    * facts), and the parts a compiler split out unnamed (a stripped build): the FDEs where at
    * least MIN_JUMPS_INTO_PART of the named function's jumps land (docs/native-stacks.md §5.4, §6).
    */
-  private registerEval(slot: number, obj: ElfObject, hdrPtr: number, hdrLen: number, hdrAddr: bigint, ehPtr: number, ehLen: number, ehAddr: bigint): void {
+  private registerEval(slot: number, facts: NativeObjectFacts, hdrPtr: number, hdrLen: number, hdrAddr: bigint, ehPtr: number, ehLen: number, ehAddr: bigint): void {
     const core = this.target.core, x = core.x;
-    const count = x.elfEvalRangeCount(obj.id);
-    if (count === 0) return;
+    if (facts.evalRanges.length === 0) return;
     const ranges: [bigint, bigint][] = [];
-    for (let i = 0; i < count; i++) {
-      const lo = BigInt.asUintN(64, x.elfEvalRangeLo(obj.id, i)) + obj.bias, hi = BigInt.asUintN(64, x.elfEvalRangeHi(obj.id, i)) + obj.bias;
+    for (const [fileLo, fileHi] of facts.evalRanges) {
+      const lo = fileLo + facts.bias, hi = fileHi + facts.bias;
       ranges.push([lo, hi]);
       x.nativeModuleAddEval(slot, lo, hi);
     }
@@ -272,7 +353,7 @@ export class NativeStacks {
     for (const [start, h] of hits) {
       if (h.n < MIN_JUMPS_INTO_PART) continue;
       // a named function elsewhere is a tail call's target, not a part of the eval loop
-      const named = this.symbolAt({ obj } as Slot, start - obj.bias);
+      const named = facts.symbolAt(start - facts.bias);
       if (named && !named.startsWith("_PyEval_EvalFrameDefault") && !named.startsWith("PyEval_EvalFrameEx")) continue;
       x.nativeModuleAddEval(slot, start, h.end);
     }
