@@ -25,8 +25,9 @@ export interface DumpFrame {
   line: number;
   /** with --locals: the frame's local variables that are set, values cut short */
   locals?: DumpLocal[];
-  /** with --native, a C/C++ frame: name is its function (or object+0xstart), file its object, line 0 */
-  native?: { module: string; offset: string };
+  /** with --native, a C/C++ frame: name is its function (or object+0xstart), file its object, line 0;
+   *  pc the address (hex), offset the pc as the object's file addresses it; eval: an eval-loop frame (--native-all only) */
+  native?: { module: string; offset: string; pc: string; eval?: boolean };
 }
 export interface DumpThread {
   ident: number;
@@ -192,7 +193,7 @@ export async function dump(pid: number, opts: DumpOptions = {}): Promise<DumpRes
 
 /** A native frame as dump shows it. */
 function dumpNativeFrame(f: NativeFrame): DumpFrame {
-  return { name: nativeFrameName(f), file: f.module, line: 0, native: { module: f.module, offset: "0x" + f.offset.toString(16) } };
+  return { name: nativeFrameName(f), file: f.module, line: 0, native: { module: f.module, offset: "0x" + f.offset.toString(16), pc: "0x" + f.pc.toString(16), ...(f.eval ? { eval: true } : {}) } };
 }
 
 /** The OS name of thread tid (/proc/PID/task/TID/comm), "" when unknown. */

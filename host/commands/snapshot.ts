@@ -14,7 +14,7 @@
 // host/target/native-record.ts (the field "native"), README ("Core dumps and snapshots").
 
 import { readFileSync } from "node:fs";
-import { Core, isCoreTrap, coreTrapError } from "../core/core.js";
+import { Core } from "../core/core.js";
 import { Target, ProcessView, RecordedAttach, ElfFacts, ThreadStates, elfFactsToJson, elfFactsFromJson, hexAddress, parseHexAddress } from "../target/attach.js";
 import { dumpTarget, DumpResult, NativeSource } from "./dump.js";
 import { exportTable } from "../core/tables.js";
@@ -106,8 +106,6 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
     const ranges = recorder!.ranges();
     const bytes = encodeSnapshot(header, ranges);
     return { bytes, dump: d, ranges: ranges.length, memoryBytes: ranges.reduce((s, r) => s + r.data.length, 0) };
-  } catch (e) {
-    throw isCoreTrap(e) ? coreTrapError(e, `taking a snapshot of process ${pid}`) : e;
   } finally {
     stacks?.close();
     if (tracer) {
@@ -131,12 +129,16 @@ function readThreadComm(pid: number, tid: number): string {
  * Native stacks for dumpTarget from registers read once per thread (a paused process, a core's
  * notes, a snapshot's record): each unwound when the dump asks (the memory does not change).
  */
-function nativeSource(stacks: NativeStacks, regsOf: Map<number, BigUint64Array | null>, tids: number[], osName: (tid: number) => string, all: boolean): NativeSource {
+function nativeSource(stacks: NativeStacks, regsOf: Map<number, BigUint64Array | null>, tids: number[], osName: (tid: number) => string, all: boolean,
+  noStack: Set<number> = new Set()): NativeSource {
   return {
     all,
     stack: (tid) => {
       const regs = tid > 0 ? regsOf.get(tid) : null;
-      return regs && stacks.capture(tid, regs) ? stacks.unwind(tid, true) : null;
+      const s = regs && stacks.capture(tid, regs) ? stacks.unwind(tid, true) : null;
+      // a stack the file lacks (zeros where it was) ends at once: said so, not passed off as whole
+      if (s && !s.stop && noStack.has(tid)) s.stop = "the file holds no memory of this thread's stack";
+      return s;
     },
     tids: () => tids,
     osName,
@@ -274,6 +276,8 @@ interface OfflineNative {
   regs: Map<number, BigUint64Array | null>;
   tids: number[];
   objects: NativeObjects | null;
+  /** threads whose stack memory the file lacks */
+  noStack?: Set<number>;
 }
 
 /** Attaches to view (whose reader serves core) and dumps every thread once (native: with its native stacks). */
@@ -286,7 +290,7 @@ export function dumpView(core: Core, view: ProcessView, opts: OfflineDumpOptions
     let source: NativeSource | undefined;
     if (native) {
       stacks = new NativeStacks(target, native.objects ?? targetObjects(target));
-      source = nativeSource(stacks, native.regs, native.tids, (tid) => view.osThreadName?.(tid) ?? "", !!opts.nativeAll);
+      source = nativeSource(stacks, native.regs, native.tids, (tid) => view.osThreadName?.(tid) ?? "", !!opts.nativeAll, native.noStack);
     }
     const d = dumpTarget(target, { locals: opts.locals, async: opts.async, nativeSource: source });
     // OS thread names are not in memory: the view's (a snapshot's record, a core's process name)
@@ -304,7 +308,8 @@ export function dumpCoreFile(file: string, opts: OfflineDumpOptions = {}): DumpR
   const cf = CoreFile.open(core, file, { exe: opts.exe, sysroot: opts.sysroot, notice: opts.notice });
   const view = viewOfCoreFile(core, cf);
   // the core file's objects are its NT_FILE files (found as named, or under --sysroot), read like the interpreter's
-  const native: OfflineNative | null = opts.native ? { regs: new Map(cf.threads.map((t) => [t.tid, t.regs])), tids: cf.threads.map((t) => t.tid), objects: null } : null;
+  const native: OfflineNative | null = opts.native
+    ? { regs: new Map(cf.threads.map((t) => [t.tid, t.regs])), tids: cf.threads.map((t) => t.tid), objects: null, noStack: new Set(cf.threadsWithoutStack()) } : null;
   return dumpView(core, view, opts, native);
 }
 

@@ -1,0 +1,175 @@
+// `--native` against real interpreters and gdb: on every interpreter of this machine, the spinext
+// C extension (test/fixtures/native/spinext.c) is built for it and native_stacks.py runs Python ->
+// C -> Python callbacks, a generator consumed by list() calling a C spin with the GIL released, a
+// generator consumed by a for loop, and a C-only pthread. `wspy dump --native-all` must give, per
+// thread, the same physical frames (pcs, in order) as gdb's backtrace of the same process (gdb is
+// the oracle: inlined and tail-call frames folded away), and `wspy dump --native` the merged order
+// a user expects. Also: numpy's BLAS under Debian's python3.11, `record --native` proportions, and
+// `-X perf` trampolines (3.12+).
+// Must not know: wspy's internals (only its CLI and JSON).
+// Source of truth: docs/native-stacks.md §5–6; README "Native stacks".
+import t from "tap";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { wspy, startFixture, marks } from "./helpers/run.mjs";
+import { EXPECTED_PYTHONS, findByLabel, missingReason } from "./helpers/pythons.mjs";
+import { buildSpinext, gdbStacks } from "./helpers/native.mjs";
+
+const FIX = "native_stacks.py";
+const M = marks(FIX);
+
+/** Polls `wspy dump` (args) until check(json) holds; returns the last dump. */
+async function dumpUntil(args, check, tries = 40) {
+  let last = null;
+  for (let i = 0; i < tries; i++) {
+    const r = await wspy(["dump", ...args, "--json"]);
+    if (r.code === 0) {
+      last = JSON.parse(r.stdout);
+      if (check(last)) return last;
+    }
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  return last;
+}
+
+const names = (th) => th.frames.map((f) => f.name);
+const byName = (d, n) => d.threads.find((th) => th.name === n);
+const mainThread = (d) => byName(d, "MainThread");
+/** Does the thread's frame list hold these names in this order (innermost first), not necessarily adjacent? */
+function inOrder(th, wanted) {
+  if (!th) return false;
+  let k = 0;
+  for (const n of names(th)) if (n === wanted[k]) k++;
+  return k === wanted.length;
+}
+const ready = (d) => inOrder(mainThread(d), ["leaf_sleep", "py_cb", "call_back_into_python", "spinext_callback", "via_c"])
+  && inOrder(byName(d, "gen-list"), ["spin_inner", "spin_outer", "spinext_spin", "gen_spin", "list_driver"])
+  && inOrder(byName(d, "gen-for"), ["gen_sleep", "for_driver"])
+  && inOrder(byName(d, "spinext-c"), ["c_only_sleep", "c_only_thread"]);
+
+/** The physical frames wspy unwound (natives, eval frames included with --native-all), as pcs. */
+const physicalPcs = (th) => th.frames.filter((f) => f.native).map((f) => BigInt(f.native.pc));
+
+for (const label of EXPECTED_PYTHONS) {
+  t.test(`dump --native on ${label}`, async (t) => {
+    const reason = missingReason(label.replace(/^(pyenv|provisioned) /, ""));
+    const py = findByLabel(label);
+    if (!py) return t.skip(reason ?? `${label} not found`);
+    const dir = buildSpinext(py);
+    const fx = await startFixture(py.path, FIX, [], { env: { PYTHONPATH: dir } });
+    t.teardown(() => fx.kill());
+
+    // the merged order, as a user reads it
+    const d = await dumpUntil(["-p", fx.pid, "--native"], ready);
+    t.ok(d && ready(d), "every thread shows its C and Python frames in call order");
+    if (!d || !ready(d)) return;
+    const main = mainThread(d);
+    t.ok(main.frames[0].native, `the innermost frame of the sleeping main thread is native (${main.frames[0].name})`);
+    const leaf = names(main).indexOf("leaf_sleep");
+    t.ok(main.frames.slice(0, leaf).every((f) => f.native), "only C frames above leaf_sleep (the sleep)");
+    t.equal(main.frames[leaf].line, M.leaf_sleep, "leaf_sleep at its sleep line");
+    const cb = names(main).indexOf("call_back_into_python");
+    t.equal(main.frames[cb - 1].name, "py_cb", "py_cb right inside the C callback");
+    t.equal(main.frames[cb - 1].line, M.py_cb, "py_cb at its line");
+    t.equal(main.frames[names(main).indexOf("spinext_callback") + 1].name, "via_c", "the C function right inside via_c");
+    t.equal(main.frames[names(main).indexOf("via_c")].line, M.via_c, "via_c at the callback line");
+    const gl = byName(d, "gen-list");
+    const spin = names(gl).indexOf("spinext_spin");
+    t.equal(gl.frames[spin + 1].name, "gen_spin", "the C spin right inside gen_spin (a generator resumed by list())");
+    t.equal(gl.frames[spin + 1].line, M.gen_spin, "gen_spin at its spin line");
+    t.ok(names(gl).indexOf("list_driver") > spin + 1, "list_driver outside the generator");
+    const gf = byName(d, "gen-for");
+    const gs = names(gf).indexOf("gen_sleep");
+    t.ok(gs > 0 && gf.frames.slice(0, gs).every((f) => f.native), "only C frames above gen_sleep");
+    t.equal(gf.frames[gs + 1].name, "for_driver", "for_driver right outside gen_sleep (a generator resumed by a for loop)");
+    const c = byName(d, "spinext-c");
+    t.ok(c.frames.every((f) => f.native), "the C-only thread: native frames only");
+    t.notOk(d.threads.some((th) => th.nativeMismatch), "no thread's frames failed to pair up");
+
+    // the physical frames, against gdb's, thread by thread
+    const all = await dumpUntil(["-p", fx.pid, "--native-all"], ready);
+    const gdb = await gdbStacks(fx.pid);
+    t.equal(gdb.length, all.threads.length, `gdb and wspy see the same threads (${gdb.length})`);
+    for (const g of gdb) {
+      const w = all.threads.find((th) => th.tid === g.tid);
+      if (!w) { t.fail(`thread ${g.tid} missing from wspy's dump`); continue; }
+      let ours = physicalPcs(w), theirs = g.frames.map((f) => f.pc);
+      if (w.name === "gen-list") {
+        // spinning: its innermost frames move between the two reads; from spin_outer outward they do not
+        const cut = (frames, n) => { const i = frames.findIndex((f) => n(f) === "spin_outer"); return i; };
+        const io = cut(w.frames.filter((f) => f.native), (f) => f.name), ig = cut(g.frames, (f) => f.symbol ?? f.name);
+        ours = ours.slice(io); theirs = theirs.slice(ig);
+      }
+      t.same(ours.map((p) => "0x" + p.toString(16)), theirs.map((p) => "0x" + p.toString(16)), `thread ${w.name || g.tid}: wspy's physical frames equal gdb's (${theirs.length})`);
+    }
+    // the target runs on, untraced
+    const status = readFileSync(`/proc/${fx.pid}/status`, "utf8");
+    t.match(status, /TracerPid:\s+0\n/, "not traced afterwards");
+    t.notMatch(status, /State:\s+t/, "not stopped afterwards");
+  });
+}
+
+t.test("numpy: a matrix product shows BLAS frames above the Python line (Debian python3.11)", async (t) => {
+  const py = findByLabel("debian 3.11");
+  if (!py) return t.skip(missingReason("debian 3.11") ?? "Debian's python3.11 not found");
+  const fx = await startFixture(py.path, "native_numpy.py");
+  t.teardown(() => fx.kill());
+  const m = marks("native_numpy.py");
+  const d = await dumpUntil(["-p", fx.pid, "--native"], (d) => {
+    const th = byName(d, "matmul");
+    if (!th) return false;
+    const i = names(th).indexOf("matmul_loop");
+    return i > 0 && th.frames.slice(0, i).some((f) => f.native && /blas|numpy|multiarray/i.test(f.native.module));
+  }, 80);
+  const th = d && byName(d, "matmul");
+  t.ok(th, "the matmul thread is there");
+  if (!th) return;
+  const i = names(th).indexOf("matmul_loop");
+  t.ok(i > 0, "matmul_loop under native frames");
+  t.equal(th.frames[i].line, m.matmul, "at the `a @ b` line");
+  const natives = th.frames.slice(0, i);
+  t.ok(natives.every((f) => f.native), "only native frames above it");
+  t.ok(natives.some((f) => /blas/i.test(f.native.module) || /gemm/i.test(f.name)), `BLAS among them: ${natives.map((f) => f.name).join(" < ")}`);
+  t.ok(natives.some((f) => /multiarray/.test(f.native.module)), "numpy's _multiarray_umath among them");
+});
+
+t.test("record --native: a 3:1 split between a C function and a Python function", async (t) => {
+  const py = findByLabel("pyenv 3.12");
+  if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
+  const dir = buildSpinext(py);
+  const fx = await startFixture(py.path, FIX, ["burn"], { env: { PYTHONPATH: dir } });
+  t.teardown(() => fx.kill());
+  const tmp = mkdtempSync(path.join(tmpdir(), "wspy-native-"));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const out = path.join(tmp, "burn.txt");
+  // enough samples for a share within 5 points: ~2,000 at 400 Hz
+  const r = await wspy(["record", "-p", fx.pid, "--native", "-r", "400", "-d", "6", "-f", "raw", "-o", out]);
+  t.equal(r.code, 0, `record exits 0: ${r.stderr}`);
+  t.match(r.stderr, /stopped \d+ µs per sample/, "the summary gives the pause per sample");
+  const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => {
+    const i = l.lastIndexOf(" ");
+    return { stack: l.slice(0, i), n: Number(l.slice(i + 1)) };
+  });
+  const total = lines.reduce((s, l) => s + l.n, 0);
+  const inC = lines.filter((l) => /;burn_c_loop \(spinext[^;]*\)$/.test(l.stack)).reduce((s, l) => s + l.n, 0);
+  const inPy = lines.filter((l) => /;py_work \([^;]*\)$/.test(l.stack)).reduce((s, l) => s + l.n, 0);
+  t.ok(total >= 1000, `enough samples (${total})`);
+  t.ok(lines.some((l) => /c_work \([^;]*\);spinext_burn \(spinext[^;]*\);burn_c_loop/.test(l.stack)), "burn_c_loop sits under c_work, through spinext_burn");
+  const share = inC / (inC + inPy);
+  t.ok(Math.abs(share - 0.75) <= 0.05, `C's share of C + Python ${(100 * share).toFixed(1)}% within 5 points of 75% (${inC} vs ${inPy})`);
+});
+
+t.test("-X perf trampolines merge like plain frames (3.12+)", async (t) => {
+  for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14"]) {
+    const py = findByLabel(label);
+    if (!py) { t.skip(`${label}: ${missingReason(label.replace(/^(pyenv|provisioned) /, "")) ?? "not found"}`); continue; }
+    const dir = buildSpinext(py);
+    const fx = await startFixture(py.path, FIX, [], { env: { PYTHONPATH: dir }, prefixArgs: ["-X", "perf"] });
+    const d = await dumpUntil(["-p", fx.pid, "--native"], ready);
+    t.ok(d && ready(d), `${label} -X perf: every thread in call order`);
+    t.notOk(d?.threads.some((th) => th.nativeMismatch), `${label} -X perf: every thread's frames paired up`);
+    fx.kill();
+    if (existsSync(`/tmp/perf-${fx.pid}.map`)) rmSync(`/tmp/perf-${fx.pid}.map`, { force: true });
+  }
+});
