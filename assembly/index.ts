@@ -92,7 +92,7 @@ export { cfiStep } from "./unwind/cfi";
 export function cfiRegsPtr(): usize { return changetype<usize>(CFI.regs); }
 export function cfiMissingAddr(): u64 { return CFI.missingAddr; }
 export {
-  nativeModuleSet, nativeModuleAddEval, nativeModulesClear, nativeUnwind, nativeRegsPtr, nativeStop, nativeStopPc,
+  nativeModuleSet, nativeModuleAddEval, nativeModuleSetTrampolines, nativeTrampolineChecked, nativeModulesClear, nativeUnwind, nativeRegsPtr, nativeStop, nativeStopPc,
   nativeFramePc, nativeFrameModule, nativeFrameFlags, nativeFrameFdeStart, nativeJumpTargets, nativeJumpTarget,
   MAX_NATIVE_MODULES, MAX_NATIVE_FRAMES, NF_EVAL, NF_NO_CFI,
 } from "./unwind/native";

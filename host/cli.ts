@@ -73,6 +73,9 @@ const blockingOf = (o: SharedValues): boolean => !!o.blocking && !o.nonblocking;
 /** --native (or --native-all); refused with --nonblocking: a native stack needs its thread stopped. */
 function nativeOf(o: SharedValues): { native: boolean; nativeAll: boolean } {
   const native = !!o.native || !!o.nativeAll;
+  if (native && (process.platform !== "linux" || process.arch !== "x64")) {
+    throw new WspyError("UNSUPPORTED", `--native reads x86-64 Linux stacks only; this is ${process.platform} on ${process.arch}`, "profile without --native");
+  }
   if (native && o.nonblocking) throw new WspyError("BAD_INPUT", "--native pauses the target's threads (their registers cannot be read while they run): it cannot go with --nonblocking", "drop --nonblocking");
   return { native, nativeAll: !!o.nativeAll };
 }

@@ -161,7 +161,7 @@ t.test("record --native: a 3:1 split between a C function and a Python function"
 });
 
 t.test("-X perf trampolines merge like plain frames (3.12+)", async (t) => {
-  for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14"]) {
+  for (const label of ["pyenv 3.12", "pyenv 3.13", "provisioned 3.14", "provisioned 3.15"]) {
     const py = findByLabel(label);
     if (!py) { t.skip(`${label}: ${missingReason(label.replace(/^(pyenv|provisioned) /, "")) ?? "not found"}`); continue; }
     const dir = buildSpinext(py);
@@ -172,4 +172,44 @@ t.test("-X perf trampolines merge like plain frames (3.12+)", async (t) => {
     fx.kill();
     if (existsSync(`/tmp/perf-${fx.pid}.map`)) rmSync(`/tmp/perf-${fx.pid}.map`, { force: true });
   }
+});
+
+t.test("record --native: every format carries the native frames; top --native shows them", async (t) => {
+  const py = findByLabel("pyenv 3.12");
+  if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
+  const dir = buildSpinext(py);
+  const fx = await startFixture(py.path, FIX, ["burn"], { env: { PYTHONPATH: dir } });
+  t.teardown(() => fx.kill());
+  const tmp = mkdtempSync(path.join(tmpdir(), "wspy-native-fmt-"));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const rec = path.join(tmp, "burn.wspy");
+  const r = await wspy(["record", "-p", fx.pid, "--native", "-r", "200", "-d", "2", "-f", "wspy", "-o", rec]);
+  t.equal(r.code, 0, `record -f wspy: ${r.stderr}`);
+  const conv = async (format) => {
+    const out = path.join(tmp, `out.${format}`);
+    const c = await wspy(["convert", rec, "-f", format, "-o", out]);
+    t.equal(c.code, 0, `convert -f ${format}: ${c.stderr}`);
+    return readFileSync(out);
+  };
+  const ss = JSON.parse((await conv("speedscope")).toString("utf8"));
+  t.ok(ss.shared.frames.some((f) => f.name.startsWith("burn_c_loop") && /spinext/.test(f.file ?? f.name)), "speedscope: burn_c_loop with its object");
+  const ct = JSON.parse((await conv("chrometrace")).toString("utf8"));
+  const events = Array.isArray(ct) ? ct : ct.traceEvents;
+  t.ok(events.some((e) => /burn_c_loop/.test(e.name ?? "")), "chrometrace: burn_c_loop events");
+  const svg = (await conv("flamegraph")).toString("utf8");
+  t.match(svg, /burn_c_loop/, "flame graph: burn_c_loop");
+  const pprof = path.join(tmp, "out.pprof");
+  await conv("pprof");
+  const { spawnSync } = await import("node:child_process");
+  const go = spawnSync("go", ["version"], { encoding: "utf8" });
+  if (go.status !== 0) t.skip("`go` is not installed (Debian package golang-go): go tool pprof not run");
+  else {
+    const top = spawnSync("go", ["tool", "pprof", "-top", "-sample_index=samples", pprof], { encoding: "utf8", env: { ...process.env, PPROF_TMPDIR: tmp }, timeout: 120000 });
+    t.equal(top.status, 0, top.stderr);
+    t.match(top.stdout, /burn_c_loop/, "go tool pprof -top lists burn_c_loop");
+  }
+  const top = await wspy(["top", "-p", fx.pid, "--native", "--plain", "--delay", "0.5", "-d", "2", "--rows", "8"]);
+  t.equal(top.code, 0, `top --native --plain exits 0: ${top.stderr}`);
+  t.match(top.stdout, /burn_c_loop/, "top --native: burn_c_loop among the rows");
+  t.match(readFileSync(`/proc/${fx.pid}/status`, "utf8"), /TracerPid:\s+0\n/, "not traced afterwards");
 });

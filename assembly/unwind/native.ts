@@ -12,6 +12,7 @@
 import { OK, ERR_READ, ERR_LIMIT, fail, lastErrorDetail } from "../status";
 import { REG_COUNT, REG_RSP, REG_RBP, REG_RA, regs, cfiFindFde, cfiRow, cfiStep } from "./cfi";
 import * as CFI from "./cfi";
+import { U64Map } from "../util/vec";
 
 // ---- objects: [lo, hi) of a mapped object's code, its tables, its eval ranges ----
 export const MAX_NATIVE_MODULES: i32 = 1024;
@@ -25,6 +26,14 @@ const modEhPtr = new StaticArray<usize>(MAX_NATIVE_MODULES);
 const modEhLen = new StaticArray<i32>(MAX_NATIVE_MODULES);
 const modEhAddr = new StaticArray<u64>(MAX_NATIVE_MODULES);
 const modEvalCount = new StaticArray<i32>(MAX_NATIVE_MODULES);
+/** 1: a region of CPython's perf trampolines (-X perf): code without CFI, each return address checked by the host */
+const modTramp = new StaticArray<i32>(MAX_NATIVE_MODULES);
+/** return addresses checked to be a trampoline's (host: nativeTrampolineChecked): the trampoline's kind, 0 none */
+const trampKinds = new U64Map(8);
+/** trampoline kinds (docs/native-stacks.md §3.7) */
+export const TRAMP_NONE = 0;
+export const TRAMP_SUB8 = 1;      // sub $8,%rsp; call *%rcx; add $8,%rsp; ret (CPython's asm_trampoline.S)
+export const TRAMP_PUSH_RBP = 2;  // endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop %rbp; ret (Debian's 3.14+ build)
 const modEvalLo = new StaticArray<u64>(MAX_NATIVE_MODULES * MAX_MODULE_EVAL);
 const modEvalHi = new StaticArray<u64>(MAX_NATIVE_MODULES * MAX_MODULE_EVAL);
 let modCount: i32 = 0;
@@ -42,8 +51,28 @@ export function nativeModuleSet(slot: i32, lo: u64, hi: u64, hdrPtr: usize, hdrL
   unchecked(modHdrPtr[slot] = hdrPtr); unchecked(modHdrLen[slot] = hdrLen); unchecked(modHdrAddr[slot] = hdrAddr);
   unchecked(modEhPtr[slot] = ehPtr); unchecked(modEhLen[slot] = ehLen); unchecked(modEhAddr[slot] = ehAddr);
   unchecked(modEvalCount[slot] = 0);
+  unchecked(modTramp[slot] = 0);
   if (slot >= modCount) modCount = slot + 1;
   return OK;
+}
+
+/**
+ * Marks object slot as a region of perf trampolines (CPython 3.12+ `-X perf`): small copies of
+ * one trampoline, without CFI. Each return address met there is handed to the host once
+ * (NS_CHECK_TRAMPOLINE), which reads the code around it and says which trampoline it is
+ * (nativeTrampolineChecked). Both kinds unwind by CFA = rsp + 16, RA = [CFA - 8]; the push-rbp
+ * kind also restores rbp from [CFA - 16] (docs/native-stacks.md §3.7).
+ */
+export function nativeModuleSetTrampolines(slot: i32): i32 {
+  if (slot < 0 || slot >= modCount) return fail(ERR_LIMIT, 63);
+  unchecked(modTramp[slot] = 1);
+  return OK;
+}
+
+/** The host read the code at return address pc: kind TRAMP_* (TRAMP_NONE: not a trampoline's). */
+export function nativeTrampolineChecked(pc: u64, kind: i32): bool {
+  if (trampKinds.count >= 1 << 16) return false;
+  return trampKinds.set(pc, kind < 0 || kind > TRAMP_PUSH_RBP ? TRAMP_NONE : kind);
 }
 
 /** Adds an eval-loop range [lo, hi) (remote addresses) to object slot. */
@@ -63,7 +92,7 @@ export function nativeModulesClear(): void {
     if (unchecked(modHdrPtr[i]) != 0) heap.free(unchecked(modHdrPtr[i]));
     if (unchecked(modEhPtr[i]) != 0) heap.free(unchecked(modEhPtr[i]));
     unchecked(modHdrPtr[i] = 0); unchecked(modEhPtr[i] = 0);
-    unchecked(modLo[i] = 0); unchecked(modHi[i] = 0); unchecked(modEvalCount[i] = 0);
+    unchecked(modLo[i] = 0); unchecked(modHi[i] = 0); unchecked(modEvalCount[i] = 0); unchecked(modTramp[i] = 0);
   }
   modCount = 0;
 }
@@ -103,6 +132,7 @@ export const NS_BAD_CFI = 3;        // a table or expression this decoder refuse
 export const NS_WINDOW = 4;         // a saved value beyond the stack window (nativeStopPc: its address)
 export const NS_LIMIT = 5;          // MAX_NATIVE_FRAMES
 export const NS_NO_PROGRESS = 6;    // the stack pointer did not grow: a loop
+export const NS_CHECK_TRAMPOLINE = 7; // a return address in a trampoline region not checked yet (nativeStopPc)
 let stopReason: i32 = NS_END;
 let stopPc: u64 = 0;
 const fdeStartOut = new StaticArray<u64>(MAX_NATIVE_FRAMES);
@@ -146,7 +176,18 @@ export function nativeUnwind(winPtr: usize, winLen: i32, winAddr: u64): i32 {
     const sp = unchecked(regs[REG_RSP]);
     let fde: u64 = 0;
     if (unchecked(modHdrLen[slot]) > 0) fde = cfiFindFde(unchecked(modHdrPtr[slot]), unchecked(modHdrLen[slot]), unchecked(modHdrAddr[slot]), lookup);
-    if (fde != 0) {
+    if (unchecked(modTramp[slot]) != 0) {
+      // a perf trampoline: its call's return address, below it 8 bytes (padding, or the saved rbp)
+      const kind = n == 0 ? TRAMP_NONE : trampKinds.get(pc);
+      if (kind < 0) { stopReason = NS_CHECK_TRAMPOLINE; stopPc = pc; n++; break; }
+      if (kind == TRAMP_NONE) { stopReason = NS_NO_FDE; stopPc = pc; n++; break; }
+      if (sp < winAddr || sp - winAddr > <u64>winLen - 16 || winLen < 16) { stopReason = NS_WINDOW; stopPc = sp + 8; n++; break; }
+      const p = winPtr + <usize>(sp - winAddr);
+      if (kind == TRAMP_PUSH_RBP) unchecked(regs[REG_RBP] = load<u64>(p));
+      unchecked(regs[REG_RA] = load<u64>(p, 8));
+      unchecked(regs[REG_RSP] = sp + 16);
+      unchecked(outFlags[n] = flags | NF_NO_CFI);
+    } else if (fde != 0) {
       if (cfiRow(unchecked(modEhPtr[slot]), unchecked(modEhLen[slot]), unchecked(modEhAddr[slot]), fde, lookup) != OK) {
         stopReason = NS_BAD_CFI; stopPc = pc; n++; break;
       }

@@ -67,6 +67,8 @@ export interface CoreExports extends ContractExports {
   elfEvalRangeHi(id: number, i: number): bigint;
   nativeModuleSet(slot: number, lo: bigint, hi: bigint, hdrPtr: number, hdrLen: number, hdrAddr: bigint, ehPtr: number, ehLen: number, ehAddr: bigint): number;
   nativeModuleAddEval(slot: number, lo: bigint, hi: bigint): number;
+  nativeModuleSetTrampolines(slot: number): number;
+  nativeTrampolineChecked(pc: bigint, kind: number): number;
   nativeModulesClear(): void;
   nativeUnwind(winPtr: number, winLen: number, winAddr: bigint): number;
   nativeRegsPtr(): number;

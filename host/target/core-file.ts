@@ -4,7 +4,9 @@
 // else from the file on disk that NT_FILE says was mapped there (read-only code and data of
 // python and its libraries, which cores leave out), found as named, under --sysroot DIR, or at
 // --exe PATH for the executable. A file that differs from the one the process mapped (its first
-// page in the core does not match) counts as missing: its bytes would be wrong.
+// page in the core does not match) counts as missing: its bytes would be wrong. Each thread's
+// registers (NT_PRSTATUS's pr_reg) are kept for native stacks, and the memory map lists the
+// vdso (AT_SYSINFO_EHDR's segment; no file, so NT_FILE leaves it out) for unwinding through it.
 // Must not know: CPython layouts, which addresses the core will read or why.
 // Source of truth: assembly/locate/core-file.ts (the records read here); System V gABI ELF-64;
 // Linux fs/binfmt_elf.c (what a core holds: vma_dump_size, fill_files_note); process_vm_readv(2)

@@ -16,6 +16,7 @@
 import path from "node:path";
 import type { Target, ElfObject } from "./attach.js";
 import type { Module, ModuleRange } from "./modules.js";
+import { readMaps } from "./proc.js";
 
 /** user_regs_struct word index of each DWARF register 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15, rip). */
 const DWARF_TO_USER = [10, 12, 11, 5, 13, 14, 4, 19, 9, 8, 7, 6, 3, 2, 1, 0, 16];
@@ -24,6 +25,19 @@ const REG_COUNT = 17, REG_RSP = 7;
 /** Stack bytes copied above rsp at first; grown per thread (up to MAX_WINDOW) when an unwind needs more. */
 const FIRST_WINDOW = 64 * 1024;
 const MAX_WINDOW = 1024 * 1024;
+/** The System V x86-64 red zone: bytes below rsp a function may use without moving it. */
+const RED_ZONE = 128n;
+/**
+ * CPython's perf trampolines (-X perf), as their code reads around a return address: [kind, the
+ * bytes, where the call returns in them]. 1: Python/asm_trampoline.S (sub $8,%rsp; call *%rcx;
+ * add $8,%rsp; ret), pyenv 3.12/3.13; 2: endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop
+ * %rbp; ret, Debian's 3.14+ (docs/native-stacks.md §3.7; the core's TRAMP_* kinds).
+ */
+const TRAMPOLINES: [number, Buffer, number][] = [
+  [1, Buffer.from("4883ec08ffd14883c408c3", "hex"), 6],
+  [2, Buffer.from("f30f1efa554889e5ffd15dc3", "hex"), 10],
+];
+const TRAMPOLINE_BEFORE = 10, TRAMPOLINE_SPAN = 16;
 /** Unwind tables bigger than this are not read (no real object comes near). */
 const MAX_TABLE = 64 << 20;
 /** An eval function's code scanned for jumps at most. */
@@ -32,7 +46,7 @@ const MAX_EVAL_CODE = 4 << 20;
 const MIN_JUMPS_INTO_PART = 3;
 
 // nativeStop() codes (assembly/unwind/native.ts)
-const NS_NO_OBJECT = 1, NS_WINDOW = 4;
+const NS_NO_OBJECT = 1, NS_WINDOW = 4, NS_CHECK_TRAMPOLINE = 7;
 const STOP_NAMES = ["", "pc in no mapped object", "no unwind info", "bad unwind info", "stack beyond the window read", "too many frames", "stack did not grow"];
 const NF_EVAL = 1;
 
@@ -91,6 +105,8 @@ export interface NativeObjects {
   moduleAt(pc: bigint): NativeModule | null;
   /** its facts; null (or a throw) when its file cannot be read: its frames end the stack (or follow rbp) */
   facts(mod: NativeModule): NativeObjectFacts | null;
+  /** the anonymous executable mapping holding pc, when one holds it (live processes: perf trampolines) */
+  anonymousAt?(pc: bigint): { start: number; end: number } | null;
 }
 
 /** The target's own objects: its module list, each object's ELF file parsed by the core (symbols kept). */
@@ -109,6 +125,12 @@ export function targetObjects(target: Target): NativeObjects {
         return { path: m.path, start: r.start, end: r.end, interpreter };
       }
       return null;
+    },
+    anonymousAt(pc: bigint): { start: number; end: number } | null {
+      if (!target.live) return null;
+      const n = Number(pc);
+      const m = readMaps(target.info.pid).find((q) => q.start <= n && n < q.end && q.perms.includes("x") && !q.path);
+      return m ? { start: m.start, end: m.end } : null;
     },
     facts(nm: NativeModule): NativeObjectFacts | null {
       const mod = byKey.get(`${nm.path}\u0000${nm.start}`);
@@ -178,7 +200,10 @@ export class NativeStacks {
       this.captures.set(tid, c);
     }
     for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
-    return this.readWindow(c, c.regsDwarf[REG_RSP], c.want);
+    // from below rsp: an epilogue's rows still say where the registers it popped were saved
+    // (GCC emits no restore for them), in the red zone the psABI leaves intact below rsp
+    const sp = c.regsDwarf[REG_RSP];
+    return this.readWindow(c, sp > RED_ZONE ? sp - RED_ZONE : sp, c.want);
   }
 
   /** Forgets threads not in keep (ended threads' windows are freed). */
@@ -240,6 +265,7 @@ export class NativeStacks {
       n = x.nativeUnwind(c.winPtr, c.winLen, c.winAddr);
       stop = x.nativeStop();
       if (stop === NS_NO_OBJECT && this.register(BigInt.asUintN(64, x.nativeStopPc()))) continue;
+      if (stop === NS_CHECK_TRAMPOLINE && this.checkTrampoline(BigInt.asUintN(64, x.nativeStopPc()))) continue;
       if (stop === NS_WINDOW) {
         const need = Number(BigInt.asUintN(64, x.nativeStopPc()) - c.winAddr) + 4096;
         if (need > c.winLen && need <= MAX_WINDOW) {
@@ -280,7 +306,7 @@ export class NativeStacks {
   /** Registers the object mapped at pc with the core (its tables and eval ranges). false when no mapping holds pc. */
   private register(pc: bigint): boolean {
     const mod = this.objects.moduleAt(pc);
-    if (!mod) return false;
+    if (!mod) return this.registerTrampolines(pc);
     const key = `${mod.path}\u0000${mod.start}`;
     if (this.slotOf.has(key)) return false; // registered already: the pc is not in it after all
     const core = this.target.core, x = core.x;
@@ -310,6 +336,39 @@ export class NativeStacks {
     this.slotOf.set(key, slotIndex);
     if (facts) this.registerEval(slotIndex, facts, hdrPtr, hdrLen, hdrAddr, ehPtr, ehLen, ehAddr);
     return true;
+  }
+
+  /**
+   * CPython's perf trampolines (3.12+ `-X perf`): an anonymous executable mapping of small
+   * copies of one trampoline (docs/native-stacks.md §3.7); each return address met in it is
+   * checked against the known trampolines' code (checkTrampoline). false when no such mapping holds pc.
+   */
+  private registerTrampolines(pc: bigint): boolean {
+    const m = this.objects.anonymousAt?.(pc);
+    if (!m) return false;
+    const key = `\u0000anon\u0000${m.start}`;
+    if (this.slotOf.has(key)) return false;
+    const x = this.target.core.x, slotIndex = this.slots.length;
+    if (slotIndex >= x.MAX_NATIVE_MODULES.value) return false;
+    x.nativeModuleSet(slotIndex, BigInt(m.start), BigInt(m.end), 0, 0, 0n, 0, 0, 0n);
+    x.nativeModuleSetTrampolines(slotIndex);
+    const module: NativeModule = { path: "[perf trampolines]", start: m.start, end: m.end, interpreter: true };
+    this.slots.push({ module, name: "[perf trampoline]", bias: BigInt(m.start), facts: null, interpreter: true, names: new Map() });
+    this.slotOf.set(key, slotIndex);
+    return true;
+  }
+
+  /** Reads the code around return address pc in a trampoline region and tells the core which trampoline it is (or none). */
+  private checkTrampoline(pc: bigint): boolean {
+    const code = pc > BigInt(TRAMPOLINE_BEFORE) ? this.target.readMemory(pc - BigInt(TRAMPOLINE_BEFORE), TRAMPOLINE_SPAN) : null;
+    let kind = 0;
+    if (code) {
+      for (const [k, bytes, ret] of TRAMPOLINES) {
+        const at = TRAMPOLINE_BEFORE - ret;
+        if (code.subarray(at, at + bytes.length).equals(bytes)) { kind = k; break; }
+      }
+    }
+    return this.target.core.x.nativeTrampolineChecked(pc, kind) !== 0;
   }
 
   /**
