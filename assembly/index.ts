@@ -9,7 +9,7 @@ export { lastErrorCode, lastErrorDetail, lastErrorAddr } from "./status";
 export {
   elfObjectNew, elfObjectCount, elfObjectState, elfObjectBase, elfObjectKeptSymbols, elfParse, elfSymbol, elfSymbolSize,
   elfSymbolFind, elfSymbolFoundSize, elfType, elfFirstLoadVaddr, elfFirstLoadOffset, elfPyRuntimeSection,
-  elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfAsyncioDebugSection, elfAsyncioDebugSectionSize, elfEhFrameHdr, elfEhFrameHdrSize, elfEhFrame, elfEhFrameSize, elfSymbolAt, elfSymbolAtValue, elfEvalRangeCount, elfEvalRangeLo, elfEvalRangeHi, elfBss, elfBssSize, elfData, elfDataSize,
+  elfPyRuntimeSectionSize, elfNextRanges, elfRangesPtr, elfPyRuntimeSectionOffset, elfAsyncioDebugSection, elfAsyncioDebugSectionSize, elfEhFrameHdr, elfEhFrameHdrSize, elfEhFrame, elfEhFrameSize, elfSymbolAt, elfSymbolAtValue, elfEvalRangeCount, elfEvalRangeLo, elfEvalRangeHi, elfBuildIdNote, elfBuildIdNoteSize, elfHasSymtab, elfDecodeBuildId, elfBss, elfBssSize, elfData, elfDataSize,
   ELF_MAX_KEY, ELF_NEW, ELF_PARSED,
 } from "./locate/elf";
 export * from "./locate/core-file";

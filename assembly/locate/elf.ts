@@ -71,6 +71,9 @@ class ElfObject {
   ehFrameHdrSize: u64 = 0;
   ehFrameAddr: u64 = 0;
   ehFrameSize: u64 = 0;
+  buildIdAddr: u64 = 0;       // .note.gnu.build-id (native stacks: where a separate debug file is)
+  buildIdSize: u64 = 0;
+  hasSymtab: bool = false;    // a .symtab (not stripped)
   bssAddr: u64 = 0;
   bssSize: u64 = 0;
   dataAddr: u64 = 0;
@@ -100,6 +103,7 @@ class ElfObject {
     this.pyRuntimeAddr = 0; this.pyRuntimeSize = 0; this.pyRuntimeOffset = 0;
     this.asyncioDebugAddr = 0; this.asyncioDebugSize = 0;
     this.ehFrameHdrAddr = 0; this.ehFrameHdrSize = 0; this.ehFrameAddr = 0; this.ehFrameSize = 0;
+    this.buildIdAddr = 0; this.buildIdSize = 0; this.hasSymtab = false;
     this.bssAddr = 0; this.bssSize = 0; this.dataAddr = 0; this.dataSize = 0;
     for (let k = 0; k < SYM_COUNT; k++) { this.symAddr[k] = 0; this.symSize[k] = 0; }
     this.evalCount = 0; this.evalFromEx = false;
@@ -247,6 +251,24 @@ function noteEvalSymbol(o: ElfObject, name: usize, hi: usize, value: u64, size: 
   o.evalCount++;
 }
 
+/** The .note.gnu.build-id section's address (the file's own) and size, 0 when absent. */
+export function elfBuildIdNote(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.buildIdAddr; }
+export function elfBuildIdNoteSize(id: i32): u64 { const o = objectAt(id); return o === null ? 0 : o.buildIdSize; }
+/** Does the object have a .symtab (or is it stripped to .dynsym)? */
+export function elfHasSymtab(id: i32): bool { const o = objectAt(id); return o !== null && o.hasSymtab; }
+
+/**
+ * Decodes a GNU build-id note (namesz 4, descsz, type 3, "GNU\0", desc) copied at [ptr, ptr+len):
+ * the id's length (its bytes at ptr + 16), 0 when it is not one.
+ */
+export function elfDecodeBuildId(ptr: usize, len: i32): i32 {
+  if (len < 16) return 0;
+  const namesz = load<u32>(ptr), descsz = load<u32>(ptr, 4), type = load<u32>(ptr, 8);
+  if (namesz != 4 || type != 3 || load<u32>(ptr, 12) != 0x00554e47) return 0; // "GNU\0"
+  if (descsz < 8 || descsz > 64 || <u64>16 + <u64>descsz > <u64>len) return 0;
+  return <i32>descsz;
+}
+
 /** How many eval-loop ranges the object's symbols give (its named function and .cold parts). */
 export function elfEvalRangeCount(id: i32): i32 { const o = objectAt(id); return o === null ? 0 : o.evalCount; }
 /** Eval range i's start and end (the file's own addresses, unbiased). */
@@ -384,7 +406,7 @@ function parseInto(o: ElfObject, ptr: usize, len: usize, keepSymbols: bool): i32
     const nameOff = load<u32>(sh);
     const type = load<u32>(sh, 4);
     if (type == SHT_DYNSYM) dynsym = i;
-    else if (type == SHT_SYMTAB) symtab = i;
+    else if (type == SHT_SYMTAB) { symtab = i; o.hasSymtab = true; }
     if (<u64>nameOff >= shstrSize) continue;
     const name = namesLo + nameOff;
     if (nameIs(name, namesHi, ".PyRuntime")) {
@@ -397,6 +419,9 @@ function parseInto(o: ElfObject, ptr: usize, len: usize, keepSymbols: bool): i32
     } else if (nameIs(name, namesHi, ".eh_frame")) {
       o.ehFrameAddr = load<u64>(sh, 16);
       o.ehFrameSize = load<u64>(sh, 32);
+    } else if (nameIs(name, namesHi, ".note.gnu.build-id")) {
+      o.buildIdAddr = load<u64>(sh, 16);
+      o.buildIdSize = load<u64>(sh, 32);
     } else if (nameIs(name, namesHi, ".AsyncioDebug")) {
       o.asyncioDebugAddr = load<u64>(sh, 16);
       o.asyncioDebugSize = load<u64>(sh, 32);

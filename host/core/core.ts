@@ -63,6 +63,10 @@ export interface CoreExports extends ContractExports {
   cfiFdeStart(): bigint;
   cfiFdeEnd(): bigint;
   elfEvalRangeCount(id: number): number;
+  elfBuildIdNote(id: number): bigint;
+  elfBuildIdNoteSize(id: number): bigint;
+  elfHasSymtab(id: number): number;
+  elfDecodeBuildId(ptr: number, len: number): number;
   elfEvalRangeLo(id: number, i: number): bigint;
   elfEvalRangeHi(id: number, i: number): bigint;
   nativeModuleSet(slot: number, lo: bigint, hi: bigint, hdrPtr: number, hdrLen: number, hdrAddr: bigint, ehPtr: number, ehLen: number, ehAddr: bigint): number;

@@ -137,6 +137,8 @@ export function targetObjects(target: Target): NativeObjects {
       if (!mod) return null;
       const obj: ElfObject = target.object(mod, { keepSymbols: true });
       const x = target.core.x;
+      // a stripped object: the names of its static functions may be in a separate debug file
+      const debugId = x.elfHasSymtab(obj.id) ? -1 : debugObject(target, mod, obj);
       const evalRanges: [bigint, bigint][] = [];
       for (let i = 0, n = x.elfEvalRangeCount(obj.id); i < n; i++) {
         evalRanges.push([BigInt.asUintN(64, x.elfEvalRangeLo(obj.id, i)), BigInt.asUintN(64, x.elfEvalRangeHi(obj.id, i))]);
@@ -147,7 +149,8 @@ export function targetObjects(target: Target): NativeObjects {
         ehFrame: BigInt.asUintN(64, x.elfEhFrame(obj.id)), ehFrameSize: Number(x.elfEhFrameSize(obj.id)),
         evalRanges,
         symbolAt(fileAddr: bigint): string {
-          const p = x.elfSymbolAt(obj.id, fileAddr);
+          // the object's own names first: where a debug file lists aliases, .dynsym's is the public one
+          const p = x.elfSymbolAt(obj.id, fileAddr) || (debugId >= 0 ? x.elfSymbolAt(debugId, fileAddr) : 0);
           if (!p) return "";
           const u8 = target.core.u8();
           let end = p;
@@ -157,6 +160,41 @@ export function targetObjects(target: Target): NativeObjects {
       };
     },
   };
+}
+
+/** Where distributions install separate debug files, by build id (Debian's *-dbg / *-dbgsym packages). */
+const DEBUG_ROOT = "/usr/lib/debug/.build-id";
+/** A build-id note is a few dozen bytes; more is not one. */
+const MAX_BUILD_ID_NOTE = 256;
+
+/**
+ * The core's id of the separate debug file of obj (DEBUG_ROOT/xx/rest.debug, named by the build
+ * id the object's .note.gnu.build-id holds; looked up in the target's root like its other files),
+ * with its symbol tables kept; -1 when it has no build id or no such file. Its .symtab has the
+ * object's own addresses (the debug file is the same link with the code left out).
+ */
+function debugObject(target: Target, mod: Module, obj: ElfObject): number {
+  const x = target.core.x;
+  const note = BigInt.asUintN(64, x.elfBuildIdNote(obj.id)), size = Number(x.elfBuildIdNoteSize(obj.id));
+  if (note === 0n || size < 16 || size > MAX_BUILD_ID_NOTE) return -1;
+  const bytes = target.readMemory(note + obj.bias, size);
+  if (!bytes) return -1;
+  const ptr = target.core.copyIn(bytes);
+  let hex = "";
+  try {
+    const n = x.elfDecodeBuildId(ptr, size);
+    if (n > 0) hex = Buffer.from(target.core.u8().subarray(ptr + 16, ptr + 16 + n)).toString("hex");
+  } finally {
+    x.freeBuffer(ptr);
+  }
+  if (!hex) return -1;
+  const file = `${DEBUG_ROOT}/${hex.slice(0, 2)}/${hex.slice(2)}.debug`;
+  const debugMod: Module = { path: file, kind: "other", ranges: [], base: mod.base, isInterpreter: false, isLibpython: false };
+  try {
+    return target.object(debugMod, { keepSymbols: true }).id;
+  } catch {
+    return -1; // not installed (or not readable): the object's own symbols only
+  }
 }
 
 interface Slot {
