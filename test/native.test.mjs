@@ -87,9 +87,16 @@ for (const label of EXPECTED_PYTHONS) {
     t.ok(c.frames.every((f) => f.native), "the C-only thread: native frames only");
     t.notOk(d.threads.some((th) => th.nativeMismatch), "no thread's frames failed to pair up");
 
-    // the physical frames, against gdb's, thread by thread
-    const all = await dumpUntil(["-p", fx.pid, "--native-all"], ready);
-    const gdb = await gdbStacks(fx.pid);
+    // the physical frames, against gdb's, thread by thread; gen-list spins in C with short
+    // returns to Python between calls: both reads must find it inside spin_outer (else read again)
+    const inSpin = (frames, n) => frames.some((f) => n(f) === "spin_outer");
+    let all = null, gdb = null;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      all = await dumpUntil(["-p", fx.pid, "--native-all"], ready);
+      gdb = await gdbStacks(fx.pid);
+      const wl = all && byName(all, "gen-list"), gl = wl && gdb.find((g) => g.tid === wl.tid);
+      if (wl && gl && inSpin(wl.frames, (f) => f.name) && inSpin(gl.frames, (f) => f.symbol ?? f.name)) break;
+    }
     t.equal(gdb.length, all.threads.length, `gdb and wspy see the same threads (${gdb.length})`);
     for (const g of gdb) {
       const w = all.threads.find((th) => th.tid === g.tid);
