@@ -1,7 +1,8 @@
 // `npm run bench`: per-sample cost of the core on real interpreters, as counts and ratios of one
 // run (never a pass/fail test). For each interpreter found and each stack shape it attaches to
 // test/fixtures/bench_target.py and samples back-to-back, then reports µs per sample (median,
-// p99), remote reads per sample, the sustained rate on one core, and the error rate.
+// p99), remote reads per sample, the sustained rate on one core, and the error rate. Part
+// "native" (host/bench/native.ts): what --native costs, beside py-spy --native when one is found.
 // Must not know: CPython layouts. Source of truth: issue "Performance" (what to report).
 
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
@@ -14,6 +15,7 @@ import { TaskAttribution } from "../sampling/tasks.js";
 import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js";
 import { benchRender } from "./render.js";
 import { CLI, benchStartup, benchRecordCost, median, StartupRow, RecordCostRow } from "./startup.js";
+import { benchNative, nativeMarkdown, NativeReport } from "./native.js";
 
 interface Python { label: string; version: string; path: string; freeThreaded?: boolean }
 interface Row {
@@ -37,8 +39,8 @@ const PICKED = process.env.WSPY_BENCH_SHAPES?.split(",");
 const shapeName = (s: { depth: number; threads: number; changing?: boolean }): string => `${s.depth}x${s.threads}${s.changing ? "~" : ""}`;
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
-/** WSPY_BENCH_ONLY=samples,freethreaded,cost,startup,memory: the parts to run (default all) */
-const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,async,cost,startup,memory").split(",");
+/** WSPY_BENCH_ONLY=samples,freethreaded,async,cost,startup,native,memory: the parts to run (default all) */
+const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,async,cost,startup,native,memory").split(",");
 
 /** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
 function startFixture(py: string, fixture: string, args: string[]): Promise<{ child: ChildProcess; output: Promise<string> }> {
@@ -424,12 +426,24 @@ async function main(): Promise<void> {
       `${c.austinCpuSec !== null ? `, austin ${c.austinCpuSec} s (×${(c.wspyCpuSec / c.austinCpuSec).toFixed(2)})` : ", austin: not found (set WSPY_BENCH_AUSTIN)"}; samples kept ${(c.keptShare * 100).toFixed(1)}% of those asked` +
       `${c.wspyNoExtraCaCpuSec !== null ? `; without NODE_EXTRA_CA_CERTS wspy ${c.wspyNoExtraCaCpuSec} s${c.austinCpuSec !== null ? ` (×${(c.wspyNoExtraCaCpuSec / c.austinCpuSec).toFixed(2)})` : ""}` : ""}`);
   }
-  if (!ONLY.includes("memory")) return; // a partial run: the lines above are its result; the report is left as it was
+  // --native (issue #13): wspy's cost per sample, the target's pause from outside, the highest
+  // rate and dump --native, beside py-spy --native when one is found (host/bench/native.ts)
+  let native: NativeReport | null = null;
+  if (ONLY.includes("native")) native = await benchNative(pythons, log);
+  if (!ONLY.includes("memory")) {
+    // a partial run: the lines above are its result; the report is left as it was (the native
+    // part's table is printed, and kept in build/bench/native.json)
+    if (native) {
+      writeFileSync(path.join(dir, "native.json"), JSON.stringify({ date: new Date().toISOString(), native }, null, 2) + "\n");
+      process.stdout.write(nativeMarkdown(native).join("\n") + "\n");
+    }
+    return;
+  }
   const memory = memoryAfterAnHour();
   log(`memory: ${memory.samples} samples, ${memory.stacks} stacks: RSS ${memory.rssStartMb} MB at start, ${memory.rssTablesMb} MB with the tables, ${memory.rssRenderedMb} MB after lifting and rendering (peak ${memory.peakRssMb} MB)`);
   const render = benchRender();
   log(`render: ${render.stacks} distinct stacks, ${render.samples} samples → SVG in ${render.ms.toFixed(0)} ms, ${render.rects} rects, ${(render.bytes / 1024).toFixed(0)} KiB`);
-  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, asyncRows, costs, startup, recordCost, render, memory }, null, 2) + "\n");
+  writeFileSync(path.join(dir, "report.json"), JSON.stringify({ date: new Date().toISOString(), samples: SAMPLES, rows, paced, asyncRows, costs, startup, recordCost, native, render, memory }, null, 2) + "\n");
   const pacedMd = ["", "| python | target | paced at | samples | errors | reads/sample |", "|---|---|---:|---:|---:|---:|",
     ...paced.map((e) => `| ${e.python} | ${e.shape} | ${e.rate} Hz | ${e.samples} | ${(e.errorRate * 100).toFixed(2)}% | ${e.readsPerSample} |`)];
   const asyncMd = !asyncRows.length ? [] : ["", "`--async` (a walk plus the whole task graph read and attributed, as `record --async --idle` does; py-spy has no asyncio support, Austin's is not installed here):", "",
@@ -451,7 +465,7 @@ async function main(): Promise<void> {
     ...(startup.noExtraCa ? ["", `NODE_EXTRA_CA_CERTS is set on this machine; Node 20 loads it at every start. Without it: node -e 0 ${startup.noExtraCa.nodeMs} ms, wspy dump ${startup.noExtraCa.dumpMs} ms (×${(startup.noExtraCa.dumpMs / startup.noExtraCa.nodeMs).toFixed(2)}).`] : []),
     ...(recordCost ? ["", `\`wspy record -r ${recordCost.rate} -d ${recordCost.seconds}\` on a 50-deep target: ${recordCost.wspyCpuSec} s CPU in all (median of ${recordCost.runs})${recordCost.austinCpuSec !== null ? `, Austin ${recordCost.austinCpuSec} s` : ""}; ${(recordCost.keptShare * 100).toFixed(1)}% of the asked samples kept${recordCost.wspyNoExtraCaCpuSec !== null ? `; without NODE_EXTRA_CA_CERTS, wspy ${recordCost.wspyNoExtraCaCpuSec} s` : ""}.`] : [])];
   const md = ["| python | depth | threads | µs/sample (median) | µs/sample (p99) | reads/sample | samples/s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...asyncMd, ...costMd, ...startupMd, ...memMd, ...renderMd].join("\n");
+    ...rows.map((r) => `| ${r.python} | ${r.depth}${r.changing ? " changing" : ""} | ${r.threads} | ${r.usPerSampleMedian} | ${r.usPerSampleP99} | ${r.readsPerSample} | ${r.samplesPerSecond} | ${(r.errorRate * 100).toFixed(2)}% |`), ...pacedMd, ...asyncMd, ...costMd, ...startupMd, ...(native ? nativeMarkdown(native) : []), ...memMd, ...renderMd].join("\n");
   writeFileSync(path.join(dir, "report.md"), md + "\n");
   process.stdout.write(md + "\n");
   log(`wrote ${path.join(dir, "report.json")} and report.md`);
