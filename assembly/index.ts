@@ -18,6 +18,7 @@ export { registrySelect, registryFromDebugOffsets, debugOffsetsSize, debugOffset
 export {
   walkAttach, walkSample, walkInterpAddr, walkSetWantGil, walkSetPthreadTidOffset,
   walkTableId, walkSetKeepFrames, keptFrameAddr, keptFrameCode, keptFrameCount, keptFrameFlags,
+  walkExtraReadsClear, walkExtraRead, walkExtraReadOk,
 } from "./decode/walk";
 export { walkCommit, walkResultsPtr, walkResultCount, MAX_THREADS } from "./decode/results";
 export { MAX_FRAMES, PF_BLOCK_END } from "./decode/sample-state";

@@ -33,6 +33,32 @@ import { walkFrameObjects, walkInterpreterFrames, adoptChunks, tstateChunk, tsta
 import { reserveVerify, queueVerify, verified, verifiedEarly, queueEarly, verifyOne, sameAsKept, keepProven } from "./proof";
 export { MAX_THREADS, walkResultsPtr, walkResultCount, walkCommit } from "./results";
 
+// ---- reads the host adds to the next sample's first batch (--native: stack windows) ----
+const MAX_EXTRA: i32 = 1024;
+const extraAddr = new StaticArray<u64>(MAX_EXTRA);
+const extraLen = new StaticArray<i32>(MAX_EXTRA);
+const extraDst = new StaticArray<usize>(MAX_EXTRA);
+const extraQ = new StaticArray<i32>(MAX_EXTRA);
+const extraOk = new StaticArray<bool>(MAX_EXTRA);
+let extraCount: i32 = 0;
+/** Forgets the reads added for the next walkSample. */
+export function walkExtraReadsClear(): void { extraCount = 0; }
+/**
+ * Adds a read of len bytes at remote addr into local dst to the first batch of the next
+ * walkSample (one syscall for the walk and these): its index, or -1 when full. The walk ignores
+ * the bytes; walkExtraReadOk says after it whether they came back whole.
+ */
+export function walkExtraRead(addr: u64, len: i32, dst: usize): i32 {
+  if (extraCount >= MAX_EXTRA || len <= 0) return -1;
+  const i = extraCount++;
+  unchecked(extraAddr[i] = addr);
+  unchecked(extraLen[i] = len);
+  unchecked(extraDst[i] = dst);
+  unchecked(extraOk[i] = false);
+  return i;
+}
+export function walkExtraReadOk(i: i32): bool { return i >= 0 && i < extraCount && unchecked(extraOk[i]); }
+
 /** Where a thread's OS id lies in libc's struct pthread (0: unknown). The host knows libc, not the core. */
 export function walkSetPthreadTidOffset(offset: u64): void { pthreadTidOffset = offset; }
 /** The id of the version table the walk uses (tables.ts tableAt), -1 before attach. */
@@ -406,7 +432,10 @@ export function walkSample(): i32 {
     unchecked(slotEarlyQ[i] = -1);
     if (earlyArenaNew != 0 && unchecked(slotSpecOwner[i]) != 0 && !(i < prev.count && unchecked(prev.stable[i]))) queueEarly(i);
   }
+  // the host's own reads of this stop (--native: each thread's stack window), in the same batch
+  for (let i = 0; i < extraCount; i++) unchecked(extraQ[i] = qAdd(unchecked(extraAddr[i]), unchecked(extraLen[i]), unchecked(extraDst[i])));
   let st = qFlush(0);
+  for (let i = 0; i < extraCount; i++) unchecked(extraOk[i] = unchecked(extraQ[i]) >= 0 && unchecked(qOk[unchecked(extraQ[i])]));
   if (st != OK) return -st;
   if (!unchecked(qOk[0])) return -fail(ERR_READ, 0, interpAddr);
   checkCodes(codesQ);

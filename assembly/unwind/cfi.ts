@@ -416,3 +416,39 @@ export function cfiStep(ptr: usize, len: i32, addr: u64): i32 {
   regs[REG_RSP] = cfa;
   return OK;
 }
+
+// ---- a row kept for later: the same return address gives the same row every sample ----
+/** Bytes of a saved row (cfiSaveRow / cfiLoadRow). */
+export const ROW_BYTES: i32 = 32 + REG_COUNT * 24;
+
+/** Copies the row cfiRow left (everything cfiStep uses, and the FDE's range) to dst. */
+export function cfiSaveRow(dst: usize): void {
+  store<i32>(dst, cfaReg);
+  store<i32>(dst, cfaExprLen, 4);
+  store<i64>(dst, cfaOffset, 8);
+  store<u64>(dst, <u64>cfaExprPtr, 16);
+  store<u64>(dst, fdeStart, 24);
+  for (let r = 0; r < REG_COUNT; r++) {
+    const p = dst + 32 + <usize>r * 24;
+    store<i32>(p, unchecked(ruleKind[r]));
+    store<i32>(p, unchecked(ruleExprLen[r]), 4);
+    store<i64>(p, unchecked(ruleValue[r]), 8);
+    store<u32>(p, unchecked(ruleExprPtr[r]), 16);
+  }
+}
+
+/** Makes the row saved at src the current one, for cfiStep. */
+export function cfiLoadRow(src: usize): void {
+  cfaReg = load<i32>(src);
+  cfaExprLen = load<i32>(src, 4);
+  cfaOffset = load<i64>(src, 8);
+  cfaExprPtr = <usize>load<u64>(src, 16);
+  fdeStart = load<u64>(src, 24);
+  for (let r = 0; r < REG_COUNT; r++) {
+    const p = src + 32 + <usize>r * 24;
+    unchecked(ruleKind[r] = load<i32>(p));
+    unchecked(ruleExprLen[r] = load<i32>(p, 4));
+    unchecked(ruleValue[r] = load<i64>(p, 8));
+    unchecked(ruleExprPtr[r] = load<u32>(p, 16));
+  }
+}

@@ -10,7 +10,7 @@
 // ranges, merge key); the System V x86-64 psABI (rbp chains); Intel SDM (E9 / 0F 8x rel32).
 
 import { OK, ERR_READ, ERR_LIMIT, fail, lastErrorDetail } from "../status";
-import { REG_COUNT, REG_RSP, REG_RBP, REG_RA, regs, cfiFindFde, cfiRow, cfiStep } from "./cfi";
+import { REG_COUNT, REG_RSP, REG_RBP, REG_RA, ROW_BYTES, regs, cfiFindFde, cfiRow, cfiStep, cfiSaveRow, cfiLoadRow } from "./cfi";
 import * as CFI from "./cfi";
 import { U64Map } from "../util/vec";
 
@@ -45,6 +45,8 @@ let modCount: i32 = 0;
  */
 export function nativeModuleSet(slot: i32, lo: u64, hi: u64, hdrPtr: usize, hdrLen: i32, hdrAddr: u64, ehPtr: usize, ehLen: i32, ehAddr: u64): i32 {
   if (slot < 0 || slot >= MAX_NATIVE_MODULES) return fail(ERR_LIMIT, 60);
+  // kept rows may point into the tables a slot held before
+  if (slot < modCount) { rowCache.clear(); rowCount = 0; }
   if (unchecked(modHdrPtr[slot]) != 0 && unchecked(modHdrPtr[slot]) != hdrPtr) heap.free(unchecked(modHdrPtr[slot]));
   if (unchecked(modEhPtr[slot]) != 0 && unchecked(modEhPtr[slot]) != ehPtr) heap.free(unchecked(modEhPtr[slot]));
   unchecked(modLo[slot] = lo); unchecked(modHi[slot] = hi);
@@ -95,6 +97,8 @@ export function nativeModulesClear(): void {
     unchecked(modLo[i] = 0); unchecked(modHi[i] = 0); unchecked(modEvalCount[i] = 0); unchecked(modTramp[i] = 0);
   }
   modCount = 0;
+  rowCache.clear();
+  rowCount = 0;
 }
 
 function moduleOf(pc: u64): i32 {
@@ -111,6 +115,19 @@ function isEval(slot: i32, pc: u64): bool {
     if (pc >= unchecked(modEvalLo[j]) && pc < unchecked(modEvalHi[j])) return true;
   }
   return false;
+}
+
+// ---- rows by pc, kept across walks (cleared with the objects) ----
+const MAX_ROWS: i32 = 8192;
+const rowCache = new U64Map(10);
+let rowArena: usize = 0;
+let rowCount: i32 = 0;
+
+function keepRow(pc: u64): void {
+  if (rowCount >= MAX_ROWS) return;
+  if (rowArena == 0) rowArena = heap.alloc(<usize>MAX_ROWS * <usize>ROW_BYTES);
+  cfiSaveRow(rowArena + <usize>rowCount * <usize>ROW_BYTES);
+  if (rowCache.set(pc, rowCount)) rowCount++;
 }
 
 // ---- the walk ----
@@ -175,7 +192,13 @@ export function nativeUnwind(winPtr: usize, winLen: i32, winAddr: u64): i32 {
     if (slot < 0) { stopReason = NS_NO_OBJECT; stopPc = pc; n++; break; }
     const sp = unchecked(regs[REG_RSP]);
     let fde: u64 = 0;
-    if (unchecked(modHdrLen[slot]) > 0) fde = cfiFindFde(unchecked(modHdrPtr[slot]), unchecked(modHdrLen[slot]), unchecked(modHdrAddr[slot]), lookup);
+    // a row seen before (the same return addresses come back every sample): no table search,
+    // no CFA program run again (an eval loop's FDE program runs to thousands of rows)
+    const cached = unchecked(modTramp[slot]) == 0 ? rowCache.get(lookup) : -1;
+    if (cached >= 0) {
+      cfiLoadRow(rowArena + <usize>cached * <usize>ROW_BYTES);
+      fde = 1;
+    } else if (unchecked(modHdrLen[slot]) > 0) fde = cfiFindFde(unchecked(modHdrPtr[slot]), unchecked(modHdrLen[slot]), unchecked(modHdrAddr[slot]), lookup);
     if (unchecked(modTramp[slot]) != 0) {
       // a perf trampoline: its call's return address, below it 8 bytes (padding, or the saved rbp)
       const kind = n == 0 ? TRAMP_NONE : trampKinds.get(pc);
@@ -188,8 +211,11 @@ export function nativeUnwind(winPtr: usize, winLen: i32, winAddr: u64): i32 {
       unchecked(regs[REG_RSP] = sp + 16);
       unchecked(outFlags[n] = flags | NF_NO_CFI);
     } else if (fde != 0) {
-      if (cfiRow(unchecked(modEhPtr[slot]), unchecked(modEhLen[slot]), unchecked(modEhAddr[slot]), fde, lookup) != OK) {
-        stopReason = NS_BAD_CFI; stopPc = pc; n++; break;
+      if (cached < 0) {
+        if (cfiRow(unchecked(modEhPtr[slot]), unchecked(modEhLen[slot]), unchecked(modEhAddr[slot]), fde, lookup) != OK) {
+          stopReason = NS_BAD_CFI; stopPc = pc; n++; break;
+        }
+        keepRow(lookup);
       }
       unchecked(fdeStartOut[n] = CFI.fdeStart);
       const st = cfiStep(winPtr, winLen, winAddr);

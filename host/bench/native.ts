@@ -210,9 +210,10 @@ async function costInProcess(py: Python, pid: number): Promise<NativeCostRow> {
       const t1 = performance.now();
       let n = -1, t2 = t1, t3 = t1;
       try {
+        attr!.plan();
         n = x.walkSample();
         t2 = performance.now();
-        if (n >= 0) attr!.capture(core.i32(), x.walkResultsPtr() >> 2, R_STRIDE, n);
+        attr!.capture();
         t3 = performance.now();
       } finally {
         tracer.resume();

@@ -86,6 +86,9 @@ export interface CoreExports extends ContractExports {
   nativeJumpTarget(i: number): bigint;
   MAX_NATIVE_MODULES: { value: number };
   keptFrameFlags(k: number): number;
+  walkExtraReadsClear(): void;
+  walkExtraRead(addr: bigint, len: number, dst: number): number;
+  walkExtraReadOk(i: number): number;
   FRAME_NATIVE: { value: number };
   PF_BLOCK_END: { value: number };
   elfAsyncioDebugSection(id: number): bigint;

@@ -40,13 +40,33 @@ export class NativeAttribution {
 
   private get core(): Core { return this.target.core; }
 
-  /** In the stop: registers and stack window of every thread the tracer holds. */
-  capture(_v: Int32Array, _base: number, _stride: number, _n: number): void {
+  /** threads planned this stop: [tid, the walk's extra-read index, window length], -1: read alone */
+  private planned: [number, number, number][] = [];
+
+  /**
+   * In the stop, before the walk: every held thread's registers, and its stack window added to the
+   * walk's first batch of reads (one syscall for the Python frames and every window).
+   */
+  plan(): void {
+    const x = this.core.x;
     this.captured.clear();
+    this.planned.length = 0;
+    x.walkExtraReadsClear();
     for (const tid of this.tracer.threadIds()) {
       if (!this.tracer.regs(tid, this.regs)) continue;
-      if (this.stacks.capture(tid, this.regs)) this.captured.set(tid, this.regs[USER_FS_BASE]);
+      this.captured.set(tid, this.regs[USER_FS_BASE]);
+      const w = this.stacks.planWindow(tid, this.regs);
+      this.planned.push([tid, w ? x.walkExtraRead(w.addr, w.len, w.ptr) : -1, w ? w.len : 0]);
     }
+  }
+
+  /** In the stop, after the walk: the windows its batch did not read whole, read alone (the threads are still stopped). */
+  capture(): void {
+    const x = this.core.x;
+    for (const [tid, q, len] of this.planned) {
+      if (!this.stacks.windowRead(tid, len, q >= 0 && x.walkExtraReadOk(q) !== 0)) this.captured.delete(tid);
+    }
+    x.walkExtraReadsClear();
   }
 
   private count(kind: string): void {

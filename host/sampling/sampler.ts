@@ -725,9 +725,11 @@ export class Sampler {
     if (this.opts.async && !p.taskAttr) p.taskAttr = new TaskAttribution(p.target);
     let n: number;
     try {
+      // registers and stack windows in the same stop, the windows read in the walk's own batch
+      // (decoded once the threads run again)
+      p.nativeAttr?.plan();
       n = p.core.x.walkSample();
-      // registers and stack windows in the same stop (decoded once the threads run again)
-      if (p.nativeAttr && n >= 0) p.nativeAttr.capture(p.core.i32(), p.core.x.walkResultsPtr() >> 2, p.stride, n);
+      p.nativeAttr?.capture();
     } finally {
       // even when the core traps: the target is never left stopped
       if (tracer) {

@@ -215,6 +215,8 @@ interface Capture {
   winAddr: bigint;
   /** the window the next capture of this thread asks for */
   want: number;
+  /** where the mapping of the thread's stack ends, as a short read showed (0n: not known yet) */
+  stackEnd: bigint;
 }
 
 /** Names the interpreter's own objects keep visible: where a Python program's time goes in C (sleeps, locks, GC, I/O). */
@@ -226,6 +228,8 @@ export class NativeStacks {
   private slots: Slot[] = [];
   private slotOf = new Map<string, number>();
   private captures = new Map<number, Capture>();
+  /** the live target's memory map, as last read (stack ends) */
+  private maps: { start: number; end: number }[] | null = null;
 
   /** objects: where the objects' facts come from (the target's own files by default) */
   constructor(private readonly target: Target, private readonly objects: NativeObjects = targetObjects(target)) {}
@@ -234,7 +238,7 @@ export class NativeStacks {
   capture(tid: number, userRegs: BigUint64Array): boolean {
     let c = this.captures.get(tid);
     if (!c) {
-      c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW };
+      c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW, stackEnd: 0n };
       this.captures.set(tid, c);
     }
     for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
@@ -242,6 +246,41 @@ export class NativeStacks {
     // (GCC emits no restore for them), in the red zone the psABI leaves intact below rsp
     const sp = c.regsDwarf[REG_RSP];
     return this.readWindow(c, sp > RED_ZONE ? sp - RED_ZONE : sp, c.want);
+  }
+
+  /**
+   * Takes thread tid's registers and says which window of its stack to read, for a read batched
+   * with others (the walk's first batch, walkExtraRead): {addr, len, ptr}, or null when the end of
+   * its stack's mapping is not known yet (a window read past it would fail whole: then capture()
+   * reads it alone, and learns the end). windowRead() says how the batched read went.
+   */
+  planWindow(tid: number, userRegs: BigUint64Array): { addr: bigint; len: number; ptr: number } | null {
+    let c = this.captures.get(tid);
+    if (!c) {
+      c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW, stackEnd: 0n };
+      this.captures.set(tid, c);
+    }
+    for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
+    c.winLen = 0;
+    const sp = c.regsDwarf[REG_RSP], addr = sp > RED_ZONE ? sp - RED_ZONE : sp;
+    c.winAddr = addr;
+    if (c.stackEnd <= addr || c.stackEnd - addr > BigInt(MAX_WINDOW) * 64n) return null;
+    const len = Math.min(c.want, Number(c.stackEnd - addr));
+    const x = this.target.core.x;
+    if (c.winCap < c.want) {
+      if (c.winPtr) x.freeBuffer(c.winPtr);
+      c.winPtr = x.allocBuffer(c.want);
+      c.winCap = c.want;
+    }
+    return { addr, len, ptr: c.winPtr };
+  }
+
+  /** After the batched read of planWindow's window: ok, it holds len bytes; else it is read alone now (the thread must still be stopped). */
+  windowRead(tid: number, len: number, ok: boolean): boolean {
+    const c = this.captures.get(tid);
+    if (!c) return false;
+    if (ok) { c.winLen = len; return true; }
+    return this.readWindow(c, c.winAddr, c.want);
   }
 
   /** Forgets threads not in keep (ended threads' windows are freed). */
@@ -265,7 +304,20 @@ export class NativeStacks {
     let got = this.target.readInto(c.winPtr, sp, want);
     if (got <= 0) got = this.readToPageEnd(c.winPtr, sp, want);
     c.winLen = got > 0 ? got : 0;
+    if (c.winLen > 0) c.stackEnd = c.winLen < want ? sp + BigInt(c.winLen) : this.mappingEnd(sp);
     return c.winLen > 0;
+  }
+
+  /** The end of the live target's mapping that holds addr (its /proc map, read again when addr is in none known), 0n when unknown. */
+  private mappingEnd(addr: bigint): bigint {
+    if (!this.target.live) return 0n;
+    const n = Number(addr);
+    for (let pass = 0; pass < 2; pass++) {
+      if (!this.maps || pass === 1) this.maps = readMaps(this.target.info.pid);
+      const m = this.maps.find((q) => q.start <= n && n < q.end);
+      if (m) return BigInt(m.end);
+    }
+    return 0n;
   }
 
   /**
