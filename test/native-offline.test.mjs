@@ -14,9 +14,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wspy, startFixture, oneLine, FIXTURE_LIFETIME } from "./helpers/run.mjs";
+import { wspy, oneLine } from "./helpers/run.mjs";
 import { findPythons, EXPECTED_PYTHONS, findByLabel, missingReason } from "./helpers/pythons.mjs";
 import { buildSpinext } from "./helpers/native.mjs";
+import { hasGcore, kernelCoreOf, parseJson, startInFolder } from "./helpers/cores.mjs";
 
 // a dozen interpreters, each started, dumped live four times, cored twice and snapshotted
 t.setTimeout(1_500_000);
@@ -26,29 +27,6 @@ const BAD_INPUT = 2; // host/errors.ts EXIT_CODES
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-native-offline-"));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
-const hasGcore = spawnSync("sh", ["-c", "command -v gcore"], { encoding: "utf8" }).status === 0;
-function corePattern() {
-  try {
-    return readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-// the kernel writes cores into the process's folder unless core_pattern pipes them to a program or names another folder
-const kernelCores = (() => {
-  const p = corePattern();
-  return p && !p.startsWith("|") && !p.includes("/") ? "" : `kernel.core_pattern is ${JSON.stringify(p)}: cores do not land in the process's folder`;
-})();
-
-function parseJson(t, r, what) {
-  t.equal(r.code, 0, `${what} exits 0 (${r.stderr.trim()})`);
-  try {
-    return JSON.parse(r.stdout);
-  } catch {
-    t.fail(`${what} printed no JSON: ${r.stdout.slice(0, 200)}`);
-    return null;
-  }
-}
 
 /** What is compared of a frame: where it is (native frames: their object and offset too). */
 const frameOf = (f) => ({ name: f.name, file: f.file, line: f.line, ...(f.native ? { offset: f.native.offset } : {}) });
@@ -105,22 +83,7 @@ function sameAsLive(t, d, lives, tids, what) {
 }
 
 /** Starts the fixture in folder dir with core dumps allowed (the kernel writes "core" there). */
-function startInFolder(python, dir, env) {
-  return startFixture("/bin/sh", FIXTURE, [FIXTURE_LIFETIME], {
-    prefixArgs: ["-c", `cd "$1" && ulimit -c unlimited 2>/dev/null; shift; exec "$0" "$@"`, python, dir],
-    env,
-  });
-}
 
-/** The soft RLIMIT_CORE of a process ("0", "unlimited", or bytes), from /proc/PID/limits. */
-function coreLimitOf(pid) {
-  try {
-    const m = /^Max core file size\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
-    return m ? m[1] : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** Polls the live `dump --native --json` until the fixture's shape shows (bounded: 120 s). */
 async function waitSettled(t, pid, tids) {
@@ -151,7 +114,7 @@ for (const py of pythons) {
     const ext = buildSpinext(py);
     const dir = mkdtempSync(path.join(tmp, "run-"));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const fx = await startInFolder(py.path, dir, { PYTHONPATH: ext });
+    const fx = await startInFolder(py.path, FIXTURE, dir, { PYTHONPATH: ext });
     t.teardown(fx.kill);
     const pid = fx.pid;
     const line = fx.lines.find((l) => l.startsWith("tids "));
@@ -188,19 +151,7 @@ for (const py of pythons) {
     const lives = [before, ...(after ? [after] : [])];
 
     // the kernel's core: SIGABRT with RLIMIT_CORE unlimited (the fixture ends)
-    let kernelFile = null, noKernelCore = kernelCores;
-    if (!kernelCores) {
-      const coreLimit = coreLimitOf(pid);
-      const exited = new Promise((r) => fx.child.on("exit", (code, signal) => r(signal)));
-      process.kill(pid, "SIGABRT");
-      // the kernel writes the core before the process becomes a zombie
-      const signal = await exited;
-      const f = readdirSync(dir).find((n) => n === "core" || n === `core.${pid}`);
-      if (f) kernelFile = path.join(dir, f);
-      else if (coreLimit === "0") noKernelCore = "RLIMIT_CORE is 0 for the fixture (its hard limit): the kernel writes no core";
-      else t.fail(`no kernel core appeared in ${dir} after SIGABRT (exit by ${signal}; core_pattern ${corePattern()}, RLIMIT_CORE ${coreLimit})`);
-    }
-    fx.kill();
+    const { file: kernelFile, reason: noKernelCore } = await kernelCoreOf(t, fx, dir);
 
     const snap = parseJson(t, await wspy(["dump", "--snapshot", snapFile, "--native", "--json"]), "dump --snapshot --native");
     if (snap) {

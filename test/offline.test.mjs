@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { wspy, startFixture, marks, FIXTURES, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { EXPECTED_PYTHONS, findByLabel, missingReason } from "./helpers/pythons.mjs";
+import { hasGcore, kernelCoreOf, parseJson, startInFolder } from "./helpers/cores.mjs";
 
 const FIXTURE = "offline_fixture.py";
 const FIXTURE_PATH = path.join(FIXTURES, FIXTURE);
@@ -27,29 +28,6 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "wspy-offline-"));
 const lib = await import(path.join(ROOT, "build", "host", "commands", "snapshot.js"));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
-const hasGcore = spawnSync("sh", ["-c", "command -v gcore"], { encoding: "utf8" }).status === 0;
-function corePattern() {
-  try {
-    return readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-// the kernel writes cores into the process's folder unless core_pattern pipes them to a program
-const kernelCores = (() => {
-  const p = corePattern();
-  return p && !p.startsWith("|") && !p.includes("/") ? "" : `kernel.core_pattern is ${JSON.stringify(p)}: cores do not land in the process's folder`;
-})();
-
-/** The soft RLIMIT_CORE of a process ("0", "unlimited", or bytes), from /proc/PID/limits. */
-function coreLimitOf(pid) {
-  try {
-    const m = /^Max core file size\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
-    return m ? m[1] : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** What is compared of a dump: the version, the thread count and every thread's frames. */
 function goldenOf(d) {
@@ -72,15 +50,6 @@ function oneLine(t, r, pattern, code) {
   t.notMatch(r.stderr, /\n\s+at /, "no stack trace");
 }
 
-function parseJson(t, r, what) {
-  t.equal(r.code, 0, `${what} exits 0 (${r.stderr.trim()})`);
-  try {
-    return JSON.parse(r.stdout);
-  } catch {
-    t.fail(`${what} printed no JSON: ${r.stdout.slice(0, 200)}`);
-    return null;
-  }
-}
 
 /** The fixture's own frames are where its marks say. */
 function checkFixtureFrames(t, d) {
@@ -95,11 +64,6 @@ function checkFixtureFrames(t, d) {
 }
 
 /** Starts the fixture in folder dir with core dumps allowed (the kernel writes "core" there). */
-function startInFolder(python, dir) {
-  return startFixture("/bin/sh", FIXTURE, [FIXTURE_LIFETIME], {
-    prefixArgs: ["-c", `cd "$1" && ulimit -c unlimited 2>/dev/null; shift; exec "$0" "$@"`, python, dir],
-  });
-}
 
 const REQUIRED = ["pyenv 3.9", "pyenv 3.12", "pyenv 3.13", "provisioned 3.15", "provisioned 3.13t"];
 const labels = [...REQUIRED, ...EXPECTED_PYTHONS.filter((l) => !REQUIRED.includes(l))];
@@ -109,7 +73,7 @@ for (const label of labels) {
   t.test(`live, ${REQUIRED.includes(label) ? "gcore, " : ""}kernel core and snapshot agree: ${label}`, { skip: py ? false : missingReason(label) }, async (t) => {
     const dir = mkdtempSync(path.join(tmp, "run-"));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const fx = await startInFolder(py.path, dir);
+    const fx = await startInFolder(py.path, FIXTURE, dir);
     t.teardown(fx.kill);
     const pid = fx.pid;
 
@@ -133,20 +97,7 @@ for (const label of labels) {
       gcoreBroken = /Memory read failed for corefile section, \d+ bytes at 0x(?!ffffffffff600000)/.test(`${g.stdout}${g.stderr}`);
     }
 
-    let kernelFile = null, noKernelCore = kernelCores;
-    if (!kernelCores) {
-      const coreLimit = coreLimitOf(pid);
-      const exited = new Promise((r) => fx.child.on("exit", (code, signal) => r(signal)));
-      process.kill(pid, "SIGABRT");
-      // the kernel writes the core before the process becomes a zombie: once its exit is seen, the
-      // file is there or was never written
-      const signal = await exited;
-      const f = readdirSync(dir).find((n) => n === "core" || n === `core.${pid}`);
-      if (f) kernelFile = path.join(dir, f);
-      else if (coreLimit === "0") noKernelCore = "RLIMIT_CORE is 0 for the fixture (its hard limit): the kernel writes no core";
-      else t.fail(`no kernel core appeared in ${dir} after SIGABRT (exit by ${signal}; core_pattern ${corePattern()}, RLIMIT_CORE ${coreLimit})`);
-    }
-    fx.kill();
+    const { file: kernelFile, reason: noKernelCore } = await kernelCoreOf(t, fx, dir);
 
     t.ok(live, "live dump");
     if (!live) return;

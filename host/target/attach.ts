@@ -885,9 +885,13 @@ export class Target {
 
   /** Reads n bytes at addr into the core's scratch region; returns bytes read or minus a read status (READ_*). */
   private static readRemote(core: Core, reader: Reader, addr: bigint, n: number): number {
-    const ptr = core.x.scratchPtr();
-    // one iovec pair, built here (attach time only) in the scratch region's tail
-    const iov = ptr + core.x.scratchSize() - 64;
+    return Target.readRemoteInto(core, reader, core.x.scratchPtr(), addr, n);
+  }
+
+  /** Reads up to n bytes at addr into the core's memory at ptr, in one reader call; bytes read or minus a read status. */
+  private static readRemoteInto(core: Core, reader: Reader, ptr: number, addr: bigint, n: number): number {
+    // one iovec pair, built here (outside the core's samples) in the scratch region's tail
+    const iov = core.x.scratchPtr() + core.x.scratchSize() - 64;
     const view = new DataView(core.x.memory.buffer);
     const base = core.memoryBaseNow();
     view.setBigUint64(iov, BigInt(base + ptr), true);
@@ -903,15 +907,7 @@ export class Target {
    * negative read status.
    */
   readInto(ptr: number, addr: bigint, n: number): number {
-    const core = this.core;
-    const iov = core.x.scratchPtr() + core.x.scratchSize() - 64;
-    const view = new DataView(core.x.memory.buffer);
-    const base = core.memoryBaseNow();
-    view.setBigUint64(iov, BigInt(base + ptr), true);
-    view.setBigUint64(iov + 8, BigInt(n), true);
-    view.setBigUint64(iov + 16, BigInt.asUintN(64, addr), true);
-    view.setBigUint64(iov + 24, BigInt(n), true);
-    return this.view.reader.readv(base + iov, base + iov + 16, 1);
+    return Target.readRemoteInto(this.core, this.view.reader, ptr, addr, n);
   }
 
   /** n bytes of the target's memory at addr (through its reader), or null when they cannot be read. */
