@@ -220,3 +220,47 @@ t.test("record --native: every format carries the native frames; top --native sh
   t.match(top.stdout, /burn_c_loop/, "top --native: burn_c_loop among the rows");
   t.match(readFileSync(`/proc/${fx.pid}/status`, "utf8"), /TracerPid:\s+0\n/, "not traced afterwards");
 });
+
+t.test("record --native with --threads --function --gil --idle --subprocesses", async (t) => {
+  const py = findByLabel("pyenv 3.12");
+  if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
+  const dir = buildSpinext(py);
+  const fx = await startFixture(py.path, FIX, ["burn"], { env: { PYTHONPATH: dir } });
+  t.teardown(() => fx.kill());
+  const tmp = mkdtempSync(path.join(tmpdir(), "wspy-native-opts-"));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const out = path.join(tmp, "o.txt");
+  const r = await wspy(["record", "-p", fx.pid, "--native", "--threads", "--function", "--gil", "--idle", "--subprocesses", "-r", "200", "-d", "2", "-f", "raw", "-o", out]);
+  t.equal(r.code, 0, `exits 0: ${r.stderr}`);
+  const text = readFileSync(out, "utf8");
+  const lines = text.trim().split("\n");
+  t.ok(lines.length > 0 && lines.every((l) => /^process \d+: /.test(l)), "every stack under its process root (--subprocesses)");
+  t.ok(lines.every((l) => /;thread MainThread \(\d+\);/.test(l)), "under the thread root (--threads; --gil: only the GIL holder, the main thread)");
+  t.ok(lines.some((l) => /;spinext_burn \(spinext[^;]*\);burn_c_loop \(spinext[^;]*\) \d+$/.test(l)), "native frames under their Python caller");
+  const pyLines = lines.map((l) => l.replace(/ \d+$/, "").split(";").filter((f) => /native_stacks\.py/.test(f))).flat();
+  t.ok(pyLines.length > 0 && pyLines.every((f) => /native_stacks\.py:\d+\)$/.test(f)), "Python frames at their function's first line (--function)");
+  const fnLines = new Set(pyLines.filter((f) => f.startsWith("c_work ")));
+  t.equal(fnLines.size, 1, `one frame per function: ${[...fnLines].join(", ")}`);
+});
+
+t.test("--native: bad input in one line", async (t) => {
+  const py = findByLabel("pyenv 3.12");
+  if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
+  const { oneLine } = await import("./helpers/run.mjs");
+  const fx = await startFixture(py.path, "known_stacks.py");
+  t.teardown(() => fx.kill());
+  oneLine(t, await wspy(["dump", "-p", fx.pid, "--native", "--nonblocking"]), 2, /--native pauses the target's threads .* cannot go with --nonblocking/);
+  oneLine(t, await wspy(["record", "-p", fx.pid, "--native", "--async", "-d", "1", "-o", path.join(tmpdir(), `wspy-never-${process.pid}.svg`)]), 2, /--native and --async cannot be combined yet/);
+  if (process.getuid() !== 0) return t.skip("needs root to run wspy as a throwaway user (setpriv)");
+  const { spawnAsOther } = await import("./helpers/sampling.mjs");
+  const { CLI } = await import("./helpers/run.mjs");
+  const r = await new Promise((resolve) => {
+    const c = spawnAsOther([process.execPath, CLI, "dump", "-p", String(fx.pid), "--native"]);
+    let stderr = "", stdout = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code) => resolve({ code, stderr, stdout }));
+  });
+  oneLine(t, r, 4, /permission denied/);
+  t.match(readFileSync(`/proc/${fx.pid}/status`, "utf8"), /TracerPid:\s+0\n/, "the target is not traced");
+});
