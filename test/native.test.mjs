@@ -214,6 +214,8 @@ t.test("record --native: every format carries the native frames; top --native sh
     const top = spawnSync("go", ["tool", "pprof", "-top", "-sample_index=samples", pprof], { encoding: "utf8", env: { ...process.env, PPROF_TMPDIR: tmp }, timeout: 120000 });
     t.equal(top.status, 0, top.stderr);
     t.match(top.stdout, /burn_c_loop/, "go tool pprof -top lists burn_c_loop");
+    const raw = spawnSync("go", ["tool", "pprof", "-raw", pprof], { encoding: "utf8", env: { ...process.env, PPROF_TMPDIR: tmp }, timeout: 120000 });
+    t.match(raw.stdout.split(/^Mappings/m)[1] ?? "", /spinext\.cpython-312/, "go tool pprof -raw: the extension is a mapping of its own");
   }
   const top = await wspy(["top", "-p", fx.pid, "--native", "--plain", "--delay", "0.5", "-d", "2", "--rows", "8"]);
   t.equal(top.code, 0, `top --native --plain exits 0: ${top.stderr}`);

@@ -114,6 +114,25 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
   const functionIds = new Map<string, number>();
   const locations: Record<string, unknown>[] = [];
   const locationIds = new Map<number, number>();
+  // mapping 1 is the interpreter (Python frames); a native frame's object gets a mapping of its own
+  const mappings: Record<string, unknown>[] = [{
+    id: 1, memory_start: 0, memory_limit: 0, file_offset: 0,
+    filename: str(profile.meta.pythonVersion ? `python${profile.meta.pythonVersion}` : "python"), build_id: 0,
+    has_functions: true, has_filenames: true, has_line_numbers: true, has_inline_frames: false,
+  }];
+  const mappingIds = new Map<string, number>();
+  const mappingOf = (object: string): number => {
+    let id = mappingIds.get(object);
+    if (id === undefined) {
+      id = mappings.length + 1;
+      mappingIds.set(object, id);
+      mappings.push({
+        id, memory_start: 0, memory_limit: 0, file_offset: 0, filename: str(object), build_id: 0,
+        has_functions: true, has_filenames: false, has_line_numbers: false, has_inline_frames: false,
+      });
+    }
+    return id;
+  };
   const locationOf = (fid: number): number => {
     let id = locationIds.get(fid);
     if (id !== undefined) return id;
@@ -133,7 +152,7 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
     }
     id = locations.length + 1;
     locationIds.set(fid, id);
-    locations.push({ id, mapping_id: 1, address: 0, line: [{ function_id: fnId, line: f && f.line > 0 ? f.line : 0 }] });
+    locations.push({ id, mapping_id: f && f.kind === "native" ? mappingOf(f.file) : 1, address: 0, line: [{ function_id: fnId, line: f && f.line > 0 ? f.line : 0 }] });
     return id;
   };
 
@@ -169,11 +188,7 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
   return {
     sample_type: sampleType,
     sample: samples,
-    mapping: [{
-      id: 1, memory_start: 0, memory_limit: 0, file_offset: 0,
-      filename: str(m.pythonVersion ? `python${m.pythonVersion}` : "python"), build_id: 0,
-      has_functions: true, has_filenames: true, has_line_numbers: true, has_inline_frames: false,
-    }],
+    mapping: mappings,
     location: locations,
     function: functions,
     string_table: strings,
