@@ -266,3 +266,18 @@ t.test("--native: bad input in one line", async (t) => {
   oneLine(t, r, 4, /permission denied/);
   t.match(readFileSync(`/proc/${fx.pid}/status`, "utf8"), /TracerPid:\s+0\n/, "the target is not traced");
 });
+
+t.test("C++ frames are demangled", async (t) => {
+  for (const label of ["pyenv 3.12", "debian 3.11", "provisioned 3.14"]) {
+    const py = findByLabel(label);
+    if (!py) { t.skip(`${label}: ${missingReason(label.replace(/^(pyenv|provisioned) /, "")) ?? "not found"}`); continue; }
+    const dir = buildSpinext(py);
+    const fx = await startFixture(py.path, FIX, ["cxx"], { env: { PYTHONPATH: dir } });
+    const want = ["wspy_fixture::Napper<double>::nap(double)", "cxx_nap_entry", "spinext_cxx_nap", "cxx_nap"];
+    const d = await dumpUntil(["-p", fx.pid, "--native"], (d) => inOrder(mainThread(d), want));
+    fx.kill();
+    const main = d && mainThread(d);
+    t.ok(main && inOrder(main, want), `${label}: the C++ method by its demangled name, under its C caller and the Python line: ${main ? names(main).slice(0, 6).join(" < ") : "no dump"}`);
+    t.notOk(main?.frames.some((f) => /^_Z/.test(f.name)), `${label}: no mangled name left`);
+  }
+});

@@ -226,15 +226,17 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
         continue;
       }
       core.refreshThreadNames(); // Python's thread names, read once per sample of the dump
-      const v = core.i32();
       const base = core.x.walkResultsPtr() >> 2;
       threads = [];
       let torn = false;
       const onStack = new Map<bigint, { thread: number; depth: number }>(); // kept frame address -> where
       for (let i = 0; i < n; i++) {
         const r = base + i * R_STRIDE;
-        const st = v[r + R_STATUS];
-        const info = core.thread(v[r + R_THREAD]);
+        // the record's fields first: reading locals or native stacks may grow the core's memory,
+        // which leaves an Int32Array view made before it empty
+        const v = core.i32();
+        const st = v[r + R_STATUS], threadId = v[r + R_THREAD], tid = v[r + R_TID], gil = v[r + R_GIL] === 1;
+        const info = core.thread(threadId);
         const node = v[r + R_NODE];
         const firstKept = v[r + R_FIRST_KEPT], depth = v[r + R_DEPTH];
         if (opts.async && st === ST_OK) {
@@ -248,7 +250,6 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
         }) : [];
         if (st !== ST_OK) torn = true;
         let nativeStop: string | undefined, nativeMismatch = false;
-        const tid = v[r + R_TID];
         const stack = native && (st === ST_OK || node < 0) ? native.stack(tid) : null;
         if (stack) {
           // the blocks each eval-loop call ran: the core marks the outermost frame of each
@@ -260,10 +261,10 @@ export function dumpTarget(target: Target, opts: { locals?: number; async?: bool
         }
         threads.push({
           ident: info.ident,
-          tid: v[r + R_TID],
-          name: names.name(v[r + R_THREAD]),
-          active: node >= 0 && waiting.waiting(node) ? false : tasks.active(v[r + R_TID]),
-          gil: v[r + R_GIL] === 1,
+          tid,
+          name: names.name(threadId),
+          active: node >= 0 && waiting.waiting(node) ? false : tasks.active(tid),
+          gil,
           ...(st !== ST_OK ? { error: STATUS_NAMES[st] } : {}),
           frames,
           ...(nativeStop ? { nativeStop } : {}),

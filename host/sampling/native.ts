@@ -94,21 +94,24 @@ export class NativeAttribution {
    * with their native frames, and returns the samples of native-only threads (active ones; all
    * with idle) and the errors met.
    */
-  attribute(v: Int32Array, base: number, stride: number, n: number, idle: boolean, active: (tid: number) => boolean): NativeAttributionResult {
+  attribute(_v: Int32Array, base: number, stride: number, n: number, idle: boolean, active: (tid: number) => boolean): NativeAttributionResult {
     this.kindCounts.clear();
     const x = this.core.x;
     const blockEnd = x.PF_BLOCK_END.value;
     const seen = new Set<number>();
     for (let r = 0; r < n; r++) {
       const rec = base + r * stride;
+      // a fresh view each time: an unwind that meets a new object grows the core's memory, which
+      // empties views made before it (the caller's too: records are written through fresh ones)
+      let v = this.core.i32();
       const tid = v[rec + R_TID];
       if (tid > 0) seen.add(tid);
       if (v[rec + R_STATUS] !== ST_OK || v[rec + R_KEEP] === 0 || v[rec + R_NODE] < 0 || !this.captured.has(tid)) continue;
+      const first = v[rec + R_FIRST_KEPT], depth = v[rec + R_DEPTH], pyNode = v[rec + R_NODE];
       const stack = this.stacks.unwind(tid, false);
       if (stack.stop) this.count(`native: ${stack.stop}`);
       if (!stack.frames.length) continue;
-      const first = v[rec + R_FIRST_KEPT], depth = v[rec + R_DEPTH];
-      const ids = this.core.stackOf(v[rec + R_NODE]); // innermost first
+      const ids = this.core.stackOf(pyNode); // innermost first
       const py = ids.map((frame, j) => ({ frame, blockEnd: j < depth && (x.keptFrameFlags(first + j) & blockEnd) !== 0 }));
       const m = mergeNative(stack.frames, py, this.all);
       if (!m.ok) this.count("native: frames did not pair up");
@@ -117,6 +120,7 @@ export class NativeAttribution {
         const f = m.frames[k];
         node = x.internNode(node, f.native ? this.frameId(f.native) : f.python!);
       }
+      v = this.core.i32();
       v[rec + R_NODE] = node;
     }
     // threads started from C: no thread record, their native stack is their sample

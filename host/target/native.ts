@@ -17,6 +17,7 @@ import path from "node:path";
 import type { Target, ElfObject } from "./attach.js";
 import type { Module, ModuleRange } from "./modules.js";
 import { readMaps } from "./proc.js";
+import { demangle } from "../render/demangle.js";
 
 /** user_regs_struct word index of each DWARF register 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15, rip). */
 const DWARF_TO_USER = [10, 12, 11, 5, 13, 14, 4, 19, 9, 8, 7, 6, 3, 2, 1, 0, 16];
@@ -381,7 +382,8 @@ export class NativeStacks {
     const at = innermost ? pc : pc - 1n;
     let named = slot.names.get(at);
     if (!named) {
-      named = { name: this.symbolAt(slot, at - slot.bias), start: fdeStart ? fdeStart - slot.bias : 0n };
+      // C++ (and old-style Rust) symbols read as c++filt shows them
+      named = { name: demangle(this.symbolAt(slot, at - slot.bias)), start: fdeStart ? fdeStart - slot.bias : 0n };
       if (slot.names.size < 65536) slot.names.set(at, named);
     }
     const name = named.name;

@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SPINEXT_SOURCE = path.resolve(here, "..", "fixtures", "native", "spinext.c");
+/** A C++ part linked into spinext (a class template's method that sleeps), for demangled names. */
+export const CXXNAP_SOURCE = path.resolve(here, "..", "fixtures", "native", "cxxnap.cpp");
 const GDB_SCRIPT = path.join(here, "native", "gdb-stacks.py");
 
 /** The C functions spinext.c guarantees as physical frames (caller first), by the Python call that runs them. */
@@ -47,7 +49,7 @@ export function buildSpinext(python) {
     .update(python.path).update("\0")
     .update(String(statSync(python.path).mtimeMs)).update("\0")
     .update([...CFLAGS, ...LIBS].join(" ")).update("\0")
-    .update(source)
+    .update(source).update("\0").update(readFileSync(CXXNAP_SOURCE))
     .digest("hex").slice(0, 24);
   const root = path.join(tmpdir(), "wspy-spinext");
   const dir = path.join(root, key);
@@ -64,7 +66,10 @@ export function buildSpinext(python) {
     // includes <x86_64-linux-gnu/pythonX.Y/pyconfig.h>, relative to the include root
     const includes = [...new Set([include, platinclude, path.dirname(include), path.dirname(platinclude)])];
     const out = path.join(tmp, `spinext${suffix}`);
-    run("gcc", [...CFLAGS, ...includes.map((d) => `-I${d}`), "-o", out, SPINEXT_SOURCE, ...LIBS], "gcc");
+    // the C++ part first, to an object of its own (no exceptions, no RTTI: no libstdc++ at run time)
+    const cxxObject = path.join(tmp, "cxxnap.o");
+    run("g++", ["-O2", "-g", "-fPIC", "-fno-exceptions", "-fno-rtti", "-c", "-o", cxxObject, CXXNAP_SOURCE], "g++");
+    run("gcc", [...CFLAGS, ...includes.map((d) => `-I${d}`), "-o", out, SPINEXT_SOURCE, cxxObject, ...LIBS], "gcc");
     run(python.path, ["-c", "import spinext; spinext.burn(0.001)"], `import spinext (${python.label})`,
       { ...process.env, PYTHONPATH: tmp, PYTHONDONTWRITEBYTECODE: "1" });
     try {
