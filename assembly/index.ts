@@ -96,4 +96,6 @@ export {
   nativeModuleSet, nativeModuleAddEval, nativeModuleSetTrampolines, nativeTrampolineChecked, nativeModulesClear, nativeUnwind, nativeRegsPtr, nativeStop, nativeStopPc,
   nativeFramePc, nativeFrameModule, nativeFrameFlags, nativeFrameFdeStart, nativeJumpTargets, nativeJumpTarget,
   MAX_NATIVE_MODULES, MAX_NATIVE_FRAMES, NF_EVAL, NF_NO_CFI,
+  NS_END, NS_NO_OBJECT, NS_NO_FDE, NS_BAD_CFI, NS_WINDOW, NS_LIMIT, NS_NO_PROGRESS, NS_CHECK_TRAMPOLINE,
+  TRAMP_NONE, TRAMP_SUB8, TRAMP_PUSH_RBP,
 } from "./unwind/native";

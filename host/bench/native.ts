@@ -226,7 +226,7 @@ async function costInProcess(py: Python, pid: number): Promise<NativeCostRow> {
         if (!ok && k >= 0) walkErrors++;
         v[rec + R_KEEP] = ok && v[rec + R_NODE] >= 0 ? 1 : 0; // every thread kept (as --idle)
       }
-      const res = attr!.attribute(v, base, R_STRIDE, Math.max(0, n), true, () => true);
+      const res = attr!.attribute(base, R_STRIDE, Math.max(0, n), true, () => true);
       for (const s of res.samples) x.pushSample(i, 0.001, s.thread, s.node);
       x.walkCommit(i, 0.001);
       const t5 = performance.now();

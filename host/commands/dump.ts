@@ -2,13 +2,12 @@
 // Must not know: CPython layouts (the core walks); it formats what the core found.
 // Source of truth: the JSON shape documented in README ("wspy dump --json").
 
-import { Target, TargetInfo } from "../target/attach.js";
+import { Target, TargetInfo, type ThreadStates } from "../target/attach.js";
 import { type CoreTask } from "../core/core.js";
 import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_TORN, STATUS_NAMES, R_TID, R_THREAD, R_NODE, R_STATUS, R_GIL, R_DEPTH, R_FIRST_KEPT, R_STRIDE } from "../core/core.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
-import { ThreadNames, WaitingFrames } from "../sampling/threads.js";
-import { readFileSync } from "node:fs";
+import { ThreadNames, WaitingFrames, readComm } from "../sampling/threads.js";
 import { Tracer } from "../target/ptrace.js";
 import { NativeStacks, NativeStack, NativeFrame, USER_REGS_WORDS, nativeFrameName } from "../target/native.js";
 import { mergeNative } from "../sampling/native-merge.js";
@@ -119,32 +118,17 @@ async function dumpOne(pid: number, opts: DumpOptions, root: boolean): Promise<D
   }
   let tracer: Tracer | null = null;
   try {
-    // a stopped thread reads as stopped in /proc: whether each one was running is read before
-    let before: Map<number, boolean> | null = null;
-    if (opts.blocking || opts.native) {
-      tracer = new Tracer(pid);
-      tracer.attach();
-      const states = new TaskStates(pid);
-      before = new Map(tracer.threadIds().map((tid) => [tid, states.active(tid)]));
-      states.close();
-      tracer.pause();
-    }
+    let states: ThreadStates | undefined;
+    if (opts.blocking || opts.native) ({ tracer, states } = stopThreads(pid));
     let stacks: NativeStacks | null = null;
     let source: NativeSource | undefined;
     if (opts.native && tracer) {
       // registers and stack of each thread while it is stopped; unwound at once (still stopped)
-      const live = tracer, ns = new NativeStacks(target), regs = new BigUint64Array(USER_REGS_WORDS);
-      stacks = ns;
-      source = {
-        all: !!opts.nativeAll,
-        stack: (tid) => (tid > 0 && live.regs(tid, regs) && ns.capture(tid, regs) ? ns.unwind(tid, true) : null),
-        tids: () => live.threadIds(),
-        osName: (tid) => readThreadComm(pid, tid),
-      };
+      const regsOf = threadRegisters(tracer);
+      stacks = new NativeStacks(target);
+      source = nativeSource(stacks, regsOf, [...regsOf.keys()], (tid) => readComm(pid, tid), !!opts.nativeAll);
     }
     try {
-      const was = before;
-      const states = was ? { active: (tid: number) => was.get(tid) ?? true, close: () => {} } : undefined;
       const d = dumpTarget(target, { ...opts, nativeSource: source, states });
       traceMark("sampled");
       return d;
@@ -196,16 +180,53 @@ function dumpNativeFrame(f: NativeFrame): DumpFrame {
   return { name: nativeFrameName(f), file: f.module, line: 0, native: { module: f.module, offset: "0x" + f.offset.toString(16), pc: "0x" + f.pc.toString(16), ...(f.eval ? { eval: true } : {}) } };
 }
 
-/** The OS name of thread tid (/proc/PID/task/TID/comm), "" when unknown. */
-function readThreadComm(pid: number, tid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
+/**
+ * Stops every thread of pid (ptrace) for a dump (--blocking, --native, snapshot --native), having
+ * read first whether each one was running: a stopped thread reads as stopped in /proc. The caller
+ * resumes and detaches the tracer.
+ */
+export function stopThreads(pid: number): { tracer: Tracer; states: ThreadStates } {
+  const tracer = new Tracer(pid);
+  tracer.attach();
+  const live = new TaskStates(pid);
+  const before = new Map(tracer.threadIds().map((tid) => [tid, live.active(tid)]));
+  live.close();
+  tracer.pause();
+  return { tracer, states: { active: (tid) => before.get(tid) ?? true, close: () => {} } };
 }
 
-export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean; nativeSource?: NativeSource; states?: { active(tid: number): boolean; close(): void } } = {}): DumpResult {
+/** Every stopped thread's registers (user_regs_struct), null where they could not be read. */
+export function threadRegisters(tracer: Tracer): Map<number, BigUint64Array | null> {
+  const regsOf = new Map<number, BigUint64Array | null>();
+  for (const tid of tracer.threadIds()) {
+    const regs = new BigUint64Array(USER_REGS_WORDS);
+    regsOf.set(tid, tracer.regs(tid, regs) ? regs : null);
+  }
+  return regsOf;
+}
+
+/**
+ * Native stacks for dumpTarget from registers read once per thread (a paused process, a core's
+ * notes, a snapshot's record): each unwound when the dump asks (the memory does not change).
+ * noStack: threads whose stack memory the file lacks.
+ */
+export function nativeSource(stacks: NativeStacks, regsOf: Map<number, BigUint64Array | null>, tids: number[], osName: (tid: number) => string, all: boolean,
+  noStack: Set<number> = new Set()): NativeSource {
+  return {
+    all,
+    stack: (tid) => {
+      const regs = tid > 0 ? regsOf.get(tid) : null;
+      const s = regs && stacks.capture(tid, regs) ? stacks.unwind(tid, true) : null;
+      // a stack the file lacks (zeros where it was) ends at once: said so, not passed off as whole
+      if (s && !s.stop && noStack.has(tid)) s.stop = "the file holds no memory of this thread's stack";
+      return s;
+    },
+    tids: () => tids,
+    osName,
+  };
+}
+
+export function dumpTarget(target: Target, opts: { locals?: number; async?: boolean; nativeSource?: NativeSource; states?: ThreadStates } = {}): DumpResult {
   const core = target.core;
   const localsChars = opts.locals ? LOCALS_CHARS[Math.min(opts.locals, LOCALS_CHARS.length) - 1] : 0;
   // --async: a running task's coroutine frame is found on its thread's stack by address

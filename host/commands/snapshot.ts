@@ -13,19 +13,18 @@
 // Source of truth: host/target/snapshot-file.ts (format), host/target/attach.ts (RecordedAttach, ProcessView),
 // host/target/native-record.ts (the field "native"), README ("Core dumps and snapshots").
 
-import { readFileSync } from "node:fs";
 import { Core } from "../core/core.js";
 import { Target, ProcessView, RecordedAttach, ElfFacts, ThreadStates, elfFactsToJson, elfFactsFromJson, hexAddress, parseHexAddress } from "../target/attach.js";
-import { dumpTarget, DumpResult, NativeSource } from "./dump.js";
+import { dumpTarget, DumpResult, NativeSource, nativeSource, stopThreads, threadRegisters } from "./dump.js";
 import { exportTable } from "../core/tables.js";
 import { WspyError } from "../errors.js";
 import { readInputFile } from "../io/files.js";
 import { RecordingReader, encodeSnapshot, decodeSnapshot, SnapshotMemory, SNAPSHOT_FORMAT } from "../target/snapshot-file.js";
 import { OfflineReader, CoreFile, viewOfCoreFile, CoreFileOptions } from "../target/core-file.js";
-import { NativeStacks, NativeObjects, USER_REGS_WORDS, targetObjects } from "../target/native.js";
+import { NativeStacks, NativeObjects, targetObjects } from "../target/native.js";
 import { NativeRecord, RecordingNativeObjects, RecordedNativeObjects, nativeRecordFromJson } from "../target/native-record.js";
-import { Tracer } from "../target/ptrace.js";
-import { TaskStates } from "../target/proc.js";
+import type { Tracer } from "../target/ptrace.js";
+import { readComm } from "../sampling/threads.js";
 import { stderrLine } from "../io/escape.js";
 import { VERSION } from "../version.js";
 
@@ -62,23 +61,14 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
   let stacks: NativeStacks | null = null;
   try {
     let source: NativeSource | undefined, objects: RecordingNativeObjects | null = null, states: ThreadStates | undefined;
-    const regsOf = new Map<number, BigUint64Array | null>();
+    let regsOf = new Map<number, BigUint64Array | null>();
     if (opts.native) {
       // as `dump --native` does: every thread stopped while it is read (its run state read before)
-      tracer = new Tracer(pid);
-      tracer.attach();
-      const live = new TaskStates(pid);
-      const before = new Map(tracer.threadIds().map((tid) => [tid, live.active(tid)]));
-      live.close();
-      states = { active: (tid) => before.get(tid) ?? true, close: () => {} };
-      tracer.pause();
-      for (const tid of tracer.threadIds()) {
-        const regs = new BigUint64Array(USER_REGS_WORDS);
-        regsOf.set(tid, tracer.regs(tid, regs) ? regs : null);
-      }
+      ({ tracer, states } = stopThreads(pid));
+      regsOf = threadRegisters(tracer);
       objects = new RecordingNativeObjects(targetObjects(target));
       stacks = new NativeStacks(target, objects);
-      source = nativeSource(stacks, regsOf, [...regsOf.keys()], (tid) => readThreadComm(pid, tid), false);
+      source = nativeSource(stacks, regsOf, [...regsOf.keys()], (tid) => readComm(pid, tid), false);
     }
     const d = dumpTarget(target, { locals: opts.locals, async: opts.async, nativeSource: source, ...(states ? { states } : {}) });
     const info = target.info, facts = target.facts;
@@ -114,35 +104,6 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions = {}): Pro
     }
     target.close();
   }
-}
-
-/** The OS name of thread tid (/proc/PID/task/TID/comm), "" when unknown. */
-function readThreadComm(pid: number, tid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Native stacks for dumpTarget from registers read once per thread (a paused process, a core's
- * notes, a snapshot's record): each unwound when the dump asks (the memory does not change).
- */
-function nativeSource(stacks: NativeStacks, regsOf: Map<number, BigUint64Array | null>, tids: number[], osName: (tid: number) => string, all: boolean,
-  noStack: Set<number> = new Set()): NativeSource {
-  return {
-    all,
-    stack: (tid) => {
-      const regs = tid > 0 ? regsOf.get(tid) : null;
-      const s = regs && stacks.capture(tid, regs) ? stacks.unwind(tid, true) : null;
-      // a stack the file lacks (zeros where it was) ends at once: said so, not passed off as whole
-      if (s && !s.stop && noStack.has(tid)) s.stop = "the file holds no memory of this thread's stack";
-      return s;
-    },
-    tids: () => tids,
-    osName,
-  };
 }
 
 // ---- reading a snapshot back ----

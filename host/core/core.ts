@@ -85,6 +85,18 @@ export interface CoreExports extends ContractExports {
   nativeJumpTargets(ptr: number, len: number, addr: bigint): number;
   nativeJumpTarget(i: number): bigint;
   MAX_NATIVE_MODULES: { value: number };
+  NF_EVAL: { value: number };
+  NS_END: { value: number };
+  NS_NO_OBJECT: { value: number };
+  NS_NO_FDE: { value: number };
+  NS_BAD_CFI: { value: number };
+  NS_WINDOW: { value: number };
+  NS_LIMIT: { value: number };
+  NS_NO_PROGRESS: { value: number };
+  NS_CHECK_TRAMPOLINE: { value: number };
+  TRAMP_NONE: { value: number };
+  TRAMP_SUB8: { value: number };
+  TRAMP_PUSH_RBP: { value: number };
   keptFrameFlags(k: number): number;
   walkExtraReadsClear(): void;
   walkExtraRead(addr: bigint, len: number, dst: number): number;

@@ -12,7 +12,7 @@ import type { Core } from "../core/core.js";
 import type { Target } from "../target/attach.js";
 import type { Tracer } from "../target/ptrace.js";
 import { NativeStacks, NativeFrame, USER_REGS_WORDS, nativeFrameName } from "../target/native.js";
-import { mergeNative } from "./native-merge.js";
+import { mergeNative, Merged } from "./native-merge.js";
 
 /** user_regs_struct word of fs_base: a thread's pthread_t (docs/native-stacks.md §1.2, M9). */
 const USER_FS_BASE = 21;
@@ -73,6 +73,17 @@ export class NativeAttribution {
     this.kindCounts.set(kind, (this.kindCounts.get(kind) ?? 0) + 1);
   }
 
+  /** The stack node of merged frames (innermost first): native frames interned, Python ones as they are. */
+  private internStack(frames: Merged<number>[]): number {
+    const x = this.core.x;
+    let node = -1;
+    for (let k = frames.length - 1; k >= 0; k--) {
+      const f = frames[k];
+      node = x.internNode(node, f.native ? this.frameId(f.native) : f.python!);
+    }
+    return node;
+  }
+
   private frameId(f: NativeFrame): number {
     const x = this.core.x;
     if (this.gen !== x.stackGeneration()) {
@@ -90,11 +101,11 @@ export class NativeAttribution {
   }
 
   /**
-   * After the threads run again: rebuilds the stacks of the kept records (n at base, i32 view v)
-   * with their native frames, and returns the samples of native-only threads (active ones; all
+   * After the threads run again: rebuilds the stacks of the kept records (n at base, stride i32
+   * units apart) with their native frames, and returns the samples of native-only threads (active ones; all
    * with idle) and the errors met.
    */
-  attribute(_v: Int32Array, base: number, stride: number, n: number, idle: boolean, active: (tid: number) => boolean): NativeAttributionResult {
+  attribute(base: number, stride: number, n: number, idle: boolean, active: (tid: number) => boolean): NativeAttributionResult {
     this.kindCounts.clear();
     const x = this.core.x;
     const blockEnd = x.PF_BLOCK_END.value;
@@ -115,11 +126,7 @@ export class NativeAttribution {
       const py = ids.map((frame, j) => ({ frame, blockEnd: j < depth && (x.keptFrameFlags(first + j) & blockEnd) !== 0 }));
       const m = mergeNative(stack.frames, py, this.all);
       if (!m.ok) this.count("native: frames did not pair up");
-      let node = -1;
-      for (let k = m.frames.length - 1; k >= 0; k--) {
-        const f = m.frames[k];
-        node = x.internNode(node, f.native ? this.frameId(f.native) : f.python!);
-      }
+      const node = this.internStack(m.frames);
       v = this.core.i32();
       v[rec + R_NODE] = node;
     }
@@ -130,14 +137,14 @@ export class NativeAttribution {
       if (!idle && !active(tid)) continue;
       const stack = this.stacks.unwind(tid, false);
       if (stack.stop) this.count(`native: ${stack.stop}`);
-      const m = mergeNative(stack.frames, [], this.all);
+      const m = mergeNative<number>(stack.frames, [], this.all);
       if (!m.frames.length) continue;
-      let node = -1;
-      for (let k = m.frames.length - 1; k >= 0; k--) node = x.internNode(node, this.frameId(m.frames[k].native!));
+      const node = this.internStack(m.frames);
       const thread = x.internThread(ident, tid);
       if (node >= 0 && thread >= 0) samples.push({ thread, node });
     }
-    if (this.captured.size !== seen.size) this.stacks.retain(new Set(this.captured.keys()));
+    // threads that ended: their windows go (threads come and go in a long recording)
+    if (this.stacks.threadCount > this.captured.size) this.stacks.retain(new Set(this.captured.keys()));
     return { samples, errors: [...this.kindCounts] };
   }
 

@@ -657,9 +657,9 @@ export class Sampler {
     this.countKind(STATUS_NAMES[st] ?? `status ${st}`);
   }
 
-  /** Counts one error of a kind with no core status (a core trap: "internal error"). */
-  private countKind(kind: string): void {
-    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
+  /** Counts errors of a kind with no core status (a core trap: "internal error"; native stacks' kinds). */
+  private countKind(kind: string, n = 1): void {
+    this.errors[kind] = (this.errors[kind] ?? 0) + n;
   }
 
   /** One sampling tick over every live process. */
@@ -810,8 +810,8 @@ export class Sampler {
     }
     let taskSamples = 0;
     if (p.nativeAttr) {
-      const res = p.nativeAttr.attribute(v, base, stride, n, idle, (tid) => p.tasks.active(tid));
-      for (const [kind, count] of res.errors) this.errors[kind] = (this.errors[kind] ?? 0) + count;
+      const res = p.nativeAttr.attribute(base, stride, n, idle, (tid) => p.tasks.active(tid));
+      for (const [kind, count] of res.errors) this.countKind(kind, count);
       // threads without a Python thread state (started from C): their native stacks alone
       for (const s of res.samples) if (p.core.x.pushSample(time, weight, s.thread, s.node)) taskSamples++;
     }

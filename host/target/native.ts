@@ -15,6 +15,7 @@
 
 import path from "node:path";
 import type { Target, ElfObject } from "./attach.js";
+import type { CoreExports } from "../core/core.js";
 import type { Module, ModuleRange } from "./modules.js";
 import { readMaps } from "./proc.js";
 import { demangle } from "../render/demangle.js";
@@ -29,14 +30,14 @@ const MAX_WINDOW = 1024 * 1024;
 /** The System V x86-64 red zone: bytes below rsp a function may use without moving it. */
 const RED_ZONE = 128n;
 /**
- * CPython's perf trampolines (-X perf), as their code reads around a return address: [kind, the
- * bytes, where the call returns in them]. 1: Python/asm_trampoline.S (sub $8,%rsp; call *%rcx;
- * add $8,%rsp; ret), pyenv 3.12/3.13; 2: endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop
- * %rbp; ret, Debian's 3.14+ (docs/native-stacks.md §3.7; the core's TRAMP_* kinds).
+ * CPython's perf trampolines (-X perf), as their code reads around a return address: [the core's
+ * TRAMP_* kind, the bytes, where the call returns in them]. Python/asm_trampoline.S (sub $8,%rsp;
+ * call *%rcx; add $8,%rsp; ret), pyenv 3.12/3.13; endbr64; push %rbp; mov %rsp,%rbp; call *%rcx;
+ * pop %rbp; ret, Debian's 3.14+ (docs/native-stacks.md §3.7).
  */
-const TRAMPOLINES: [number, Buffer, number][] = [
-  [1, Buffer.from("4883ec08ffd14883c408c3", "hex"), 6],
-  [2, Buffer.from("f30f1efa554889e5ffd15dc3", "hex"), 10],
+const TRAMPOLINES: ["TRAMP_SUB8" | "TRAMP_PUSH_RBP", Buffer, number][] = [
+  ["TRAMP_SUB8", Buffer.from("4883ec08ffd14883c408c3", "hex"), 6],
+  ["TRAMP_PUSH_RBP", Buffer.from("f30f1efa554889e5ffd15dc3", "hex"), 10],
 ];
 const TRAMPOLINE_BEFORE = 10, TRAMPOLINE_SPAN = 16;
 /** Unwind tables bigger than this are not read (no real object comes near). */
@@ -46,10 +47,12 @@ const MAX_EVAL_CODE = 4 << 20;
 /** Jumps that must land in one FDE before it counts as a split-out part of the eval loop. */
 const MIN_JUMPS_INTO_PART = 3;
 
-// nativeStop() codes (assembly/unwind/native.ts)
-const NS_NO_OBJECT = 1, NS_WINDOW = 4, NS_CHECK_TRAMPOLINE = 7;
-const STOP_NAMES = ["", "pc in no mapped object", "no unwind info", "bad unwind info", "stack beyond the window read", "too many frames", "stack did not grow"];
-const NF_EVAL = 1;
+/** How each nativeStop() code (the core's NS_*, assembly/unwind/native.ts) is worded; NS_END: the walk reached the outermost frame. */
+const STOP_WORDS: [keyof CoreExports & `NS_${string}`, string][] = [
+  ["NS_END", ""], ["NS_NO_OBJECT", "pc in no mapped object"], ["NS_NO_FDE", "no unwind info"], ["NS_BAD_CFI", "bad unwind info"],
+  ["NS_WINDOW", "stack beyond the window read"], ["NS_LIMIT", "too many frames"], ["NS_NO_PROGRESS", "stack did not grow"],
+  ["NS_CHECK_TRAMPOLINE", "a perf trampoline not checked"],
+];
 
 export interface NativeFrame {
   pc: bigint;
@@ -232,21 +235,46 @@ export class NativeStacks {
   /** the live target's memory map, as last read (stack ends) */
   private maps: { start: number; end: number }[] | null = null;
 
-  /** objects: where the objects' facts come from (the target's own files by default) */
-  constructor(private readonly target: Target, private readonly objects: NativeObjects = targetObjects(target)) {}
+  /** the core's codes this file acts on, and the words for every stop code */
+  private readonly code: { noObject: number; window: number; checkTrampoline: number; eval: number };
+  private readonly stopWords = new Map<number, string>();
 
-  /** Copies thread tid's registers (user_regs_struct words) and a window of its stack. false when the stack pointer reads nothing. */
-  capture(tid: number, userRegs: BigUint64Array): boolean {
+  /** objects: where the objects' facts come from (the target's own files by default) */
+  constructor(private readonly target: Target, private readonly objects: NativeObjects = targetObjects(target)) {
+    const x = target.core.x;
+    this.code = { noObject: x.NS_NO_OBJECT.value, window: x.NS_WINDOW.value, checkTrampoline: x.NS_CHECK_TRAMPOLINE.value, eval: x.NF_EVAL.value };
+    for (const [key, words] of STOP_WORDS) this.stopWords.set(x[key].value, words);
+  }
+
+  /**
+   * Thread tid's capture with its registers (user_regs_struct words) taken, and where its stack
+   * window starts: below rsp, since an epilogue's rows still say where the registers it popped
+   * were saved (GCC emits no restore for them), in the red zone the psABI leaves intact below rsp.
+   */
+  private take(tid: number, userRegs: BigUint64Array): { c: Capture; addr: bigint } {
     let c = this.captures.get(tid);
     if (!c) {
       c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW, stackEnd: 0n };
       this.captures.set(tid, c);
     }
     for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
-    // from below rsp: an epilogue's rows still say where the registers it popped were saved
-    // (GCC emits no restore for them), in the red zone the psABI leaves intact below rsp
     const sp = c.regsDwarf[REG_RSP];
-    return this.readWindow(c, sp > RED_ZONE ? sp - RED_ZONE : sp, c.want);
+    return { c, addr: sp > RED_ZONE ? sp - RED_ZONE : sp };
+  }
+
+  /** A window buffer of at least want bytes for c (the old one freed when too small). */
+  private ensureBuffer(c: Capture, want: number): void {
+    if (c.winCap >= want) return;
+    const x = this.target.core.x;
+    if (c.winPtr) x.freeBuffer(c.winPtr);
+    c.winPtr = x.allocBuffer(want);
+    c.winCap = want;
+  }
+
+  /** Copies thread tid's registers (user_regs_struct words) and a window of its stack. false when the stack pointer reads nothing. */
+  capture(tid: number, userRegs: BigUint64Array): boolean {
+    const { c, addr } = this.take(tid, userRegs);
+    return this.readWindow(c, addr, c.want);
   }
 
   /**
@@ -256,23 +284,12 @@ export class NativeStacks {
    * reads it alone, and learns the end). windowRead() says how the batched read went.
    */
   planWindow(tid: number, userRegs: BigUint64Array): { addr: bigint; len: number; ptr: number } | null {
-    let c = this.captures.get(tid);
-    if (!c) {
-      c = { regsDwarf: new BigUint64Array(REG_COUNT), winPtr: 0, winCap: 0, winLen: 0, winAddr: 0n, want: FIRST_WINDOW, stackEnd: 0n };
-      this.captures.set(tid, c);
-    }
-    for (let k = 0; k < REG_COUNT; k++) c.regsDwarf[k] = userRegs[DWARF_TO_USER[k]];
+    const { c, addr } = this.take(tid, userRegs);
     c.winLen = 0;
-    const sp = c.regsDwarf[REG_RSP], addr = sp > RED_ZONE ? sp - RED_ZONE : sp;
     c.winAddr = addr;
     if (c.stackEnd <= addr || c.stackEnd - addr > BigInt(MAX_WINDOW) * 64n) return null;
     const len = Math.min(c.want, Number(c.stackEnd - addr));
-    const x = this.target.core.x;
-    if (c.winCap < c.want) {
-      if (c.winPtr) x.freeBuffer(c.winPtr);
-      c.winPtr = x.allocBuffer(c.want);
-      c.winCap = c.want;
-    }
+    this.ensureBuffer(c, c.want);
     return { addr, len, ptr: c.winPtr };
   }
 
@@ -284,6 +301,9 @@ export class NativeStacks {
     return this.readWindow(c, c.winAddr, c.want);
   }
 
+  /** How many threads' captures (and window buffers) are held. */
+  get threadCount(): number { return this.captures.size; }
+
   /** Forgets threads not in keep (ended threads' windows are freed). */
   retain(keep: Set<number>): void {
     for (const [tid, c] of this.captures) {
@@ -294,12 +314,7 @@ export class NativeStacks {
   }
 
   private readWindow(c: Capture, sp: bigint, want: number): boolean {
-    const x = this.target.core.x;
-    if (c.winCap < want) {
-      if (c.winPtr) x.freeBuffer(c.winPtr);
-      c.winPtr = x.allocBuffer(want);
-      c.winCap = want;
-    }
+    this.ensureBuffer(c, want);
     c.winAddr = sp;
     // a short read is fine: the window then ends where the stack's mapping does
     let got = this.target.readInto(c.winPtr, sp, want);
@@ -355,9 +370,9 @@ export class NativeStacks {
       new BigUint64Array(x.memory.buffer, x.nativeRegsPtr(), REG_COUNT).set(c.regsDwarf);
       n = x.nativeUnwind(c.winPtr, c.winLen, c.winAddr);
       stop = x.nativeStop();
-      if (stop === NS_NO_OBJECT && this.register(BigInt.asUintN(64, x.nativeStopPc()))) continue;
-      if (stop === NS_CHECK_TRAMPOLINE && this.checkTrampoline(BigInt.asUintN(64, x.nativeStopPc()))) continue;
-      if (stop === NS_WINDOW) {
+      if (stop === this.code.noObject && this.register(BigInt.asUintN(64, x.nativeStopPc()))) continue;
+      if (stop === this.code.checkTrampoline && this.checkTrampoline(BigInt.asUintN(64, x.nativeStopPc()))) continue;
+      if (stop === this.code.window) {
         const need = Number(BigInt.asUintN(64, x.nativeStopPc()) - c.winAddr) + 4096;
         if (need > c.winLen && need <= MAX_WINDOW) {
           const want = Math.min(MAX_WINDOW, Math.max(need, c.winLen * 2));
@@ -371,9 +386,9 @@ export class NativeStacks {
     for (let i = 0; i < n; i++) {
       const pc = BigInt.asUintN(64, x.nativeFramePc(i));
       const slot = this.slots[x.nativeFrameModule(i)];
-      frames.push(this.describe(slot, pc, i === 0, (x.nativeFrameFlags(i) & NF_EVAL) !== 0, BigInt.asUintN(64, x.nativeFrameFdeStart(i))));
+      frames.push(this.describe(slot, pc, i === 0, (x.nativeFrameFlags(i) & this.code.eval) !== 0, BigInt.asUintN(64, x.nativeFrameFdeStart(i))));
     }
-    return { frames, stop: STOP_NAMES[stop] ?? `stop ${stop}` };
+    return { frames, stop: this.stopWords.get(stop) ?? `stop ${stop}` };
   }
 
   private describe(slot: Slot | undefined, pc: bigint, innermost: boolean, isEval: boolean, fdeStart: bigint): NativeFrame {
@@ -453,14 +468,15 @@ export class NativeStacks {
   /** Reads the code around return address pc in a trampoline region and tells the core which trampoline it is (or none). */
   private checkTrampoline(pc: bigint): boolean {
     const code = pc > BigInt(TRAMPOLINE_BEFORE) ? this.target.readMemory(pc - BigInt(TRAMPOLINE_BEFORE), TRAMPOLINE_SPAN) : null;
-    let kind = 0;
+    const x = this.target.core.x;
+    let kind = x.TRAMP_NONE.value;
     if (code) {
       for (const [k, bytes, ret] of TRAMPOLINES) {
         const at = TRAMPOLINE_BEFORE - ret;
-        if (code.subarray(at, at + bytes.length).equals(bytes)) { kind = k; break; }
+        if (code.subarray(at, at + bytes.length).equals(bytes)) { kind = x[k].value; break; }
       }
     }
-    return this.target.core.x.nativeTrampolineChecked(pc, kind) !== 0;
+    return x.nativeTrampolineChecked(pc, kind) !== 0;
   }
 
   /**
@@ -502,10 +518,9 @@ export class NativeStacks {
       hits.set(start, h);
     }
     for (const [start, h] of hits) {
-      if (h.n < MIN_JUMPS_INTO_PART) continue;
-      // a named function elsewhere is a tail call's target, not a part of the eval loop
-      const named = facts.symbolAt(start - facts.bias);
-      if (named && !named.startsWith("_PyEval_EvalFrameDefault") && !named.startsWith("PyEval_EvalFrameEx")) continue;
+      // a named function is a tail call's target, not a part split out of the eval loop (the
+      // named parts, .cold ones included, are eval ranges already: their jumps were not counted)
+      if (h.n < MIN_JUMPS_INTO_PART || facts.symbolAt(start - facts.bias)) continue;
       x.nativeModuleAddEval(slot, start, h.end);
     }
   }
