@@ -281,3 +281,20 @@ t.test("C++ frames are demangled", async (t) => {
     t.notOk(main?.frames.some((f) => /^_Z/.test(f.name)), `${label}: no mangled name left`);
   }
 });
+
+t.test("record --native of a program that ends while threads run: the recording ends with it (no hang)", async (t) => {
+  const py = findByLabel("pyenv 3.12");
+  if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
+  const { wspyBounded } = await import("./helpers/sampling.mjs");
+  const tmp = mkdtempSync(path.join(tmpdir(), "wspy-native-end-"));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  // the thread group leader exits while another thread still runs: its exit is reported only after
+  // that thread's, which a tracer waiting on the leader alone would never take
+  const prog = "import threading, time\ndef work():\n    end = time.time() + 0.8\n    while time.time() < end: pass\nthreading.Thread(target=work).start()\ntime.sleep(0.3)\n";
+  for (let i = 0; i < 5; i++) {
+    const out = path.join(tmp, `end${i}.svg`);
+    const r = await wspyBounded(["record", "--native", "-r", "500", "-o", out, "--", py.path, "-c", prog], { timeoutMs: 60000 });
+    t.equal(r.code, 0, `run ${i}: ends with the program: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+    t.ok(existsSync(out), `run ${i}: the profile is written`);
+  }
+});

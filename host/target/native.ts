@@ -16,8 +16,8 @@
 import path from "node:path";
 import type { Target, ElfObject } from "./attach.js";
 import type { CoreExports } from "../core/core.js";
-import type { Module, ModuleRange } from "./modules.js";
-import { readMaps } from "./proc.js";
+import { ModuleList, type Module, type ModuleRange } from "./modules.js";
+import { readMaps, type Mapping } from "./proc.js";
 import { demangle } from "../render/demangle.js";
 
 /** user_regs_struct word index of each DWARF register 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15, rip). */
@@ -113,27 +113,51 @@ export interface NativeObjects {
   anonymousAt?(pc: bigint): { start: number; end: number } | null;
 }
 
-/** The target's own objects: its module list, each object's ELF file parsed by the core (symbols kept). */
+/** How often a live target's memory map is read again at most, for pcs in no object known (ms). */
+const MAPS_REFRESH_MS = 500;
+
+/**
+ * The target's own objects: its module list, each object's ELF file parsed by the core (symbols
+ * kept). A live process maps objects after wspy attached (extension modules imported later): a pc
+ * in none of the attach-time list is looked up in the memory map read again, at most every
+ * MAPS_REFRESH_MS (a pc in nothing mapped, such as JIT code, then costs no read per sample).
+ */
 export function targetObjects(target: Target): NativeObjects {
   const byKey = new Map<string, Module>();
   const decoder = new TextDecoder();
+  let fresh: { at: number; maps: Mapping[]; list: ModuleList } | null = null;
+  const freshMaps = (): { maps: Mapping[]; list: ModuleList } | null => {
+    if (!target.live) return null;
+    const now = performance.now();
+    if (!fresh || now - fresh.at >= MAPS_REFRESH_MS) {
+      const maps = readMaps(target.info.pid);
+      const exe = target.modules.modules.find((m) => m.kind === "executable")?.path ?? "";
+      fresh = { at: now, maps, list: ModuleList.fromMaps(maps, exe) };
+    }
+    return fresh;
+  };
+  const found = (list: ModuleList, n: number): NativeModule | null => {
+    for (const m of list.modules) {
+      const r = m.ranges.find((q: ModuleRange) => q.start <= n && n < q.end);
+      if (!r) continue;
+      byKey.set(`${m.path}\u0000${r.start}`, m);
+      const exe = target.modules.interpreter;
+      const interpreter = m.isInterpreter || m.isLibpython || (m.kind === "executable" && !!exe && /python/i.test(path.basename(m.path)));
+      return { path: m.path, start: r.start, end: r.end, interpreter };
+    }
+    return null;
+  };
   return {
     moduleAt(pc: bigint): NativeModule | null {
       const n = Number(pc);
-      for (const m of target.modules.modules) {
-        const r = m.ranges.find((q: ModuleRange) => q.start <= n && n < q.end);
-        if (!r) continue;
-        byKey.set(`${m.path}\u0000${r.start}`, m);
-        const exe = target.modules.interpreter;
-        const interpreter = m.isInterpreter || m.isLibpython || (m.kind === "executable" && !!exe && /python/i.test(path.basename(m.path)));
-        return { path: m.path, start: r.start, end: r.end, interpreter };
-      }
-      return null;
+      const known = found(target.modules, n);
+      if (known) return known;
+      const list = freshMaps()?.list;
+      return list ? found(list, n) : null;
     },
     anonymousAt(pc: bigint): { start: number; end: number } | null {
-      if (!target.live) return null;
       const n = Number(pc);
-      const m = readMaps(target.info.pid).find((q) => q.start <= n && n < q.end && q.perms.includes("x") && !q.path);
+      const m = freshMaps()?.maps.find((q) => q.start <= n && n < q.end && q.perms.includes("x") && !q.path);
       return m ? { start: m.start, end: m.end } : null;
     },
     facts(nm: NativeModule): NativeObjectFacts | null {

@@ -14,12 +14,13 @@ import type koffiType from "koffi";
 import { readdirSync } from "node:fs";
 import { WspyError, permissionHint } from "../errors.js";
 import { EPERM, ESRCH, ECHILD, EINTR } from "./errno.js";
-import { TaskStates } from "./proc.js";
 
 const PTRACE_CONT = 7, PTRACE_DETACH = 17, PTRACE_SEIZE = 0x4206, PTRACE_INTERRUPT = 0x4207, PTRACE_LISTEN = 0x4208;
 const PTRACE_EVENT_STOP = 128;
 const WNOHANG = 1, WALL = 0x40000000;
 const SIGTRAP = 5, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
+/** the sleep between two polls of a thread that has not stopped yet, ms */
+const POLL_NAP_MS = 0.05;
 /** how long one sample waits for a thread to stop before sampling without it, ms */
 const STOP_WAIT_MS = 20;
 /** how long the final detach waits for each thread to stop, ms */
@@ -69,12 +70,11 @@ export class Tracer {
   private closed = false;
   /** threads that could not be stopped in time, by sample (reported as an error kind) */
   late = 0;
-  /** each thread's state in /proc (read before waiting for it to stop) */
-  private readonly states: TaskStates;
+  /** a word to wait on (Atomics.wait: a short sleep between polls, nothing ever wakes it) */
+  private readonly nap = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(readonly pid: number) {
     load();
-    this.states = new TaskStates(pid);
   }
 
   /** Seizes every thread of the process. Throws PERMISSION or NO_SUCH_PROCESS. */
@@ -198,15 +198,15 @@ export class Tracer {
     let stopped = 0;
     const deadline = performance.now() + STOP_WAIT_MS;
     for (let i = 0; i < this.count; i++) {
-      // a thread that can take the interrupt at once (running, sleeping) is waited for in the
-      // kernel: polling instead catches it stopped but not yet off its CPU, and the next ptrace
-      // request then waits a whole scheduler tick for it (wait_task_inactive: 4 ms at HZ=250,
-      // measured here: 8 ms per pause and resume instead of 0.26). One in uninterruptible sleep
-      // ("D": I/O) may not stop for long: polled, for at most STOP_WAIT_MS
-      if (this.state[i] === PENDING && this.states.state(this.tids[i]) !== "D") this.poll(i, 0);
+      // polled, with a short sleep between polls: a poll that spins catches the thread stopped but
+      // not yet off its CPU, and the next ptrace request then waits a whole scheduler tick for it
+      // (wait_task_inactive: 4 ms at HZ=250; measured here: 8 ms per pause and resume instead of
+      // 0.2). Never a blocking waitpid: a thread group leader that exits is reported only after
+      // its other threads, whose reports would wait behind it (a hang, seen in launch mode)
       while (this.state[i] === PENDING) {
         if (this.poll(i, WNOHANG)) break;
         if (this.state[i] !== PENDING || performance.now() > deadline) break;
+        Atomics.wait(this.nap, 0, 0, POLL_NAP_MS);
       }
       if (this.state[i] === PENDING) this.late++;
       if (this.state[i] === STOPPED || this.state[i] === GROUP_STOPPED) stopped++;
@@ -268,7 +268,6 @@ export class Tracer {
   detach(): void {
     if (this.closed) return;
     this.closed = true;
-    this.states.close();
     live.delete(this);
     for (let i = 0; i < this.count; i++) {
       if (this.state[i] === RUNNING && ptrace!(PTRACE_INTERRUPT, this.tids[i], 0, 0) >= 0) this.state[i] = PENDING;
