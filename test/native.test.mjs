@@ -282,7 +282,7 @@ t.test("C++ frames are demangled", async (t) => {
   }
 });
 
-t.test("record --native of a program that ends while threads run: the recording ends with it (no hang)", async (t) => {
+t.test("record --native of a program that ends while threads run, or takes signals: the recording ends with it (no hang), its exit status kept", async (t) => {
   const py = findByLabel("pyenv 3.12");
   if (!py) return t.skip(missingReason("3.12") ?? "pyenv 3.12 not found");
   const { wspyBounded } = await import("./helpers/sampling.mjs");
@@ -296,5 +296,14 @@ t.test("record --native of a program that ends while threads run: the recording 
     const r = await wspyBounded(["record", "--native", "-r", "500", "-o", out, "--", py.path, "-c", prog], { timeoutMs: 60000 });
     t.equal(r.code, 0, `run ${i}: ends with the program: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
     t.ok(existsSync(out), `run ${i}: the profile is written`);
+  }
+  // a program that takes signals (a 2 ms timer, SIGCHLD from its subprocesses) while traced: each
+  // signal stops a traced thread for its tracer, a report Node's own child handling must never see
+  const sigProg = "import signal, subprocess, sys, time\nn = 0\ndef h(s, f):\n    global n\n    n += 1\nsignal.signal(signal.SIGALRM, h)\nsignal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)\nend = time.time() + 1.5\nwhile time.time() < end:\n    subprocess.run(['true'])\nsignal.setitimer(signal.ITIMER_REAL, 0)\nsys.exit(3 if n > 50 else 1)\n";
+  for (const mode of ["--native", "--blocking"]) {
+    const out = path.join(tmp, `sig${mode}.svg`);
+    const r = await wspyBounded(["record", mode, "-r", "200", "-o", out, "--", py.path, "-c", sigProg], { timeoutMs: 60000 });
+    t.equal(r.code, 3, `${mode}: the program's own exit status, after its signal handler ran: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+    t.match(r.stderr, /target exited; [1-9]\d* samples/, `${mode}: recorded until it ended`);
   }
 });

@@ -3,7 +3,7 @@
 // Must not know: CPython layouts (the core walks), output formats (renderers render).
 // Source of truth: docs/design.md §1 (flags), DEVELOPERS brief ("Nothing lost").
 
-import type { ChildProcess } from "node:child_process";
+import type { Launched } from "../sampling/launch.js";
 import { TargetInfo } from "../target/attach.js";
 import { WspyError } from "../errors.js";
 import { renderProfile, OutputFormat, type RenderOptions } from "../render/index.js";
@@ -229,7 +229,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
 /** How long a launched program has to exit after SIGTERM before SIGKILL, ms. */
 export const END_GRACE_MS = 5000;
 
-function running(child: ChildProcess): boolean {
+function running(child: Launched): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
@@ -239,7 +239,7 @@ function running(child: ChildProcess): boolean {
  * signalled: it runs in wspy's process group (so Ctrl-C from the terminal reaches both), and
  * its own children are its business. Returns the signal that ended it.
  */
-async function endProgram(child: ChildProcess, exited: Promise<number>): Promise<"SIGTERM" | "SIGKILL"> {
+async function endProgram(child: Launched, exited: Promise<number>): Promise<"SIGTERM" | "SIGKILL"> {
   child.kill("SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), END_GRACE_MS); })]);

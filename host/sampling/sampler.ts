@@ -12,8 +12,7 @@
 // allocates nothing: records are read from the core's memory through a kept Int32Array view.
 // Source of truth: docs/design.md §1 (flags), §3 (reads); proc(5); ptrace(2) (--blocking).
 
-import type { ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
+import { launchProgram, type Launched } from "./launch.js";
 import { readlinkSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Target, TargetInfo, procView, type AttachOptions } from "../target/attach.js";
@@ -145,30 +144,6 @@ const TIMER_WAIT_MS = 50;
 const LATENESS_RESERVOIR = 1 << 16;
 /** Retired processes, notes and trap messages kept (a run without an end meets ever more). */
 const MAX_RETIRED_KEPT = 64, MAX_NOTES = 100, MAX_TRAP_MESSAGES = 100;
-
-function signalNumber(sig: NodeJS.Signals | null): number | undefined {
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
-  return sig ? table[sig] : undefined;
-}
-
-function launch(command: string[], stdio: "inherit" | "ignore"): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // node:child_process loads here, not with the sampler: `record -p PID` never spawns, and the
-    // module (with node:net and node:dgram) is several ms of every one-shot run's start-up
-    const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
-    const child = spawn(command[0], command.slice(1), { stdio: stdio === "ignore" ? ["ignore", "ignore", "ignore"] : "inherit" });
-    child.once("spawn", () => resolve(child));
-    child.once("error", (e) => reject(new WspyError("LAUNCH", `cannot start ${command[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, "check the command and your PATH")));
-  });
-}
-
-function exitStatus(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    if (child.signalCode !== null) return resolve(128 + (signalNumber(child.signalCode) ?? 0));
-    child.once("exit", (code, sig) => resolve(code ?? 128 + (signalNumber(sig) ?? 0)));
-  });
-}
 
 /** One attached process: its target (own core), /proc handles and caches. */
 export class SampledProcess {
@@ -347,7 +322,7 @@ export class Sampler {
   readonly rootPid: number;
   /** is the root process sampled (false: not Python, or exec'd into a program that is not) */
   rootSampled: boolean;
-  readonly child: ChildProcess | null;
+  readonly child: Launched | null;
   readonly childExit: Promise<number> | null;
 
   private stop = false;
@@ -378,7 +353,7 @@ export class Sampler {
   private readonly onExit: () => void;
 
   private constructor(readonly opts: SamplerOptions, private hooks: SamplerHooks, root: SampledProcess | null, rootInfo: TargetInfo,
-    child: ChildProcess | null, childExit: Promise<number> | null, onSignal: (sig: NodeJS.Signals) => void) {
+    child: Launched | null, childExit: Promise<number> | null, onSignal: (sig: NodeJS.Signals) => void) {
     if (root) this.processes.push(root);
     this.rootInfo = rootInfo;
     this.rootPid = rootInfo.pid;
@@ -396,13 +371,13 @@ export class Sampler {
     const log = opts.log ?? stderrLine;
     if (!(opts.rate > 0 && opts.rate <= 100_000)) throw new WspyError("BAD_INPUT", `rate must be between 1 and 100000 samples per second, not ${opts.rate}`, "");
     if (opts.duration !== undefined && !(opts.duration > 0)) throw new WspyError("BAD_INPUT", `duration must be a positive number of seconds, not ${opts.duration}`, "");
-    let child: ChildProcess | null = null;
+    let child: Launched | null = null;
     let childExit: Promise<number> | null = null;
     let pid = opts.pid ?? 0;
     if (opts.command && opts.command.length) {
-      child = await launch(opts.command, opts.stdio ?? "inherit");
-      childExit = exitStatus(child);
-      pid = child.pid!;
+      child = await launchProgram(opts.command, opts.stdio ?? "inherit", !!(opts.blocking || opts.native));
+      childExit = child.exited;
+      pid = child.pid;
     }
     // signals before attaching: a Ctrl-C while waiting for the interpreter ends cleanly
     let sampler: Sampler | null = null;
