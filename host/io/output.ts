@@ -138,6 +138,15 @@ export function createPrivate(dir: string, prefix: string, suffix: string): { fd
   }
 }
 
+/**
+ * Replaces regular file `file` (or creates it) with bytes, atomically: a private temporary file in
+ * its folder, synced, then renamed over it. Throws (the temporary file removed) when it cannot;
+ * nothing is kept elsewhere (the agent's segments: a full disk drops one, not fills another).
+ */
+export function writeFileAtomic(file: string, bytes: Uint8Array, opts: WriteOptions = {}): void {
+  writeFile(file, bytes, opts);
+}
+
 function writeFile(file: string, bytes: Uint8Array, opts: WriteOptions): void {
   const dir = path.dirname(path.resolve(file));
   const { fd, file: tmp } = createPrivate(dir, `.${path.basename(file)}.`, ".tmp");
