@@ -14,6 +14,7 @@ const lazy = {
   dump: () => import("./commands/dump.js"),
   snapshot: () => import("./commands/snapshot.js"),
   top: () => import("./commands/top.js"),
+  agent: () => import("./commands/agent.js"),
 };
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
 import { convertCommand } from "./commands/convert.js";
@@ -235,6 +236,42 @@ export function buildProgram(): Command {
       const s = await takeSnapshot(o.pid, { ...tableOptions(o), locals: o.locals, async: !!o.async, native: !!o.native });
       writeOutput(output, s.bytes, { private: true, what: "snapshot" });
       stderrLine(`wspy: wrote snapshot of process ${o.pid} (${s.dump.threads.length} threads, ${s.memoryBytes} bytes of memory in ${s.ranges} ranges, ${s.bytes.length} bytes compressed) to ${output}`);
+    });
+
+  program
+    .command("agent")
+    .description("profile a process for as long as the agent runs: every --period a segment to --dir and/or Pyroscope (--push)")
+    .addOption(shared.pid().makeOptionMandatory())
+    .addOption(new Option("-r, --rate <hz>", "samples per second (low: the agent runs all the time)").argParser(parsePositive("rate")).default(19))
+    .option("--period <seconds>", "seconds per segment (Pyroscope's cadence: 10)", parsePositive("period"), 10)
+    .option("--dir <folder>", "keep each segment as a file in this folder (it must exist)")
+    .addOption(new Option("--format <format>", "segment files: a wspy recording or pprof").choices(["wspy", "pprof"]).default("wspy"))
+    .option("--keep <age>", "delete segments older than this (e.g. 7d, 12h)")
+    .option("--max-size <size>", "delete the oldest segments past this total (e.g. 1GB)")
+    .option("--push <url>", "send each segment to Grafana Pyroscope's ingest API at this URL (user:pass@ for basic auth)")
+    .option("--bearer <token>", "with --push: an Authorization: Bearer token (also WSPY_PUSH_TOKEN)")
+    .option("--tenant <id>", "with --push: the X-Scope-OrgID tenant")
+    .option("--app <name>", "the application name (default: the script's name)")
+    .option("--label <k=v>", "a label on every segment (repeatable)", collect, [])
+    .addOption(shared.idle("keep samples of idle threads too"))
+    .addOption(shared.subprocesses("profile child processes too"))
+    .addOption(shared.duration("stop after this many seconds (default: until Ctrl-C or SIGTERM)"))
+    .exitOverride()
+    .action(async (o) => {
+      const { agent } = await lazy.agent();
+      const { parseAge, parseSize } = await import("./agent/history.js");
+      const labels: Record<string, string> = {};
+      for (const kv of o.label as string[]) {
+        const i = kv.indexOf("=");
+        if (i <= 0) throw new WspyError("BAD_INPUT", `--label ${JSON.stringify(kv)} is not k=v`, "e.g. --label env=prod");
+        labels[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      await agent({
+        pid: o.pid, rate: o.rate, periodSec: o.period, app: o.app, labels, dir: o.dir, format: o.format,
+        keepMs: o.keep ? parseAge(o.keep) : null, maxBytes: o.maxSize ? parseSize(o.maxSize) : null,
+        push: o.push, bearer: o.bearer ?? process.env.WSPY_PUSH_TOKEN, tenant: o.tenant, idle: !!o.idle,
+        subprocesses: !!o.subprocesses, duration: o.duration,
+      });
     });
 
   program

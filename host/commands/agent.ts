@@ -1,0 +1,101 @@
+// `wspy agent`: profile one process for as long as the agent runs, at a low rate, and every
+// --period close a segment (the sampler's segmentSec: the core's tables reset, memory flat) that
+// goes to a local history (--dir, host/agent/history.ts) and/or Grafana Pyroscope (--push,
+// host/agent/push.ts), labelled (app, host, pid, python, wspy, --label k=v). A segment that cannot
+// be written (a full disk) is dropped with one warning, the agent goes on; SIGINT/SIGTERM close the
+// current segment and give the push queue a moment; the summary counts segments written, sent and
+// dropped by reason.
+// Must not know: CPython layouts, the core, how profiles render (render/), Pyroscope's wire format
+// (push.ts).
+// Source of truth: /root/wspy-notes/agent-research/PLAN.md (wip: --match, SIGHUP, view DIR, diff to come).
+
+import os from "node:os";
+import { Sampler, Segment } from "../sampling/sampler.js";
+import { renderProfile } from "../render/index.js";
+import { History, segmentName } from "../agent/history.js";
+import { Pusher } from "../agent/push.js";
+import { VERSION } from "../version.js";
+import { stderrLine } from "../io/escape.js";
+import { WspyError } from "../errors.js";
+
+export interface AgentOptions {
+  pid: number;
+  rate: number;
+  periodSec: number;
+  app?: string;
+  labels: Record<string, string>;
+  dir?: string;
+  format: "wspy" | "pprof";
+  keepMs: number | null;
+  maxBytes: number | null;
+  push?: string;
+  bearer?: string;
+  tenant?: string;
+  idle?: boolean;
+  subprocesses?: boolean;
+  duration?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface AgentResult {
+  segments: number;
+  written: number;
+  writeErrors: number;
+  pushed: number;
+  dropped: Record<string, number>;
+}
+
+export async function agent(opts: AgentOptions): Promise<AgentResult> {
+  const log = opts.log ?? stderrLine;
+  if (!opts.dir && !opts.push) throw new WspyError("BAD_INPUT", "the agent needs somewhere to put its segments", "give --dir DIR, --push URL, or both");
+  const history = opts.dir ? new History(opts.dir, opts.keepMs, opts.maxBytes) : null;
+  const host = os.hostname();
+  const pusher = opts.push ? new Pusher({ url: opts.push, app: opts.app ?? "python", labels: { hostname: host, ...opts.labels }, sampleRate: opts.rate, bearer: opts.bearer, tenant: opts.tenant }) : null;
+  const res: AgentResult = { segments: 0, written: 0, writeErrors: 0, pushed: 0, dropped: {} };
+  let warnedWrite = false;
+  const t0 = Date.now();
+  const onSegment = (s: Segment): void => {
+    res.segments++;
+    for (const { process: p, profile } of s.parts) {
+      if (!profile.sampleNode.length) continue;
+      const fromMs = t0 + s.fromSec * 1000, untilMs = t0 + s.untilSec * 1000;
+      const app = opts.app ?? (p.command[1] ? p.command[1].split("/").pop()!.replace(/\.py$/, "") : "python");
+      profile.meta = { ...profile.meta, target: `${app} (pid ${p.pid})`, startedAt: new Date(fromMs).toISOString(), durationSec: s.untilSec - s.fromSec };
+      if (history) {
+        try {
+          const data = renderProfile(profile, opts.format === "pprof" ? "pprof" : "wspy");
+          history.write(segmentName(app, p.pid, fromMs, untilMs, opts.format), typeof data === "string" ? Buffer.from(data) : data);
+          res.written++;
+        } catch (e) {
+          res.writeErrors++;
+          if (!warnedWrite) log(`wspy: agent: a segment could not be written to ${opts.dir} (${(e as Error).message}); sampling goes on, segments are dropped until writes work again`);
+          warnedWrite = true;
+        }
+      }
+      if (pusher) {
+        const body = renderProfile(profile, "pprof");
+        pusher.enqueue({ from: fromMs / 1000, until: untilMs / 1000, body: typeof body === "string" ? Buffer.from(body) : body, labels: { pid: String(p.pid), python: p.info.version, wspy: VERSION } });
+      }
+    }
+  };
+  const sampler = await Sampler.start({
+    pid: opts.pid, rate: opts.rate, idle: opts.idle, subprocesses: opts.subprocesses, segmentSec: opts.periodSec,
+    duration: opts.duration, signal: opts.signal, log,
+  }, { onSegment });
+  try {
+    await sampler.run();
+  } finally {
+    sampler.close();
+  }
+  if (pusher) {
+    await pusher.flush(5000);
+    pusher.close();
+    res.pushed = pusher.stats.sent;
+    res.dropped = pusher.stats.dropped;
+  }
+  const drops = Object.entries(res.dropped).map(([k, n]) => `${k}: ${n}`).join(", ");
+  log(`wspy: agent: ${sampler.stopReason}; ${res.segments} segments of ${opts.periodSec} s; ${history ? `${res.written} written to ${opts.dir}${res.writeErrors ? `, ${res.writeErrors} not written` : ""}` : ""}${history && pusher ? "; " : ""}${pusher ? `${res.pushed} pushed to ${pusher.where}${drops ? `, dropped: ${drops}` : ""}` : ""}`);
+  if (sampler.fatal) throw sampler.fatal;
+  return res;
+}
