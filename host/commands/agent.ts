@@ -61,7 +61,8 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
       if (!profile.sampleNode.length) continue;
       const fromMs = t0 + s.fromSec * 1000, untilMs = t0 + s.untilSec * 1000;
       const app = opts.app ?? (p.command[1] ? p.command[1].split("/").pop()!.replace(/\.py$/, "") : "python");
-      profile.meta = { ...profile.meta, target: `${app} (pid ${p.pid})`, startedAt: new Date(fromMs).toISOString(), durationSec: s.untilSec - s.fromSec };
+      const labels = { app, hostname: host, pid: String(p.pid), python: p.info.version, wspy: VERSION, ...opts.labels };
+      profile.meta = { ...profile.meta, target: `${app} (pid ${p.pid})`, startedAt: new Date(fromMs).toISOString(), durationSec: s.untilSec - s.fromSec, labels };
       if (history) {
         try {
           const data = renderProfile(profile, opts.format === "pprof" ? "pprof" : "wspy");

@@ -46,6 +46,8 @@ export interface ProfileMeta {
   errors: Record<string, number>;
   /** ISO time the recording started */
   startedAt: string;
+  /** an agent's segment: its labels (app, hostname, pid, python, wspy, --label k=v) */
+  labels?: Record<string, string>;
 }
 
 export interface Profile {
