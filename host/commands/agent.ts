@@ -11,7 +11,7 @@
 
 import os from "node:os";
 import { Sampler, Segment } from "../sampling/sampler.js";
-import { renderProfile } from "../render/index.js";
+import { renderProfile, renderPprof } from "../render/index.js";
 import { History, segmentName } from "../agent/history.js";
 import { Pusher } from "../agent/push.js";
 import { VERSION } from "../version.js";
@@ -75,8 +75,9 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
         }
       }
       if (pusher) {
-        const body = renderProfile(profile, "pprof");
-        pusher.enqueue({ from: fromMs / 1000, until: untilMs / 1000, body: typeof body === "string" ? Buffer.from(body) : body, labels: { pid: String(p.pid), python: p.info.version, wspy: VERSION } });
+        // without --idle only running threads were kept: their time is CPU time (Pyroscope's process_cpu)
+        const body = renderPprof(profile, opts.idle ? "wall" : "cpu");
+        pusher.enqueue({ from: fromMs / 1000, until: untilMs / 1000, body, labels: { pid: String(p.pid), python: p.info.version, wspy: VERSION } });
       }
     }
   };

@@ -83,7 +83,15 @@ export function pprofType(): protobuf.Type {
 }
 
 /** The profile as pprof's protobuf message, not yet encoded (plain object, snake_case fields). */
-export function buildPprof(raw: Profile): Record<string, unknown> {
+/**
+ * What the time value of each sample is called: "wall" (the default: every sample, running or
+ * waiting) or "cpu" (the agent's push without --idle: only running threads were kept, so their
+ * time is CPU time; Grafana Pyroscope files a profile with a `cpu` sample type as process_cpu and
+ * one with any `wall` type as wall, /root/wspy-notes/agent-research/REPORT.md §2).
+ */
+export type PprofTime = "wall" | "cpu";
+
+export function buildPprof(raw: Profile, time: PprofTime = "wall"): Record<string, unknown> {
   const profile = displayProfile(raw);
   // string_table[0] is "" (profile.proto)
   const { strings, id: str } = stringTable([""]);
@@ -91,7 +99,7 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
 
   const sampleType = [
     { type: str("samples"), unit: str("count") },
-    { type: str("wall"), unit: str("nanoseconds") },
+    { type: str(time), unit: str("nanoseconds") },
   ];
 
   // aggregate the sample sequence by (leaf node, thread), in first-seen order
@@ -195,16 +203,16 @@ export function buildPprof(raw: Profile): Record<string, unknown> {
     // int64 fields past 2^53 go as decimal strings (protobufjs reads them with long.js)
     time_nanos: Number.isFinite(startedMs) ? (BigInt(startedMs) * 1_000_000n).toString() : 0,
     duration_nanos: Math.round((m.durationSec > 0 ? m.durationSec : 0) * 1e9),
-    period_type: { type: str("wall"), unit: str("nanoseconds") },
+    period_type: { type: str(time), unit: str("nanoseconds") },
     period: m.rate > 0 ? Math.round(1e9 / m.rate) : 0,
     comment: comments.map(str),
   };
 }
 
 /** The gzipped, serialized profile.proto message. */
-export function renderPprof(profile: Profile): Uint8Array {
+export function renderPprof(profile: Profile, time: PprofTime = "wall"): Uint8Array {
   const type = pprofType();
-  const msg = buildPprof(profile);
+  const msg = buildPprof(profile, time);
   const bytes = type.encode(type.fromObject(msg)).finish();
   return new Uint8Array(gzipSync(bytes));
 }
