@@ -66,14 +66,14 @@ export function parseSize(s: string): number {
 }
 
 export class History {
-  constructor(readonly dir: string, private readonly keepMs: number | null, private readonly maxBytes: number | null) {
+  constructor(readonly dir: string, private readonly keepMs: number | null, private readonly maxBytes: number | null, what = "--dir") {
     let st;
     try {
       st = lstatSync(dir);
     } catch {
-      throw new WspyError("BAD_INPUT", `--dir ${dir} does not exist`, "create it first (wspy never creates folders as root)");
+      throw new WspyError("BAD_INPUT", `${what} ${dir} does not exist`, "create it first (wspy never creates folders as root)");
     }
-    if (!st.isDirectory()) throw new WspyError("BAD_INPUT", `--dir ${dir} is not a folder${st.isSymbolicLink() ? " (a link)" : ""}`, "give a real folder");
+    if (!st.isDirectory()) throw new WspyError("BAD_INPUT", `${what} ${dir} is not a folder${st.isSymbolicLink() ? " (a link)" : ""}`, "give a real folder");
   }
 
   /** Writes one segment atomically; then prunes. Returns the file, or throws what went wrong (the segment is lost, nothing half-written stays). */

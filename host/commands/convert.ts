@@ -4,6 +4,7 @@
 // Source of truth: the recording format in render/wspy.ts; README "Output formats".
 
 import path from "node:path";
+import { readProfileInput, type RangeOptions } from "../agent/range.js";
 import { Command, Option } from "commander";
 import { WspyError } from "../errors.js";
 import { readInputFile, raiseHint } from "../io/files.js";
@@ -43,6 +44,8 @@ export function loadRecording(file: string): Profile {
 
 export interface ConvertOptions {
   input: string;
+  /** a history folder's range (--since, --until, --match) */
+  range?: RangeOptions;
   output?: string;
   format: OutputFormat;
   render?: RenderOptions;
@@ -58,8 +61,9 @@ export function defaultOutput(input: string, format: OutputFormat): string {
 
 export function convert(opts: ConvertOptions): { output: string; profile: Profile } {
   const log = opts.log ?? stderrLine;
-  const output = opts.output ?? defaultOutput(opts.input, opts.format);
-  const profile = loadRecording(opts.input);
+  const { profile, range } = readProfileInput(opts.input, opts.range);
+  const output = opts.output ?? (range ? `${path.basename(path.resolve(opts.input.replace(/@[^/]*$/, "")))}.${FORMAT_EXTENSIONS[opts.format]}` : defaultOutput(opts.input, opts.format));
+  if (range) log(`wspy: ${range.segments.length} segments of ${opts.input}${range.skippedPprof ? ` (${range.skippedPprof} pprof segments skipped)` : ""}${range.unmatched ? ` (${range.unmatched} not matching --match)` : ""}`);
   checkWritable(output);
   writeOutput(output, renderProfile(profile, opts.format, opts.render ?? {}), { what: "profile" });
   log(`wspy: wrote ${opts.format} to ${output}`);
@@ -68,14 +72,17 @@ export function convert(opts: ConvertOptions): { output: string; profile: Profil
 
 export function convertCommand(): Command {
   return new Command("convert")
-    .description("render a recording made with `record -f wspy` into another format")
-    .argument("<input>", "a .wspy recording")
+    .description("render a recording made with `record -f wspy`, or a range of an agent's history folder, into another format")
+    .argument("<input>", "a .wspy recording, an agent's --dir folder, or FOLDER@SINCE..UNTIL")
+    .option("--since <time>", "history folder: segments from this time (15m, 2h, 7d ago; 14:00; 2026-11-28T14:00)")
+    .option("--until <time>", "history folder: segments up to this time (default: now)")
+    .option("--match <label=value>", "history folder: only segments with this label (app, pid, host, python, or an agent's --label); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(new Option("-f, --format <format>", "output format").choices([...OUTPUT_FORMATS]).default("flamegraph"))
     .option("-o, --output <file>", "where to write (default: the input's name with the format's extension)")
     .option("--reverse", "flamegraph: an icicle graph (roots at the top)", false)
     .exitOverride()
     .configureOutput({ outputError: commanderError })
     .action((input: string, o) => {
-      convert({ input, output: o.output, format: o.format as OutputFormat, render: { reverse: !!o.reverse } });
+      convert({ input, output: o.output, format: o.format as OutputFormat, render: { reverse: !!o.reverse }, range: { since: o.since, until: o.until, match: o.match } });
     });
 }

@@ -13,6 +13,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { WspyError } from "../errors.js";
 import { readInput, decodeRecording } from "./convert.js";
+import { readProfileInput, isHistoryInput, type RangeOptions } from "../agent/range.js";
 import { jsonProblem } from "../io/files.js";
 import { renderSpeedscope, isWspyRecording } from "../render/index.js";
 import { commanderError, stderrLine } from "../io/escape.js";
@@ -51,7 +52,12 @@ export interface ViewProfile {
 }
 
 /** What to serve for FILE: a recording converted to speedscope JSON, else the file itself. */
-export function profileForViewing(file: string): ViewProfile {
+export function profileForViewing(file: string, range?: RangeOptions): ViewProfile {
+  if (isHistoryInput(file) || (range && (range.since !== undefined || range.until !== undefined || range.match?.length))) {
+    const { profile, what } = readProfileInput(file, range);
+    const json = renderSpeedscope(profile);
+    return { bytes: new TextEncoder().encode(json), name: `${what.replace(/[^A-Za-z0-9_.-]+/g, "_")}.speedscope.json`, converted: true };
+  }
   const bytes = readInput(file);
   const base = path.basename(file);
   if (bytes.length === 0) throw new WspyError("BAD_INPUT", `${file} is empty`, "give a speedscope JSON file or a .wspy recording");
@@ -93,8 +99,8 @@ export interface Viewer {
 }
 
 /** Starts the local server; resolves once it listens. */
-export async function startViewer(file: string, opts: { port?: number } = {}): Promise<Viewer> {
-  const prof = profileForViewing(file);
+export async function startViewer(file: string, opts: { port?: number; range?: RangeOptions } = {}): Promise<Viewer> {
+  const prof = profileForViewing(file, opts.range);
   const dir = speedscopeDir();
   let assets: Set<string>;
   try {
@@ -185,6 +191,8 @@ async function openBrowser(url: string, log: (s: string) => void): Promise<void>
 
 export interface ViewOptions {
   port?: number;
+  /** a history folder's range (--since, --until, --match) */
+  range?: RangeOptions;
   open?: boolean;
   log?: (line: string) => void;
   /** stop when aborted (library callers); the CLI also stops on SIGINT/SIGTERM */
@@ -194,7 +202,7 @@ export interface ViewOptions {
 /** Serves FILE until Ctrl-C / SIGTERM / the signal; prints the URL on stdout. */
 export async function view(file: string, opts: ViewOptions = {}): Promise<void> {
   const log = opts.log ?? stderrLine;
-  const viewer = await startViewer(file, { port: opts.port });
+  const viewer = await startViewer(file, { port: opts.port, range: opts.range });
   process.stdout.write(viewer.url + "\n");
   log(`wspy: serving ${file} in speedscope at http://127.0.0.1:${viewer.port}/ (Ctrl-C stops)`);
   if (opts.open) void openBrowser(viewer.url, log);
@@ -220,13 +228,16 @@ function parsePort(v: string): number {
 
 export function viewCommand(): Command {
   return new Command("view")
-    .description("open a profile in the speedscope viewer, served locally (a speedscope JSON, or a .wspy recording)")
-    .argument("<file>", "a speedscope JSON file or a .wspy recording")
+    .description("open a profile in the speedscope viewer, served locally (a speedscope JSON, a .wspy recording, or a range of an agent's history folder)")
+    .argument("<file>", "a speedscope JSON file, a .wspy recording, an agent's --dir folder, or FOLDER@SINCE..UNTIL")
+    .option("--since <time>", "history folder: segments from this time (15m, 2h, 7d ago; 14:00; 2026-11-28T14:00)")
+    .option("--until <time>", "history folder: segments up to this time (default: now)")
+    .option("--match <label=value>", "history folder: only segments with this label (app, pid, host, python, or an agent's --label); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--open", "also open the URL in the default browser", false)
     .option("--port <port>", "port on 127.0.0.1 (default: a free one)", parsePort)
     .exitOverride()
     .configureOutput({ outputError: commanderError })
     .action(async (file: string, o) => {
-      await view(file, { open: !!o.open, port: o.port });
+      await view(file, { open: !!o.open, port: o.port, range: { since: o.since, until: o.until, match: o.match } });
     });
 }

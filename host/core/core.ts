@@ -3,6 +3,7 @@
 // Must not know: CPython layouts (the core decodes), output formats (renderers render).
 // Source of truth: assembly/index.ts (the exports), assembly/aggregate/intern.ts (table shapes).
 
+import { joinAll } from "../profile/join.js";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import { fileIdentity } from "../io/files.js";
 import { fileURLToPath } from "node:url";
@@ -227,53 +228,9 @@ export { CoreTrap, isCoreTrap, coreTrapError } from "../errors.js";
  * frames, stack nodes and threads are interned again so equal ones are shared.
  */
 export function joinProfiles(a: Profile, b: Profile): Profile {
-  const frames = a.frames.slice();
-  const frameKey = (f: ProfileFrame): string => `${f.kind ?? "python"}\u0000${f.name}\u0000${f.file}\u0000${f.line}\u0000${f.firstLine ?? 0}`;
-  const frameIndex = new Map<string, number>();
-  frames.forEach((f, i) => { if (!frameIndex.has(frameKey(f))) frameIndex.set(frameKey(f), i); });
-  const frameMap = b.frames.map((f) => {
-    const k = frameKey(f);
-    let id = frameIndex.get(k);
-    if (id === undefined) { id = frames.length; frames.push(f); frameIndex.set(k, id); }
-    return id;
-  });
-  const parents = Array.from(a.nodeParent), nodeFrames = Array.from(a.nodeFrame);
-  const nodeIndex = new Map<string, number>();
-  for (let i = 0; i < parents.length; i++) nodeIndex.set(`${parents[i]},${nodeFrames[i]}`, i);
-  const nodeMap = new Int32Array(b.nodeParent.length);
-  for (let i = 0; i < b.nodeParent.length; i++) {
-    // a node's parent comes before it (the trie is built root first)
-    const parent = b.nodeParent[i] >= 0 ? nodeMap[b.nodeParent[i]] : -1;
-    const frame = frameMap[b.nodeFrame[i]];
-    const k = `${parent},${frame}`;
-    let id = nodeIndex.get(k);
-    if (id === undefined) { id = parents.length; parents.push(parent); nodeFrames.push(frame); nodeIndex.set(k, id); }
-    nodeMap[i] = id;
-  }
-  const threads = a.threads.slice();
-  const threadMap = b.threads.map((t) => {
-    let id = threads.findIndex((u) => u.ident === t.ident && u.tid === t.tid);
-    if (id < 0) { id = threads.length; threads.push(t); }
-    else if (!threads[id].name && t.name) threads[id] = { ...threads[id], name: t.name };
-    return id;
-  });
-  const cat = <T extends Float64Array | Int32Array>(x: T, y: T, make: (n: number) => T): T => {
-    const out = make(x.length + y.length);
-    out.set(x);
-    out.set(y, x.length);
-    return out;
-  };
-  return {
-    frames,
-    nodeParent: Int32Array.from(parents),
-    nodeFrame: Int32Array.from(nodeFrames),
-    sampleTime: cat(a.sampleTime, b.sampleTime, (n) => new Float64Array(n)),
-    sampleWeight: cat(a.sampleWeight, b.sampleWeight, (n) => new Float64Array(n)),
-    sampleThread: cat(a.sampleThread, Int32Array.from(b.sampleThread, (t) => (t >= 0 ? threadMap[t] : t)), (n) => new Int32Array(n)),
-    sampleNode: cat(a.sampleNode, Int32Array.from(b.sampleNode, (n) => (n >= 0 ? nodeMap[n] : n)), (n) => new Int32Array(n)),
-    threads,
-    meta: { ...a.meta, samples: a.meta.samples + b.meta.samples },
-  };
+  const joined = joinAll([{ profile: a }, { profile: b }]);
+  // one recording: a's errors and duration stand (the caller counts them)
+  return { ...joined, meta: { ...a.meta, samples: a.meta.samples + b.meta.samples } };
 }
 
 // the contract's names (status codes, result record fields), built from the core's description
