@@ -119,6 +119,8 @@ function installSignals(): void {
     const handler = (): void => {
       // a command that listens for this signal itself (top's SIGHUP) is not told twice
       const own = new Set(process.listeners(sig));
+      // a command that takes this signal for itself (the agent's SIGHUP: go on) does not stop
+      if ([...own].some((f) => (f as { ownsSignal?: boolean }).ownsSignal)) return;
       const stoppers = process.listeners("SIGINT").filter((f) => !own.has(f));
       if (stoppers.length === 0) process.exit(128 + numbers[sig]);
       for (const f of stoppers) (f as (s: NodeJS.Signals) => void)("SIGINT");
@@ -240,8 +242,9 @@ export function buildProgram(): Command {
 
   program
     .command("agent")
-    .description("profile a process for as long as the agent runs: every --period a segment to --dir and/or Pyroscope (--push)")
-    .addOption(shared.pid().makeOptionMandatory())
+    .description("profile a process, or every process matching --match, for as long as the agent runs: every --period a segment to --dir and/or Pyroscope (--push)")
+    .addOption(shared.pid())
+    .option("--match <regex>", "every process whose command line matches (attached as each starts, again after a restart)")
     .addOption(new Option("-r, --rate <hz>", "samples per second (low: the agent runs all the time)").argParser(parsePositive("rate")).default(19))
     .option("--period <seconds>", "seconds per segment (Pyroscope's cadence: 10)", parsePositive("period"), 10)
     .option("--dir <folder>", "keep each segment as a file in this folder (it must exist)")
@@ -266,8 +269,16 @@ export function buildProgram(): Command {
         if (i <= 0) throw new WspyError("BAD_INPUT", `--label ${JSON.stringify(kv)} is not k=v`, "e.g. --label env=prod");
         labels[kv.slice(0, i)] = kv.slice(i + 1);
       }
+      let match: RegExp | undefined;
+      if (o.match !== undefined) {
+        try {
+          match = new RegExp(o.match);
+        } catch (e) {
+          throw new WspyError("BAD_INPUT", `--match ${JSON.stringify(o.match)} is not a regular expression: ${(e as Error).message}`, "e.g. --match 'gunicorn|app\\.py'");
+        }
+      }
       await agent({
-        pid: o.pid, rate: o.rate, periodSec: o.period, app: o.app, labels, dir: o.dir, format: o.format,
+        pid: o.pid, match, rate: o.rate, periodSec: o.period, app: o.app, labels, dir: o.dir, format: o.format,
         keepMs: o.keep ? parseAge(o.keep) : null, maxBytes: o.maxSize ? parseSize(o.maxSize) : null,
         push: o.push, bearer: o.bearer ?? process.env.WSPY_PUSH_TOKEN, tenant: o.tenant, idle: !!o.idle,
         subprocesses: !!o.subprocesses, duration: o.duration,

@@ -56,6 +56,8 @@ export interface PushStats {
   dropped: Record<string, number>;
   retries: number;
   queued: number;
+  /** what the last failed request met ("HTTP 500", "ECONNREFUSED", "no answer in 10 s"), "" if none */
+  lastFailure: string;
 }
 
 /** Pyroscope's labelset syntax has no escaping: `,` `}` `{` `=` and spaces would mis-split, so they become `_`. */
@@ -84,7 +86,7 @@ export class Pusher {
   private timer: NodeJS.Timeout | null = null;
   private readonly target: URL;
   private readonly auth: string | null;
-  readonly stats: PushStats = { sent: 0, dropped: {}, retries: 0, queued: 0 };
+  readonly stats: PushStats = { sent: 0, dropped: {}, retries: 0, queued: 0, lastFailure: "" };
 
   constructor(private readonly opts: PushOptions) {
     let u: URL;
@@ -181,12 +183,16 @@ export class Pusher {
       const req = lib.request(u, { method: "POST", headers, timeout: this.opts.timeoutMs ?? 10_000 }, (res) => {
         res.resume(); // the body says nothing wspy acts on
         const code = res.statusCode ?? 0;
-        if (code >= 200 && code < 300) resolve("sent");
-        else if (code === 408 || code === 429 || code >= 500) resolve("retry");
+        if (code >= 200 && code < 300) { resolve("sent"); return; }
+        this.stats.lastFailure = `HTTP ${code}`;
+        if (code === 408 || code === 429 || code >= 500) resolve("retry");
         else resolve(`rejected ${code}`);
       });
       req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", () => resolve("retry"));
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        this.stats.lastFailure = e.message === "timeout" ? `no answer in ${(this.opts.timeoutMs ?? 10_000) / 1000} s` : (e.code ?? e.message);
+        resolve("retry");
+      });
       req.end(seg.body);
     });
   }

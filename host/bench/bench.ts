@@ -3,6 +3,7 @@
 // test/fixtures/bench_target.py and samples back-to-back, then reports µs per sample (median,
 // p99), remote reads per sample, the sustained rate on one core, and the error rate. Part
 // "native" (host/bench/native.ts): what --native costs, beside py-spy --native when one is found.
+// Part "soak" (host/bench/soak.ts, only when named): the agent over an hour, RSS and CPU.
 // Must not know: CPython layouts. Source of truth: issue "Performance" (what to report).
 
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
@@ -16,6 +17,7 @@ import { PACKAGE_ROOT, R_STATUS, R_KEEP, R_STRIDE, ST_OK } from "../core/core.js
 import { benchRender } from "./render.js";
 import { CLI, benchStartup, benchRecordCost, median, StartupRow, RecordCostRow } from "./startup.js";
 import { benchNative, nativeMarkdown, NativeReport } from "./native.js";
+import { benchSoak, soakMarkdown } from "./soak.js";
 
 interface Python { label: string; version: string; path: string; freeThreaded?: boolean }
 interface Row {
@@ -39,7 +41,7 @@ const PICKED = process.env.WSPY_BENCH_SHAPES?.split(",");
 const shapeName = (s: { depth: number; threads: number; changing?: boolean }): string => `${s.depth}x${s.threads}${s.changing ? "~" : ""}`;
 const SAMPLES = Number(process.env.WSPY_BENCH_SAMPLES ?? 5000);
 const WANT = (process.env.WSPY_BENCH_PYTHONS ?? "3.11,3.12,3.13,3.14").split(",");
-/** WSPY_BENCH_ONLY=samples,freethreaded,async,cost,startup,native,memory: the parts to run (default all) */
+/** WSPY_BENCH_ONLY=samples,freethreaded,async,cost,startup,native,memory,soak: the parts to run (default all but soak, an hour) */
 const ONLY = (process.env.WSPY_BENCH_ONLY ?? "samples,freethreaded,async,cost,startup,native,memory").split(",");
 
 /** Starts a fixture of test/fixtures; resolves once it prints "ready", with all it prints until it exits. */
@@ -430,6 +432,12 @@ async function main(): Promise<void> {
   // rate and dump --native, beside py-spy --native when one is found (host/bench/native.ts)
   let native: NativeReport | null = null;
   if (ONLY.includes("native")) native = await benchNative(pythons, log);
+  // the agent over an hour (issue #17): only when asked (WSPY_BENCH_ONLY=soak), never by default
+  if (ONLY.includes("soak") && costPy) {
+    const soak = await benchSoak(costPy, log);
+    writeFileSync(path.join(dir, "soak.json"), JSON.stringify({ date: new Date().toISOString(), soak }, null, 2) + "\n");
+    process.stdout.write(soakMarkdown(soak).join("\n") + "\n");
+  }
   if (!ONLY.includes("memory")) {
     // a partial run: the lines above are its result; the report is left as it was (the native
     // part's table is printed, and kept in build/bench/native.json)

@@ -1,13 +1,15 @@
-// `wspy agent`: profile one process for as long as the agent runs, at a low rate, and every
+// `wspy agent`: profile a process (-p) or every process whose command line matches (--match,
+// attached as each appears, again after a restart) for as long as the agent runs, at a low rate, and every
 // --period close a segment (the sampler's segmentSec: the core's tables reset, memory flat) that
 // goes to a local history (--dir, host/agent/history.ts) and/or Grafana Pyroscope (--push,
 // host/agent/push.ts), labelled (app, host, pid, python, wspy, --label k=v). A segment that cannot
 // be written (a full disk) is dropped with one warning, the agent goes on; SIGINT/SIGTERM close the
-// current segment and give the push queue a moment; the summary counts segments written, sent and
-// dropped by reason.
+// current segment and give the push queue a moment; SIGHUP does not stop it (segment files are
+// opened per write, so a rotated or re-created --dir is simply used again); the summary counts
+// segments written, sent and dropped by reason.
 // Must not know: CPython layouts, the core, how profiles render (render/), Pyroscope's wire format
 // (push.ts).
-// Source of truth: /root/wspy-notes/agent-research/PLAN.md (wip: --match, SIGHUP, view DIR, diff to come).
+// Source of truth: docs/agent.md (labels, files, Pyroscope's ingest API).
 
 import os from "node:os";
 import { Sampler, Segment } from "../sampling/sampler.js";
@@ -19,7 +21,9 @@ import { stderrLine } from "../io/escape.js";
 import { WspyError } from "../errors.js";
 
 export interface AgentOptions {
-  pid: number;
+  pid?: number;
+  /** every process whose command line matches, instead of pid */
+  match?: RegExp;
   rate: number;
   periodSec: number;
   app?: string;
@@ -42,8 +46,12 @@ export interface AgentResult {
   segments: number;
   written: number;
   writeErrors: number;
+  /** processes sampled over the agent's life */
+  processes: number;
   pushed: number;
   dropped: Record<string, number>;
+  /** what the last failed push met, "" if none */
+  lastFailure: string;
 }
 
 export async function agent(opts: AgentOptions): Promise<AgentResult> {
@@ -52,7 +60,7 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
   const history = opts.dir ? new History(opts.dir, opts.keepMs, opts.maxBytes) : null;
   const host = os.hostname();
   const pusher = opts.push ? new Pusher({ url: opts.push, app: opts.app ?? "python", labels: { hostname: host, ...opts.labels }, sampleRate: opts.rate, bearer: opts.bearer, tenant: opts.tenant }) : null;
-  const res: AgentResult = { segments: 0, written: 0, writeErrors: 0, pushed: 0, dropped: {} };
+  const res: AgentResult = { segments: 0, written: 0, writeErrors: 0, processes: 0, pushed: 0, dropped: {}, lastFailure: "" };
   let warnedWrite = false;
   const t0 = Date.now();
   const onSegment = (s: Segment): void => {
@@ -60,7 +68,7 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
     for (const { process: p, profile } of s.parts) {
       if (!profile.sampleNode.length) continue;
       const fromMs = t0 + s.fromSec * 1000, untilMs = t0 + s.untilSec * 1000;
-      const app = opts.app ?? (p.command[1] ? p.command[1].split("/").pop()!.replace(/\.py$/, "") : "python");
+      const app = opts.app ?? appName(p.command);
       const labels = { app, hostname: host, pid: String(p.pid), python: p.info.version, wspy: VERSION, ...opts.labels };
       profile.meta = { ...profile.meta, target: `${app} (pid ${p.pid})`, startedAt: new Date(fromMs).toISOString(), durationSec: s.untilSec - s.fromSec, labels };
       if (history) {
@@ -81,13 +89,27 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
       }
     }
   };
+  if ((opts.pid === undefined) === (opts.match === undefined)) throw new WspyError("BAD_INPUT", "the agent profiles -p PID or --match REGEX", "give one of them");
   const sampler = await Sampler.start({
-    pid: opts.pid, rate: opts.rate, idle: opts.idle, subprocesses: opts.subprocesses, segmentSec: opts.periodSec,
+    pid: opts.pid, match: opts.match, rate: opts.rate, idle: opts.idle, subprocesses: opts.subprocesses, segmentSec: opts.periodSec,
     duration: opts.duration, signal: opts.signal, log,
-  }, { onSegment });
+  }, {
+    onSegment,
+    onAttach: (p) => {
+      res.processes++;
+      if (opts.match) log(`wspy: agent: sampling process ${p.pid} (${p.command.join(" ")}, Python ${p.info.version})`);
+    },
+  });
+  // SIGHUP (logrotate, a reload): go on; the next write finds --dir again, a failure is said again
+  const onHup = Object.assign((): void => {
+    warnedWrite = false;
+    log(`wspy: agent: SIGHUP: going on (${res.segments} segments so far)`);
+  }, { ownsSignal: true });
+  process.on("SIGHUP", onHup);
   try {
     await sampler.run();
   } finally {
+    process.off("SIGHUP", onHup);
     sampler.close();
   }
   if (pusher) {
@@ -95,9 +117,29 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
     pusher.close();
     res.pushed = pusher.stats.sent;
     res.dropped = pusher.stats.dropped;
+    res.lastFailure = pusher.stats.lastFailure;
   }
   const drops = Object.entries(res.dropped).map(([k, n]) => `${k}: ${n}`).join(", ");
-  log(`wspy: agent: ${sampler.stopReason}; ${res.segments} segments of ${opts.periodSec} s; ${history ? `${res.written} written to ${opts.dir}${res.writeErrors ? `, ${res.writeErrors} not written` : ""}` : ""}${history && pusher ? "; " : ""}${pusher ? `${res.pushed} pushed to ${pusher.where}${drops ? `, dropped: ${drops}` : ""}` : ""}`);
+  log(`wspy: agent: ${sampler.stopReason}; ${res.segments} segments of ${opts.periodSec} s from ${res.processes} process${res.processes === 1 ? "" : "es"}; ${history ? `${res.written} written to ${opts.dir}${res.writeErrors ? `, ${res.writeErrors} not written` : ""}` : ""}${history && pusher ? "; " : ""}${pusher ? `${res.pushed} pushed to ${pusher.where}${drops ? `, dropped: ${drops}` : ""}${res.lastFailure ? ` (last failure: ${res.lastFailure})` : ""}` : ""}`);
   if (sampler.fatal) throw sampler.fatal;
   return res;
+}
+
+/**
+ * An application's name from its command line: the script (app.py → app) or the module
+ * (-m uvicorn → uvicorn) after the interpreter's own options; the program's name otherwise.
+ */
+export function appName(command: string[]): string {
+  const prog = (command[0] ?? "").split("/").pop() || "python";
+  if (!/python|^py/i.test(prog)) return prog;
+  for (let i = 1; i < command.length; i++) {
+    const a = command[i];
+    if (a === "-m" && command[i + 1]) return command[i + 1];
+    if (a.startsWith("-m") && a.length > 2) return a.slice(2);
+    if (a === "-c") return prog;
+    if (a === "-W" || a === "-X" || a === "--check-hash-based-pycs") { i++; continue; }
+    if (a.startsWith("-")) continue;
+    return a.split("/").pop()!.replace(/\.pyw?$/, "") || prog;
+  }
+  return prog;
 }

@@ -22,7 +22,7 @@ import type { Profile, ProfileMeta } from "../profile/profile.js";
 import { TaskStates, isAlive, readCmdline, checkPid, ProcessIdentity, ID_SAME, ID_GONE, ID_EXEC } from "../target/proc.js";
 import { WspyError, permissionHint } from "../errors.js";
 import { ThreadNames, WaitingFrames } from "./threads.js";
-import { ProcessTree, execSignature } from "../target/proctree.js";
+import { ProcessTree, MatchedProcesses, execSignature } from "../target/proctree.js";
 import { Tracer, detachAll } from "../target/ptrace.js";
 import { NativeAttribution } from "./native.js";
 import { stderrLine } from "../io/escape.js";
@@ -43,6 +43,12 @@ export interface SamplerOptions {
   async?: boolean;
   /** follow child processes */
   subprocesses?: boolean;
+  /**
+   * Instead of a pid or a command: every process whose command line matches (`agent --match`),
+   * attached as it appears, retired as it ends, for as long as the sampler runs (with
+   * subprocesses, their children too).
+   */
+  match?: RegExp;
   /** pause the target's threads for each sample (ptrace) */
   blocking?: boolean;
   /** native (C/C++) frames merged with the Python frames (pauses the threads for each sample, like blocking) */
@@ -342,7 +348,7 @@ export class Sampler {
   private tickActive = false;
   private tickActiveThreads = 0;
   private tickClassified = false;
-  private readonly tree: ProcessTree | null;
+  private readonly tree: ProcessTree | MatchedProcesses | null;
   /** the root's identity while it is not sampled (its exit ends the recording) */
   private rootIdentity: ProcessIdentity | null = null;
   /** processes to attach to: pid -> attempt state */
@@ -358,11 +364,11 @@ export class Sampler {
     this.rootInfo = rootInfo;
     this.rootPid = rootInfo.pid;
     this.rootSampled = root !== null;
-    if (!root) this.rootIdentity = new ProcessIdentity(rootInfo.pid);
+    if (!root && !opts.match) this.rootIdentity = new ProcessIdentity(rootInfo.pid);
     this.child = child;
     this.childExit = childExit;
     this.onSignal = onSignal;
-    this.tree = opts.subprocesses ? new ProcessTree(rootInfo.pid) : null;
+    this.tree = opts.match ? new MatchedProcesses(opts.match, !!opts.subprocesses) : opts.subprocesses ? new ProcessTree(rootInfo.pid) : null;
     this.onExit = () => detachAll();
   }
 
@@ -391,6 +397,15 @@ export class Sampler {
     if (opts.handleSignals !== false) {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+    }
+    if (opts.match) {
+      if (opts.native && opts.async) throw new WspyError("BAD_INPUT", "--native and --async cannot be combined yet", "profile with one of them at a time");
+      const info: TargetInfo = { pid: 0, binary: "", version: "", versionHex: 0, tableSource: "", tableId: -1, command: [`--match ${opts.match.source}`], freeThreaded: false };
+      sampler = new Sampler(opts, hooks, null, info, null, null, onSignal);
+      if (opts.blocking || opts.native) process.on("exit", sampler.onExit);
+      opts.signal?.addEventListener("abort", () => sampler!.requestStop("interrupted"));
+      if (early) sampler.requestStop(early);
+      return sampler;
     }
     let target: Target | null = null;
     let identity: ProcessIdentity | null = null;
@@ -964,7 +979,8 @@ export class Sampler {
       // again while the new program may still be loading its interpreter. Others are counted.
       let retriable = e instanceof WspyError && e.retriable;
       if (code === "NO_SUCH_PROCESS" || !isAlive(pid)) { this.pending.delete(pid); if (prev.root) this.rootEnded(pid, "exited"); return; }
-      if (prev.root && code === "NOT_PYTHON" && looksLikePython(pid)) retriable = true;
+      // (a matched process just started: its interpreter may still be loading)
+      if ((prev.root || this.opts.match) && code === "NOT_PYTHON" && looksLikePython(pid)) retriable = true;
       const final = !retriable || performance.now() > prev.until;
       if (final && code !== "NOT_PYTHON" && !(prev.signature === signature && !prev.retriable)) this.countAttachError(e);
       const until = prev.signature === signature || prev.signature === "" ? prev.until : performance.now() + CHILD_ATTACH_MS;

@@ -91,3 +91,88 @@ export class ProcessTree {
     return { added, gone };
   }
 }
+
+/** How long a process that does not match is looked at again (it may exec the matching program), ms. */
+const YOUNG_MS = 3000;
+
+/**
+ * The processes whose command line matches a pattern (`wspy agent --match`), and with
+ * descendants their children too: which appeared and which ended since the last look. A process
+ * that does not match is read again while young (a shell or a supervisor that forks and then
+ * exec's the program), then remembered as not ours. wspy itself is never a match.
+ */
+export class MatchedProcesses {
+  private members = new Map<number, { ppid: number; start: string }>();
+  private others = new Map<number, number>();
+  private lastScan = -Infinity;
+
+  constructor(readonly pattern: RegExp, readonly descendants: boolean, private readonly everyMs = 500) {}
+
+  has(pid: number): boolean { return this.members.has(pid); }
+  get size(): number { return this.members.size; }
+
+  /** Looks at /proc (at most every everyMs): the processes that started matching and those gone. */
+  scan(): { added: number[]; gone: number[] } {
+    const now = performance.now();
+    if (now - this.lastScan < this.everyMs) return { added: [], gone: [] };
+    this.lastScan = now;
+    let names: string[];
+    try {
+      names = readdirSync("/proc");
+    } catch {
+      return { added: [], gone: [] };
+    }
+    const present = new Set<number>();
+    const added: number[] = [], gone: number[] = [];
+    const children: { pid: number; ppid: number; start: string }[] = [];
+    for (const n of names) {
+      const c = n.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const pid = Number(n);
+      if (pid === process.pid) continue;
+      const seen = this.others.get(pid);
+      if (seen !== undefined && now - seen > YOUNG_MS) { present.add(pid); continue; }
+      const f = statFields(pid);
+      if (!f) continue;
+      present.add(pid);
+      const m = this.members.get(pid);
+      if (m) {
+        if (m.start === f[19]) continue;
+        gone.push(pid); // its pid is another process's now
+        this.members.delete(pid);
+      }
+      let cmd: string;
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").replace(/\0/g, " ");
+      } catch {
+        continue;
+      }
+      if (cmd && this.pattern.test(cmd)) {
+        this.members.set(pid, { ppid: Number(f[1]), start: f[19] });
+        this.others.delete(pid);
+        added.push(pid);
+      } else {
+        if (seen === undefined) this.others.set(pid, now);
+        if (this.descendants) children.push({ pid, ppid: Number(f[1]), start: f[19] });
+      }
+    }
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const p of children) {
+        if (p.pid === 0 || !this.members.has(p.ppid)) continue;
+        this.members.set(p.pid, { ppid: p.ppid, start: p.start });
+        this.others.delete(p.pid);
+        added.push(p.pid);
+        p.pid = 0;
+        changed = true;
+      }
+    }
+    for (const pid of this.members.keys()) {
+      if (present.has(pid)) continue;
+      gone.push(pid);
+      this.members.delete(pid);
+    }
+    for (const pid of this.others.keys()) if (!present.has(pid)) this.others.delete(pid);
+    return { added, gone };
+  }
+}
