@@ -258,6 +258,8 @@ export function buildProgram(): Command {
     .option("--label <k=v>", "a label on every segment (repeatable)", collect, [])
     .addOption(shared.idle("keep samples of idle threads too"))
     .addOption(shared.subprocesses("profile child processes too"))
+    .option("--async", "asyncio: stacks start at each task's awaiter chain (CPython 3.11+; see record --async)", false)
+    .addOption(shared.native("native (C/C++) frames merged with the Python frames (pauses the threads for each sample; see record --native)"))
     .addOption(shared.duration("stop after this many seconds (default: until Ctrl-C or SIGTERM)"))
     .exitOverride()
     .action(async (o) => {
@@ -281,7 +283,7 @@ export function buildProgram(): Command {
         pid: o.pid, match, rate: o.rate, periodSec: o.period, app: o.app, labels, dir: o.dir, format: o.format,
         keepMs: o.keep ? parseAge(o.keep) : null, maxBytes: o.maxSize ? parseSize(o.maxSize) : null,
         push: o.push, bearer: o.bearer ?? process.env.WSPY_PUSH_TOKEN, tenant: o.tenant, idle: !!o.idle,
-        subprocesses: !!o.subprocesses, duration: o.duration,
+        subprocesses: !!o.subprocesses, duration: o.duration, async: !!o.async, native: !!o.native,
       });
     });
 

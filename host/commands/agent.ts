@@ -14,6 +14,7 @@
 import os from "node:os";
 import { Sampler, Segment } from "../sampling/sampler.js";
 import { renderProfile, renderPprof } from "../render/index.js";
+import type { Profile } from "../profile/profile.js";
 import { History, segmentName } from "../agent/history.js";
 import { Pusher } from "../agent/push.js";
 import { VERSION } from "../version.js";
@@ -37,6 +38,10 @@ export interface AgentOptions {
   tenant?: string;
   idle?: boolean;
   subprocesses?: boolean;
+  /** asyncio task frames (record --async) */
+  async?: boolean;
+  /** native frames merged (record --native) */
+  native?: boolean;
   duration?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
@@ -90,8 +95,17 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
     }
   };
   if ((opts.pid === undefined) === (opts.match === undefined)) throw new WspyError("BAD_INPUT", "the agent profiles -p PID or --match REGEX", "give one of them");
+  // the renderers load and compile their schemas now, not in the first segment's turn of the
+  // sampling loop (protobufjs's first pprof took ~300 ms here: a third of a second of missed ticks)
+  const empty: Profile = {
+    frames: [], nodeParent: new Int32Array(0), nodeFrame: new Int32Array(0), sampleTime: new Float64Array(0), sampleThread: new Int32Array(0),
+    sampleNode: new Int32Array(0), sampleWeight: new Float64Array(0), threads: [],
+    meta: { target: "", pid: 0, pythonVersion: "", rate: opts.rate, durationSec: 0, samples: 0, errors: {}, startedAt: new Date().toISOString() },
+  };
+  if (history) renderProfile(empty, opts.format === "pprof" ? "pprof" : "wspy");
+  if (pusher) renderPprof(empty, opts.idle ? "wall" : "cpu");
   const sampler = await Sampler.start({
-    pid: opts.pid, match: opts.match, rate: opts.rate, idle: opts.idle, subprocesses: opts.subprocesses, segmentSec: opts.periodSec,
+    pid: opts.pid, match: opts.match, rate: opts.rate, async: opts.async, native: opts.native, idle: opts.idle, subprocesses: opts.subprocesses, segmentSec: opts.periodSec,
     duration: opts.duration, signal: opts.signal, log,
   }, {
     onSegment,
