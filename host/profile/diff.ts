@@ -1,4 +1,4 @@
-// Two profiles compared (`wspy diff A B`): each one normalised by its own total sampled time, so a
+// Two profiles compared (`wspy diff A B`): each one normalised by its own number of samples, so a
 // longer recording does not look slower; their frames matched by what they are (name, file, and
 // line unless lines are ignored), never by their ids; their stacks merged into one call tree
 // holding both profiles' shares per call path; per function, the self and total shares in each;
@@ -15,13 +15,11 @@ import { pathFold } from "./paths.js";
 export const NOISE_Z = 3;
 
 export interface DiffSide {
-  /** samples with a stack */
+  /** samples with a stack: what the shares are of */
   samples: number;
-  /** their summed weight (seconds of sampled time) */
-  weight: number;
 }
 
-/** One function: shares of its profile's sampled time (0..1), in A and in B. */
+/** One function: shares of its profile's samples (0..1), in A and in B. */
 export interface FunctionChange {
   /** index into ProfileDiff.frames */
   frame: number;
@@ -64,24 +62,12 @@ export interface DiffOptions {
 /** (parent, frame id) as one exact number key: frame ids stay below 2^24, nodes below 2^29. */
 const FRAME_KEY = 2 ** 24;
 
-/** A sample's weight as a share counts it: its recorded weight, or 1 when none is usable. */
-function weightsOf(p: Profile): { weight: (i: number) => number; samples: number; total: number } {
-  let samples = 0, total = 0, usable = true;
-  for (let i = 0; i < p.sampleNode.length; i++) {
-    if (p.sampleNode[i] < 0 || p.sampleNode[i] >= p.nodeParent.length) continue;
-    samples++;
-    const w = p.sampleWeight[i];
-    if (Number.isFinite(w) && w > 0) total += w;
-    else usable = false;
-  }
-  // a recording without weights (or with a broken one) is counted in samples
-  if (!usable || !(total > 0)) return { weight: () => 1, samples, total: samples };
-  return { weight: (i) => p.sampleWeight[i], samples, total };
-}
-
 /**
  * Compares A (before) with B (after). Thread and process root frames are left out (thread ids
- * and pids differ from one run to the next); each profile's shares are of its own total weight.
+ * and pids differ from one run to the next); each profile's shares are of its own samples (with a
+ * stack). Samples are counted, not weighted by their intervals, as the flame graph counts them: a
+ * sampler held up for a while (a busy machine) then loses ticks, rather than giving the whole gap
+ * to whatever runs at the next one.
  */
 export function diffProfiles(a: Profile, b: Profile, opts: DiffOptions = {}): ProfileDiff {
   const frames: ProfileFrame[] = [];
@@ -91,7 +77,7 @@ export function diffProfiles(a: Profile, b: Profile, opts: DiffOptions = {}): Pr
   const d: ProfileDiff = {
     frames, parent: [-1], frame: [-1], depth: [0], firstChild: [-1], nextSibling: [-1],
     selfA: new Float64Array(0), selfB: new Float64Array(0), totalA: new Float64Array(0), totalB: new Float64Array(0),
-    functions: [], a: { samples: 0, weight: 0 }, b: { samples: 0, weight: 0 },
+    functions: [], a: { samples: 0 }, b: { samples: 0 },
   };
   const childOf = new Map<number, number>();
   const child = (parent: number, fid: number): number => {
@@ -111,7 +97,7 @@ export function diffProfiles(a: Profile, b: Profile, opts: DiffOptions = {}): Pr
   };
 
   // B first: where both have a frame, it is shown as B has it (B's line, after an edit)
-  const selfW: number[][] = [[], []];
+  const selfN: number[][] = [[], []];
   for (const [side, p] of [[1, b], [0, a]] as const) {
     const fmap = p.frames.map((f): number => {
       if (f.kind === "thread" || f.kind === "process") return -1;
@@ -128,15 +114,16 @@ export function diffProfiles(a: Profile, b: Profile, opts: DiffOptions = {}): Pr
       const fid = fmap[p.nodeFrame[node]] ?? -1;
       return fid < 0 ? m : child(m, fid);
     });
-    const w = weightsOf(p);
-    const acc = selfW[side];
+    const acc = selfN[side];
+    let samples = 0;
     for (let i = 0; i < p.sampleNode.length; i++) {
       const node = p.sampleNode[i];
       if (node < 0 || node >= p.nodeParent.length) continue;
       const m = mapNode(node);
-      acc[m] = (acc[m] ?? 0) + w.weight(i);
+      acc[m] = (acc[m] ?? 0) + 1;
+      samples++;
     }
-    d[side === 0 ? "a" : "b"] = { samples: w.samples, weight: w.total };
+    d[side === 0 ? "a" : "b"] = { samples };
   }
 
   const n = d.frame.length;
@@ -145,8 +132,8 @@ export function diffProfiles(a: Profile, b: Profile, opts: DiffOptions = {}): Pr
   d.totalA = new Float64Array(n);
   d.totalB = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    d.selfA[i] = d.a.weight > 0 ? (selfW[0][i] ?? 0) / d.a.weight : 0;
-    d.selfB[i] = d.b.weight > 0 ? (selfW[1][i] ?? 0) / d.b.weight : 0;
+    d.selfA[i] = d.a.samples > 0 ? (selfN[0][i] ?? 0) / d.a.samples : 0;
+    d.selfB[i] = d.b.samples > 0 ? (selfN[1][i] ?? 0) / d.b.samples : 0;
   }
   // children come after their parent: a reverse sweep sums subtrees
   for (let i = n - 1; i >= 0; i--) {

@@ -145,7 +145,7 @@ export function renderDiffFlamegraph(rawA: Profile, rawB: Profile, opts: DiffFla
 
   return flameSvg({
     title: escapeText(opts.title ?? "wspy diff"),
-    subtitle: escapeText(`A: ${sideText(opts.nameA, A, d.a.samples)} \u2192 B: ${sideText(opts.nameB, B, d.b.samples)}; shares of each profile's sampled time; width: the larger share`),
+    subtitle: escapeText(`A: ${sideText(opts.nameA, A, d.a.samples)} \u2192 B: ${sideText(opts.nameB, B, d.b.samples)}; shares of each profile's samples; width: the larger share`),
     total, reverse: !!opts.reverse, maxDepth, boxes,
     legend: [
       ["more of B's time (slower)", changeFill(1, 0.6)],

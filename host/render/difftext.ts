@@ -48,7 +48,7 @@ export function renderDiffTable(rawA: Profile, rawB: Profile, opts: DiffTableOpt
   const out = [
     `A: ${side(opts.nameA, A, d.a.samples)}`,
     `B: ${side(opts.nameB, B, d.b.samples)}`,
-    `shares of each profile's sampled time; change = B self - A self in percentage points; ~ = within noise (${NOISE_Z} standard errors)`,
+    `shares of each profile's samples; change = B self - A self in percentage points; ~ = within noise (${NOISE_Z} standard errors)`,
     "",
     line([...head, "function"]),
     ...rows.map(line),
