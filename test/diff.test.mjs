@@ -1,6 +1,6 @@
-// `wspy diff A B` against real Python: test/fixtures/diff_pair.py recorded as "a" and as "b",
-// where grows() takes twice its share of the time in b, two slack functions give that time up and
-// two steady functions keep theirs. The text table ranks grows first with a positive change and
+// `wspy diff A B` against real Python: test/fixtures/diff_pair.py recorded (--idle) as "a" and as
+// "b", where grows() takes twice its share of the time in b, two slack functions give that time
+// up and two steady functions keep theirs. The text table ranks grows first with a positive change and
 // the steady ones near zero; the SVG marks grows red, the slack ones blue, the steady ones
 // neutral; in Chromium, hovering grows shows A's and B's shares, click zooms, search reports the
 // matched shares. The same two recordings as an agent's history folder, compared as two ISO time
@@ -10,7 +10,7 @@ import t from "tap";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { wspy, oneLine, ROOT, FIXTURES, marks } from "./helpers/run.mjs";
+import { wspy, oneLine, startFixture, marks, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
 
 const { renderWspy } = await import(path.join(ROOT, "build", "host", "render", "index.js"));
@@ -170,14 +170,18 @@ if (!python) {
 } else {
   const fa = path.join(dir, "a.wspy"), fb = path.join(dir, "b.wspy");
   const mk = marks("diff_pair.py");
-  const FIXTURE = path.join(FIXTURES, "diff_pair.py");
-  const lineOf = (name) => ({ grows: mk.GROWS, steady_one: mk.STEADY_ONE, steady_two: mk.STEADY_TWO, slack_one: mk.SLACK_ONE, slack_two: mk.SLACK_TWO })[name];
 
   t.before(async () => {
-    // both recorded at once: 10 s at 200 Hz each (≥ 1,000 samples even on a busy machine)
-    const [ra, rb] = await Promise.all(["a", "b"].map((mode) =>
-      wspy(["record", "-f", "wspy", "-o", mode === "a" ? fa : fb, "-r", "200", "-d", "10", "--", python.path, FIXTURE, mode, "60"])));
-    for (const r of [ra, rb]) if (r.code !== 0) throw new Error(`wspy record failed (${r.code}): ${r.stderr}`);
+    // both at once: attached once each says "ready" (no start-up in the shares), 15 s at 200 Hz
+    // (≥ 1,000 samples even on a busy machine); the fixture waits in its functions: --idle
+    const fixtures = await Promise.all(["a", "b"].map((mode) => startFixture(python.path, "diff_pair.py", [mode, FIXTURE_LIFETIME])));
+    try {
+      const [ra, rb] = await Promise.all(fixtures.map((fx, i) =>
+        wspy(["record", "-f", "wspy", "-o", i === 0 ? fa : fb, "-r", "200", "-d", "15", "--idle", "-p", String(fx.pid)])));
+      for (const r of [ra, rb]) if (r.code !== 0) throw new Error(`wspy record failed (${r.code}): ${r.stderr}`);
+    } finally {
+      for (const fx of fixtures) fx.kill();
+    }
   });
 
   t.test(`text table (${python.label}): grows first and up, steady functions within noise, slack functions down`, async (t) => {
