@@ -19,6 +19,7 @@ const lazy = {
 import { OUTPUT_FORMATS, OutputFormat, FORMAT_EXTENSIONS } from "./render/index.js";
 import { convertCommand } from "./commands/convert.js";
 import { viewCommand } from "./commands/view.js";
+import { diffCommand } from "./commands/diff.js";
 import { tablesCommand } from "./commands/tables.js";
 import { completionsCommand } from "./commands/completions.js";
 import { traceMark } from "./trace.js";
@@ -326,6 +327,7 @@ export function buildProgram(): Command {
   program.addCommand(tablesCommand());
   program.addCommand(convertCommand());
   program.addCommand(viewCommand());
+  program.addCommand(diffCommand());
   program.addCommand(completionsCommand());
   return program;
 }

@@ -55,7 +55,7 @@ t.test("bash: COMP_WORDS in, COMPREPLY out", { skip: have("bash") ? false : "bas
   t.same(complete("wspy", "dump", "-p", String(process.pid)), [String(process.pid)], "-p completes pids");
   t.same(complete("wspy", "record", "-o", "wspy.ba"), ["wspy.bash"], "-o completes files");
   // every option of every command that --help lists is offered
-  for (const cmd of ["record", "dump", "snapshot", "top", "convert", "view"]) {
+  for (const cmd of ["record", "dump", "snapshot", "top", "convert", "view", "diff"]) {
     const help = (await wspy([cmd, "--help"])).stdout;
     const longs = [...help.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]+)/gm)].map((m) => m[1]);
     const offered = complete("wspy", cmd, "--");
