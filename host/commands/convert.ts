@@ -73,7 +73,7 @@ export function convert(opts: ConvertOptions): { output: string; profile: Profil
 export function convertCommand(): Command {
   return new Command("convert")
     .description("render a recording made with `record -f wspy`, or a range of an agent's history folder, into another format")
-    .argument("<input>", "a .wspy recording, an agent's --dir folder, or FOLDER@SINCE..UNTIL")
+    .argument("<input>", "a .wspy recording, an agent's history folder, or FOLDER@SINCE..UNTIL")
     .option("--since <time>", "history folder: segments from this time (15m, 2h, 7d ago; 14:00; 2026-11-28T14:00)")
     .option("--until <time>", "history folder: segments up to this time (default: now)")
     .option("--match <label=value>", "history folder: only segments with this label (app, pid, host, python, or an agent's --label); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])

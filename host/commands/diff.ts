@@ -77,7 +77,7 @@ function parseRows(v: string): number {
 export function diffCommand(): Command {
   return new Command("diff")
     .description("compare two profiles, A (before) and B (after): a differential flame graph (red: more of B's time, blue: less) or a table of functions by change")
-    .argument("<input-a>", "A, before: a .wspy recording, an agent's --dir folder, or FOLDER@SINCE..UNTIL")
+    .argument("<input-a>", "A, before: a .wspy recording, an agent's history folder, or FOLDER@SINCE..UNTIL")
     .argument("<input-b>", "B, after: the same kinds")
     .addOption(new Option("-f, --format <format>", "svg (a differential flame graph) or text (a table)").choices([...DIFF_FORMATS]).default("svg"))
     .option("-o, --output <file>", "where to write (default: diff.svg for svg, stdout for text; - is stdout)")

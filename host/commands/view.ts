@@ -229,7 +229,7 @@ function parsePort(v: string): number {
 export function viewCommand(): Command {
   return new Command("view")
     .description("open a profile in the speedscope viewer, served locally (a speedscope JSON, a .wspy recording, or a range of an agent's history folder)")
-    .argument("<file>", "a speedscope JSON file, a .wspy recording, an agent's --dir folder, or FOLDER@SINCE..UNTIL")
+    .argument("<file>", "a speedscope JSON file, a .wspy recording, an agent's history folder, or FOLDER@SINCE..UNTIL")
     .option("--since <time>", "history folder: segments from this time (15m, 2h, 7d ago; 14:00; 2026-11-28T14:00)")
     .option("--until <time>", "history folder: segments up to this time (default: now)")
     .option("--match <label=value>", "history folder: only segments with this label (app, pid, host, python, or an agent's --label); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
