@@ -8,7 +8,7 @@ import { isCoreTrap, coreTrapError, ST_OK, ST_GONE, ST_PERM, ST_TORN, STATUS_NAM
 import { WspyError, permissionHint } from "../errors.js";
 import { escapeText, stderrLine } from "../io/escape.js";
 import { ThreadNames, WaitingFrames, readComm } from "../sampling/threads.js";
-import { Tracer } from "../target/ptrace.js";
+import { Tracer, ONE_SHOT_STOP_WAIT_MS } from "../target/ptrace.js";
 import { NativeStacks, NativeStack, NativeFrame, USER_REGS_WORDS, nativeFrameName } from "../target/native.js";
 import { mergeNative } from "../sampling/native-merge.js";
 import { ProcessTree } from "../target/proctree.js";
@@ -191,7 +191,8 @@ export function stopThreads(pid: number): { tracer: Tracer; states: ThreadStates
   const live = new TaskStates(pid);
   const before = new Map(tracer.threadIds().map((tid) => [tid, live.active(tid)]));
   live.close();
-  tracer.pause();
+  // one look, no next tick: a thread descheduled on a loaded machine is waited for, not left out
+  tracer.pause(ONE_SHOT_STOP_WAIT_MS);
   return { tracer, states: { active: (tid) => before.get(tid) ?? true, close: () => {} } };
 }
 

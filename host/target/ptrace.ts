@@ -23,6 +23,8 @@ const SIGTRAP = 5, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
 const POLL_NAP_MS = 0.05;
 /** how long one sample waits for a thread to stop before sampling without it, ms */
 const STOP_WAIT_MS = 20;
+/** how long a one-shot dump or snapshot waits for the threads to stop (a loaded machine), ms */
+export const ONE_SHOT_STOP_WAIT_MS = 1000;
 /** how long the final detach waits for each thread to stop, ms */
 const DETACH_WAIT_MS = 500;
 /** after re-injecting a signal, how long to wait for the interrupt that is still pending, ms */
@@ -182,8 +184,11 @@ export class Tracer {
     return true;
   }
 
-  /** Stops every thread (waiting a bounded time for each). Returns how many are stopped. */
-  pause(): number {
+  /**
+   * Stops every thread, waiting at most waitMs in all (a sampler's tick: STOP_WAIT_MS; a one-shot
+   * dump or snapshot, which has no next tick, longer). Returns how many are stopped.
+   */
+  pause(waitMs = STOP_WAIT_MS): number {
     if (this.closed) return 0;
     // a signal may have stopped a thread since the last sample: take those reports first
     for (let i = 0; i < this.count; i++) if (this.state[i] === RUNNING) this.poll(i, WNOHANG);
@@ -196,7 +201,7 @@ export class Tracer {
       this.state[i] = PENDING;
     }
     let stopped = 0;
-    const deadline = performance.now() + STOP_WAIT_MS;
+    const deadline = performance.now() + waitMs;
     for (let i = 0; i < this.count; i++) {
       // polled, with a short sleep between polls: a poll that spins catches the thread stopped but
       // not yet off its CPU, and the next ptrace request then waits a whole scheduler tick for it
