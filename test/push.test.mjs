@@ -5,7 +5,7 @@
 // receiver that is down, slow, answers 500 or 422: the queue stays bounded, rejections are not
 // retried, failures are retried then dropped, and every drop is counted.
 // Must not know: the sampler (segments are made here from a small profile).
-// Source of truth: /root/wspy-notes/agent-research/REPORT.md §1–3 (Pyroscope's ingest API).
+// Source of truth: docs/agent.md ("Pyroscope's ingest API"), read from grafana/pyroscope's ingest_handler.go.
 import t from "tap";
 import http from "node:http";
 import { gunzipSync } from "node:zlib";

@@ -5,7 +5,7 @@
 // listed by time range for `wspy view DIR --since/--until`. Only names of this shape are ever
 // read or deleted: anything else in the folder is left alone, links included.
 // Must not know: the sampler, the core, how segments are rendered.
-// Source of truth: /root/wspy-notes/agent-research/PLAN.md; host/io/output.ts (atomic writes).
+// Source of truth: docs/agent.md ("The local history"); host/io/output.ts (atomic writes).
 
 import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";

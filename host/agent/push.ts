@@ -7,8 +7,8 @@
 // URL's user:pass (sent as Basic, never in the URL), a bearer token, and a tenant
 // (X-Scope-OrgID); redirects are not followed (they could carry the credentials elsewhere).
 // Must not know: the sampler, the core, how profiles are rendered (it gets pprof bytes).
-// Source of truth: /root/wspy-notes/agent-research/REPORT.md §1–2, §6 (grafana/pyroscope
-// pkg/ingester/pyroscope ingest handler, labelset parsing, Alloy's retry rule); docs/agent.md.
+// Source of truth: docs/agent.md ("Pyroscope's ingest API": grafana/pyroscope's ingest handler,
+// labelset parsing, Alloy's retry rule).
 
 import http from "node:http";
 import https from "node:https";

@@ -87,7 +87,7 @@ export function pprofType(): protobuf.Type {
  * What the time value of each sample is called: "wall" (the default: every sample, running or
  * waiting) or "cpu" (the agent's push without --idle: only running threads were kept, so their
  * time is CPU time; Grafana Pyroscope files a profile with a `cpu` sample type as process_cpu and
- * one with any `wall` type as wall, /root/wspy-notes/agent-research/REPORT.md §2).
+ * one with any `wall` type as wall: docs/agent.md).
  */
 export type PprofTime = "wall" | "cpu";
 
