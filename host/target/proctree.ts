@@ -24,6 +24,22 @@ export function execSignature(pid: number): string {
   return f ? `${f[19]}:${f[23]}:${f[25]}` : "";
 }
 
+/** The pids /proc lists now; null when it cannot be read. */
+function procPids(): number[] | null {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return null;
+  }
+  const pids: number[] = [];
+  for (const n of names) {
+    const c = n.charCodeAt(0);
+    if (c >= 48 && c <= 57) pids.push(Number(n));
+  }
+  return pids;
+}
+
 export class ProcessTree {
   /** descendants (and the root): pid -> parent pid and start time (field 22: a reused pid is another process) */
   private members = new Map<number, { ppid: number; start: string }>();
@@ -43,19 +59,12 @@ export class ProcessTree {
 
   /** Looks at /proc once: the descendants that appeared and the members that are gone. */
   scan(): { added: number[]; gone: number[] } {
-    let names: string[];
-    try {
-      names = readdirSync("/proc");
-    } catch {
-      return { added: [], gone: [] };
-    }
+    const pids = procPids();
+    if (!pids) return { added: [], gone: [] };
     const present = new Set<number>();
     const gone: number[] = [];
     const fresh: { pid: number; ppid: number; start: string }[] = [];
-    for (const n of names) {
-      const c = n.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(n);
+    for (const pid of pids) {
       if (this.others.has(pid)) { present.add(pid); continue; }
       const f = statFields(pid);
       if (!f) continue; // gone since the listing
@@ -116,19 +125,12 @@ export class MatchedProcesses {
     const now = performance.now();
     if (now - this.lastScan < this.everyMs) return { added: [], gone: [] };
     this.lastScan = now;
-    let names: string[];
-    try {
-      names = readdirSync("/proc");
-    } catch {
-      return { added: [], gone: [] };
-    }
+    const pids = procPids();
+    if (!pids) return { added: [], gone: [] };
     const present = new Set<number>();
     const added: number[] = [], gone: number[] = [];
     const children: { pid: number; ppid: number; start: string }[] = [];
-    for (const n of names) {
-      const c = n.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(n);
+    for (const pid of pids) {
       if (pid === process.pid) continue;
       const seen = this.others.get(pid);
       if (seen !== undefined && now - seen > YOUNG_MS) { present.add(pid); continue; }
