@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { wspy, oneLine, startFixture, marks, ROOT, FIXTURE_LIFETIME } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
+import { frameRects } from "./helpers/svg.mjs";
 
 const { renderWspy } = await import(path.join(ROOT, "build", "host", "render", "index.js"));
 const { segmentName } = await import(path.join(ROOT, "build", "host", "agent", "history.js"));
@@ -33,19 +34,6 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 /** Characters no terminal-bound text may hold: C0 but LF, DEL, C1, bidi/format (Cf), separators. */
 const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}\u2028\u2029]/u;
 
-function unescapeXml(s) {
-  return s.replace(/&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/g, (_, e) =>
-    e === "amp" ? "&" : e === "lt" ? "<" : e === "gt" ? ">" : e === "quot" ? '"' : e === "apos" ? "'"
-      : String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
-}
-/** Every frame <rect> of an SVG as a map of its (unescaped) attributes. */
-function frameRects(svg) {
-  return [...svg.matchAll(/<rect\b([^>]*?)\/?>/g)].map((m) => {
-    const attrs = {};
-    for (const a of m[1].matchAll(/([\w:-]+)="([^"]*)"/g)) attrs[a[1]] = unescapeXml(a[2]);
-    return attrs;
-  }).filter((r) => "data-name" in r);
-}
 
 /**
  * The table's rows: {aSelf, bSelf, change, noise, aTotal, bTotal, name}, in its order (percent

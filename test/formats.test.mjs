@@ -14,6 +14,7 @@ import { wspy, ROOT, FIXTURES } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
 import { decodeWspy, renderWspy, renderProfile } from "../build/host/render/index.js";
 import { pprofType } from "../build/host/render/pprof.js";
+import { frameRects } from "./helpers/svg.mjs";
 
 const python = findPythons().find((p) => p.label.startsWith("pyenv 3.12"))
   ?? findPythons().find((p) => p.version.startsWith("3."));
@@ -67,19 +68,10 @@ function prefixCounts(p) {
 
 const sortedEntries = (m) => [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
-function unescapeXml(s) {
-  return s.replace(/&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/g, (_, e) =>
-    e === "amp" ? "&" : e === "lt" ? "<" : e === "gt" ? ">" : e === "quot" ? '"' : e === "apos" ? "'"
-      : String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
-}
 
 /** The SVG's frames as call path -> samples, rebuilt from geometry (data-depth, data-start, data-samples). */
 function svgPrefixCounts(svg) {
-  const rects = [...svg.matchAll(/<rect\b([^>]*?)\/?>/g)].map((m) => {
-    const a = {};
-    for (const x of m[1].matchAll(/([\w:-]+)="([^"]*)"/g)) a[x[1]] = unescapeXml(x[2]);
-    return a;
-  }).filter((r) => "data-name" in r && r["data-origin"] !== "merged");
+  const rects = frameRects(svg).filter((r) => r["data-origin"] !== "merged");
   const frames = rects.map((r) => ({
     label: r["data-origin"] === "synthetic" ? r["data-name"]
       : `${r["data-name"]} (${r["data-file"]}${Number(r["data-line"]) > 0 ? `:${r["data-line"]}` : ""})`,

@@ -13,6 +13,7 @@ import { wspy, startFixture } from "./helpers/run.mjs";
 import { findPythons } from "./helpers/pythons.mjs";
 import { codeOrigin } from "../build/host/profile/profile.js";
 import { aggregateFrames, fileShortener } from "../build/host/profile/transform.js";
+import { frameRects as allFrameRects } from "./helpers/svg.mjs";
 
 t.test("origin rules: from the whole path, site-/dist-packages before the library folder", async (t) => {
   const cases = [
@@ -73,19 +74,10 @@ writeFileSync(path.join(site, "fakepkg", "__init__.py"), [
   "",
 ].join("\n"));
 
-function unescapeXml(s) {
-  return s.replace(/&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/g, (_, e) =>
-    e === "amp" ? "&" : e === "lt" ? "<" : e === "gt" ? ">" : e === "quot" ? '"' : e === "apos" ? "'"
-      : String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
-}
 
 /** the SVG's frame boxes: their data-* attributes and fill */
 function frameRects(svg) {
-  return [...svg.matchAll(/<rect\b([^>]*?)\/?>/g)].map((m) => {
-    const a = {};
-    for (const x of m[1].matchAll(/([\w:-]+)="([^"]*)"/g)) a[x[1]] = unescapeXml(x[2]);
-    return a;
-  }).filter((r) => "data-name" in r && !["merged", "synthetic"].includes(r["data-origin"]));
+  return allFrameRects(svg).filter((r) => !["merged", "synthetic"].includes(r["data-origin"]));
 }
 
 /** which legend hue a fill is in (host/render/svg.ts colour: warm / aqua / green / violet) */

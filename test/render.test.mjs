@@ -8,6 +8,7 @@ import { renderCollapsed } from "../build/host/render/collapsed.js";
 import { renderSpeedscope } from "../build/host/render/speedscope.js";
 import { renderFlamegraph } from "../build/host/render/svg.js";
 import { renderProfile } from "../build/host/render/index.js";
+import { svgRects as rects, frameRects } from "./helpers/svg.mjs";
 
 const EVIL_NAME = "<script>alert(1)</script>";
 const EVIL_FILE = "<b>&x.py";
@@ -138,21 +139,7 @@ function checkXml(src) {
   return errors;
 }
 
-function unescapeXml(s) {
-  return s.replace(/&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/g, (_, e) =>
-    e === "amp" ? "&" : e === "lt" ? "<" : e === "gt" ? ">" : e === "quot" ? '"' : e === "apos" ? "'"
-      : String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
-}
 
-/** Every <rect> as a map of its (unescaped) attributes. */
-function rects(svg) {
-  return [...svg.matchAll(/<rect\b([^>]*?)\/?>/g)].map((m) => {
-    const attrs = {};
-    for (const a of m[1].matchAll(/([\w:-]+)="([^"]*)"/g)) attrs[a[1]] = unescapeXml(a[2]);
-    return attrs;
-  });
-}
-const frameRects = (svg) => rects(svg).filter((r) => "data-name" in r);
 const byName = (svg, name) => frameRects(svg).filter((r) => r["data-name"] === name);
 
 // ---------- collapsed ----------
