@@ -48,6 +48,8 @@ export interface PushSegment {
   body: Uint8Array;
   /** labels of this segment only (pid, python version) */
   labels?: Record<string, string>;
+  /** the application this segment is of, when not the pusher's (agent --match: each process's own) */
+  app?: string;
 }
 
 export interface PushStats {
@@ -169,7 +171,7 @@ export class Pusher {
   /** One request: "sent", "retry" (network, timeout, 408, 429, 5xx), or a drop reason ("rejected 422"). */
   private post(seg: PushSegment): Promise<string> {
     const u = new URL(this.target.toString());
-    u.searchParams.set("name", pyroscopeName(this.opts.app, { ...this.opts.labels, ...(seg.labels ?? {}) }));
+    u.searchParams.set("name", pyroscopeName(seg.app ?? this.opts.app, { ...this.opts.labels, ...(seg.labels ?? {}) }));
     u.searchParams.set("from", String(Math.floor(seg.from)));
     u.searchParams.set("until", String(Math.max(Math.floor(seg.from) + 1, Math.ceil(seg.until))));
     u.searchParams.set("sampleRate", String(Math.max(1, Math.round(this.opts.sampleRate))));

@@ -67,12 +67,17 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
   const pusher = opts.push ? new Pusher({ url: opts.push, app: opts.app ?? "python", labels: { hostname: host, ...opts.labels }, sampleRate: opts.rate, bearer: opts.bearer, tenant: opts.tenant }) : null;
   const res: AgentResult = { segments: 0, written: 0, writeErrors: 0, processes: 0, pushed: 0, dropped: {}, lastFailure: "" };
   let warnedWrite = false;
-  const t0 = Date.now();
+  // each window in wall-clock time: from where the last one ended (no gap, no overlap), as long as
+  // the sampler's monotonic clock says, the first one anchored at the sampler's own start (not
+  // this function's: attaching takes a while)
+  let lastUntilMs: number | null = null;
   const onSegment = (s: Segment): void => {
     res.segments++;
+    const fromMs = lastUntilMs ?? Date.parse(s.startedAt);
+    const untilMs = fromMs + Math.max(0, (s.untilSec - s.fromSec) * 1000);
+    lastUntilMs = untilMs;
     for (const { process: p, profile } of s.parts) {
       if (!profile.sampleNode.length) continue;
-      const fromMs = t0 + s.fromSec * 1000, untilMs = t0 + s.untilSec * 1000;
       const app = opts.app ?? appName(p.command);
       const labels = { app, hostname: host, pid: String(p.pid), python: p.info.version, wspy: VERSION, ...opts.labels };
       profile.meta = { ...profile.meta, target: `${app} (pid ${p.pid})`, startedAt: new Date(fromMs).toISOString(), durationSec: s.untilSec - s.fromSec, labels };
@@ -90,7 +95,7 @@ export async function agent(opts: AgentOptions): Promise<AgentResult> {
       if (pusher) {
         // without --idle only running threads were kept: their time is CPU time (Pyroscope's process_cpu)
         const body = renderPprof(profile, opts.idle ? "wall" : "cpu");
-        pusher.enqueue({ from: fromMs / 1000, until: untilMs / 1000, body, labels: { pid: String(p.pid), python: p.info.version, wspy: VERSION } });
+        pusher.enqueue({ from: fromMs / 1000, until: untilMs / 1000, body, app, labels: { pid: String(p.pid), python: p.info.version, wspy: VERSION } });
       }
     }
   };
